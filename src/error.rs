@@ -1,0 +1,181 @@
+//! The one error type of the service: every failure has a stable machine-readable code,
+//! and the HTTP status derives from the code.
+
+use std::fmt;
+
+/// Stable error codes. The HTTP status is a function of the code alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// The body is not JSON, or not the expected shape at the syntax level.
+    MalformedJson,
+    /// A query parameter is missing, malformed or out of range.
+    InvalidParameter,
+    /// A forged or foreign pagination cursor.
+    InvalidCursor,
+    /// A place name the gazetteer does not know.
+    UnknownPlace,
+    /// A body field is well-formed JSON but not an acceptable value.
+    InvalidField,
+    /// No token, a malformed token, a bad signature or an expired token.
+    Unauthorized,
+    /// A valid token acting outside its rights.
+    Forbidden,
+    /// Creating a group needs enough mutual-follow friends.
+    NeedsMutualFriend,
+    /// Something the request names does not exist (or is not visible to the caller).
+    NotFound,
+    /// The owner already owns as many groups as the tier allows.
+    GroupQuotaExceeded,
+    /// The group has no room left.
+    GroupFull,
+    /// The user is already a member of the group.
+    AlreadyMember,
+    /// The user already has a pending application to the group.
+    AlreadyPending,
+    /// The owner cannot leave their own group, or lose the owner role.
+    OwnerCannotLeave,
+    /// The user named must be a member of the group.
+    NotAMember,
+    /// The request conflicts with the current state in another way.
+    Conflict,
+    /// The request body is larger than the limit.
+    PayloadTooLarge,
+    /// The path does not exist.
+    RouteNotFound,
+    /// The method is not allowed on this path.
+    MethodNotAllowed,
+    /// A failure of the service itself; details are in the log, not the response.
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedJson => "malformed_json",
+            Code::InvalidParameter => "invalid_parameter",
+            Code::InvalidCursor => "invalid_cursor",
+            Code::UnknownPlace => "unknown_place",
+            Code::InvalidField => "invalid_field",
+            Code::Unauthorized => "unauthorized",
+            Code::Forbidden => "forbidden",
+            Code::NeedsMutualFriend => "needs_mutual_friend",
+            Code::NotFound => "not_found",
+            Code::GroupQuotaExceeded => "group_quota_exceeded",
+            Code::GroupFull => "group_full",
+            Code::AlreadyMember => "already_member",
+            Code::AlreadyPending => "already_pending",
+            Code::OwnerCannotLeave => "owner_cannot_leave",
+            Code::NotAMember => "not_a_member",
+            Code::Conflict => "conflict",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::RouteNotFound => "route_not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Code::MalformedJson
+            | Code::InvalidParameter
+            | Code::InvalidCursor
+            | Code::UnknownPlace => 400,
+            Code::Unauthorized => 401,
+            Code::Forbidden | Code::NeedsMutualFriend => 403,
+            Code::NotFound | Code::RouteNotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::GroupQuotaExceeded
+            | Code::GroupFull
+            | Code::AlreadyMember
+            | Code::AlreadyPending
+            | Code::OwnerCannotLeave
+            | Code::NotAMember
+            | Code::Conflict => 409,
+            Code::PayloadTooLarge => 413,
+            Code::InvalidField => 422,
+            Code::Internal => 500,
+        }
+    }
+}
+
+/// An error as the API reports it: a code, a human message and the offending field.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: Code,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn param(field: &str, message: impl Into<String>) -> Self {
+        Self::field(Code::InvalidParameter, field, message)
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::field(Code::InvalidField, field, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("{what} not found"))
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(Code::Forbidden, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(Code::Unauthorized, message)
+    }
+
+    pub fn internal(err: impl fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(Code::Internal, "internal error")
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": {"code": self.code.as_str(), "message": self.message, "field": self.field}
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<ApiError>() {
+            Ok(api) => api,
+            Err(e) => ApiError::internal(format!("{e:#}")),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

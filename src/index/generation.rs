@@ -1,0 +1,155 @@
+//! Index generations: `index/gen-<n>/` directories and the `CURRENT` pointer naming the
+//! live one. A new generation is built beside the old from one SQLite snapshot and
+//! switched to by an atomic rename; readers pick it up without a failed request.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use tantivy::{Index, IndexWriter, TantivyDocument};
+
+use super::schema::{build_schema, make_document, register_tokenizers};
+use crate::store::{reads, Store};
+
+const POINTER: &str = "CURRENT";
+
+/// The generation `CURRENT` names, if any.
+pub fn current(root: &Path) -> Option<String> {
+    let name = fs::read_to_string(root.join(POINTER))
+        .ok()?
+        .trim()
+        .to_string();
+    (!name.is_empty() && root.join(&name).is_dir()).then_some(name)
+}
+
+fn generation_number(name: &str) -> Option<u64> {
+    name.strip_prefix("gen-")?.parse().ok()
+}
+
+fn generations(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.retain(|n| generation_number(n).is_some());
+    out.sort_by_key(|n| generation_number(n));
+    out
+}
+
+/// Points `CURRENT` at a generation: write a temporary file, sync it, rename it over.
+pub fn switch_to(root: &Path, name: &str) -> anyhow::Result<()> {
+    let tmp = root.join(format!("{POINTER}.tmp"));
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(name.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, root.join(POINTER))?;
+    if let Ok(dir) = fs::File::open(root) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes every generation except those named in `keep`.
+pub fn remove_generations_except(root: &Path, keep: &[&str]) {
+    for g in generations(root) {
+        if !keep.contains(&g.as_str()) {
+            if let Err(e) = fs::remove_dir_all(root.join(&g)) {
+                tracing::warn!(generation = %g, error = %e, "failed to remove an old index generation");
+            }
+        }
+    }
+}
+
+/// What building a generation did.
+#[derive(Debug, Clone)]
+pub struct BuildSummary {
+    pub generation: String,
+    pub seq: i64,
+    pub documents: u64,
+    pub seconds: f64,
+}
+
+/// Builds a new generation from one consistent snapshot of the store and switches to it.
+/// `progress` is called with the number of groups read so far.
+pub fn build(
+    store: &Store,
+    root: &Path,
+    writer_budget: usize,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<BuildSummary> {
+    let started = Instant::now();
+    fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
+    let next = generations(root)
+        .last()
+        .and_then(|g| generation_number(g))
+        .unwrap_or(0)
+        + 1;
+    let name = format!("gen-{next}");
+    let dir: PathBuf = root.join(&name);
+    fs::create_dir_all(&dir)?;
+    let (schema, fields) = build_schema();
+    let index = Index::create_in_dir(&dir, schema)
+        .with_context(|| format!("failed to create an index in {}", dir.display()))?;
+    register_tokenizers(&index);
+    let mut writer: IndexWriter<TantivyDocument> =
+        index.writer_with_num_threads(2, writer_budget)?;
+    let categories = &store.ctx.categories;
+    let mut documents = 0u64;
+    let mut read = 0u64;
+    let seq = store.read(|conn| -> anyhow::Result<i64> {
+        // One read transaction: the seq and the rows come from the same snapshot.
+        conn.execute_batch("BEGIN")?;
+        let result = (|| {
+            let seq = reads::max_change_seq(conn)?;
+            reads::for_each_group_text(conn, |g| {
+                if let Some(doc) = make_document(&fields, &g, categories) {
+                    writer.add_document(doc)?;
+                    documents += 1;
+                }
+                read += 1;
+                if read % 10_000 == 0 {
+                    progress(read);
+                }
+                Ok(())
+            })?;
+            Ok(seq)
+        })();
+        conn.execute_batch("COMMIT")?;
+        result
+    })?;
+    progress(read);
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&seq.to_string());
+    commit.commit()?;
+    writer.wait_merging_threads()?;
+    let previous = current(root);
+    switch_to(root, &name)?;
+    // The previous generation may still be open in a running server, which removes it
+    // once it has switched; anything older goes now.
+    let mut keep = vec![name.as_str()];
+    if let Some(p) = previous.as_deref() {
+        keep.push(p);
+    }
+    remove_generations_except(root, &keep);
+    Ok(BuildSummary {
+        generation: name,
+        seq,
+        documents,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The seq a generation's last commit covers.
+pub fn committed_seq(index: &Index) -> anyhow::Result<i64> {
+    let metas = index.load_metas()?;
+    Ok(metas
+        .payload
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0))
+}

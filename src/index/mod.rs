@@ -1,0 +1,334 @@
+//! The derived side: the tantivy index of group text, the in-memory catalog of cards,
+//! and the one indexer task that keeps both in step with the store's `changes` outbox.
+//! Only this folder imports tantivy, and only the indexer thread holds the `IndexWriter`.
+
+pub mod catalog;
+pub mod generation;
+pub mod schema;
+pub mod searcher;
+pub mod text;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex, RwLock};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use self::catalog::Catalog;
+use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
+use crate::store::{reads, Store};
+
+/// How long the indexer waits for a wake-up before polling `changes` again (other
+/// processes, such as `import` and `rollup`, write there too).
+const POLL: Duration = Duration::from_millis(100);
+/// Commits are at least this far apart, so bursts of writes share one commit.
+const MIN_COMMIT_GAP: Duration = Duration::from_millis(100);
+/// The longest a change waits for its commit while changes keep coming.
+const MAX_COMMIT_DELAY: Duration = Duration::from_millis(400);
+/// Changes read per step.
+const BATCH: usize = 5_000;
+
+/// One open generation: the index, its reader and its fields.
+pub struct Generation {
+    pub name: String,
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+/// The read side shared with request handlers.
+pub struct Engine {
+    pub catalog: RwLock<Catalog>,
+    generation: ArcSwap<Generation>,
+    wake: (Mutex<bool>, Condvar),
+    applied_seq: AtomicI64,
+    committed_seq: AtomicI64,
+    stop: AtomicBool,
+    root: PathBuf,
+}
+
+fn open_generation(
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
+    let index = Index::open_in_dir(root.join(name))
+        .with_context(|| format!("failed to open index generation {name}"))?;
+    register_tokenizers(&index);
+    let fields = fields_of(&index.schema())?;
+    let reader: IndexReader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    let writer = index.writer_with_num_threads(1, 100_000_000)?;
+    Ok((
+        Generation {
+            name: name.to_string(),
+            index,
+            reader,
+            fields,
+        },
+        writer,
+    ))
+}
+
+/// Opens the live generation, building one from the store when there is none or it is
+/// unreadable.
+fn open_or_build(
+    store: &Store,
+    root: &Path,
+) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
+    if let Some(name) = generation::current(root) {
+        match open_generation(root, &name) {
+            Ok(opened) => return Ok(opened),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the index is unreadable; rebuilding it from the store")
+            }
+        }
+    }
+    let summary = generation::build(store, root, 300_000_000, |_| {})?;
+    tracing::info!(generation = %summary.generation, documents = summary.documents, seconds = summary.seconds, "built the index");
+    open_generation(root, &summary.generation)
+}
+
+impl Engine {
+    /// Opens the index and the catalog and starts the indexer thread.
+    pub fn start(store: Arc<Store>, root: &Path) -> anyhow::Result<Arc<Engine>> {
+        text::warm_up();
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("failed to create {}", root.display()))?;
+        let (gen, writer) = open_or_build(&store, root)?;
+        generation::remove_generations_except(root, &[gen.name.as_str()]);
+        let index_seq = generation::committed_seq(&gen.index)?;
+        // The catalog comes from one snapshot; changes after its seq are applied again
+        // (idempotently) by the indexer.
+        let (catalog_seq, rows) = store.read(|conn| -> anyhow::Result<_> {
+            conn.execute_batch("BEGIN")?;
+            let out = (|| {
+                let seq = reads::max_change_seq(conn)?;
+                let mut rows = Vec::new();
+                reads::for_each_group(conn, |r| rows.push(r))?;
+                Ok((seq, rows))
+            })();
+            conn.execute_batch("COMMIT")?;
+            out
+        })?;
+        let start_seq = index_seq.min(catalog_seq);
+        let engine = Arc::new(Engine {
+            catalog: RwLock::new(Catalog::from_rows(rows)),
+            generation: ArcSwap::from_pointee(gen),
+            wake: (Mutex::new(false), Condvar::new()),
+            applied_seq: AtomicI64::new(start_seq),
+            committed_seq: AtomicI64::new(start_seq),
+            stop: AtomicBool::new(false),
+            root: root.to_path_buf(),
+        });
+        let mut indexer = Indexer {
+            engine: engine.clone(),
+            store,
+            writer,
+            signatures: HashMap::new(),
+            last_seq: start_seq,
+        };
+        std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || indexer.run())?;
+        Ok(engine)
+    }
+
+    /// The generation serving reads now.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.generation.load_full()
+    }
+
+    /// Tells the indexer there is something new in `changes`.
+    pub fn notify(&self) {
+        let (lock, cv) = &self.wake;
+        *lock.lock() = true;
+        cv.notify_one();
+    }
+
+    /// The last seq visible to text search.
+    pub fn committed_seq(&self) -> i64 {
+        self.committed_seq.load(Ordering::Acquire)
+    }
+
+    pub fn applied_seq(&self) -> i64 {
+        self.applied_seq.load(Ordering::Acquire)
+    }
+
+    /// Stops the indexer after its current step (it commits what it applied).
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let (lock, cv) = &self.wake;
+        let mut woken = lock.lock();
+        if !*woken {
+            cv.wait_for(&mut woken, timeout);
+        }
+        *woken = false;
+    }
+}
+
+/// The single owner of the `IndexWriter`.
+struct Indexer {
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    writer: IndexWriter<TantivyDocument>,
+    /// The document signature of every group this generation holds, to skip re-indexing
+    /// groups whose text did not change. Empty after a switch, so everything re-applied
+    /// reaches the new generation.
+    signatures: HashMap<i64, u64>,
+    last_seq: i64,
+}
+
+impl Indexer {
+    fn run(&mut self) {
+        let mut dirty_since: Option<Instant> = None;
+        let mut last_commit = Instant::now() - MIN_COMMIT_GAP;
+        let mut last_pointer_check = Instant::now();
+        loop {
+            let stopping = self.engine.stop.load(Ordering::Acquire);
+            let applied = match self.apply_step() {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "indexer step failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                    0
+                }
+            };
+            if applied > 0 && dirty_since.is_none() {
+                dirty_since = Some(Instant::now());
+            }
+            let caught_up = applied < BATCH;
+            if let Some(since) = dirty_since {
+                let due = (caught_up && last_commit.elapsed() >= MIN_COMMIT_GAP)
+                    || since.elapsed() >= MAX_COMMIT_DELAY;
+                if due || stopping {
+                    match self.commit() {
+                        Ok(()) => {
+                            dirty_since = None;
+                            last_commit = Instant::now();
+                        }
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "index commit failed"),
+                    }
+                }
+            }
+            if stopping {
+                break;
+            }
+            if last_pointer_check.elapsed() >= Duration::from_millis(300) {
+                last_pointer_check = Instant::now();
+                if let Err(e) = self.follow_pointer() {
+                    tracing::error!(error = %format!("{e:#}"), "failed to switch index generation");
+                }
+            }
+            if caught_up {
+                let wait = if dirty_since.is_some() {
+                    MIN_COMMIT_GAP
+                } else {
+                    POLL
+                };
+                self.engine.wait(wait);
+            }
+        }
+    }
+
+    /// Applies the next batch of changes to the catalog and the writer.
+    fn apply_step(&mut self) -> anyhow::Result<usize> {
+        let last = self.last_seq;
+        let (batch, texts) = self.store.read(|conn| -> anyhow::Result<_> {
+            let batch = reads::changes_after(conn, last, BATCH)?;
+            let ids: BTreeSet<i64> = batch.iter().map(|(_, g)| *g).collect();
+            let mut texts = Vec::with_capacity(ids.len());
+            for id in ids {
+                texts.push((id, reads::group_text(conn, id)?));
+            }
+            Ok((batch, texts))
+        })?;
+        let Some(&(max_seq, _)) = batch.last() else {
+            return Ok(0);
+        };
+        {
+            let mut catalog = self.engine.catalog.write();
+            for (id, text) in &texts {
+                match text {
+                    Some(t) => catalog.upsert(t.row.clone()),
+                    None => catalog.remove(*id),
+                }
+            }
+        }
+        let gen = self.engine.generation();
+        let categories = &self.store.ctx.categories;
+        for (id, text) in &texts {
+            let term = Term::from_field_u64(gen.fields.id, *id as u64);
+            match text
+                .as_ref()
+                .and_then(|t| make_document(&gen.fields, t, categories).map(|d| (t, d)))
+            {
+                Some((t, doc)) => {
+                    let sig = document_signature(t);
+                    if self.signatures.get(id) != Some(&sig) {
+                        self.writer.delete_term(term);
+                        self.writer.add_document(doc)?;
+                        self.signatures.insert(*id, sig);
+                    }
+                }
+                None => {
+                    self.writer.delete_term(term);
+                    self.signatures.remove(id);
+                }
+            }
+        }
+        self.last_seq = max_seq;
+        self.engine.applied_seq.store(max_seq, Ordering::Release);
+        Ok(batch.len())
+    }
+
+    fn commit(&mut self) -> anyhow::Result<()> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&self.last_seq.to_string());
+        prepared.commit()?;
+        self.engine.generation().reader.reload()?;
+        self.engine
+            .committed_seq
+            .store(self.last_seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Switches to the generation `CURRENT` names when a reindex has moved it.
+    fn follow_pointer(&mut self) -> anyhow::Result<()> {
+        let root = self.engine.root.clone();
+        let Some(name) = generation::current(&root) else {
+            return Ok(());
+        };
+        let old = self.engine.generation();
+        if name == old.name {
+            return Ok(());
+        }
+        let (gen, writer) = open_generation(&root, &name)?;
+        let seq = generation::committed_seq(&gen.index)?;
+        // The new generation covers its snapshot; catch it up from there (re-applying to the
+        // catalog is harmless).
+        self.last_seq = self.last_seq.min(seq);
+        self.signatures.clear();
+        let old_writer = std::mem::replace(&mut self.writer, writer);
+        drop(old_writer);
+        self.engine.generation.store(Arc::new(gen));
+        self.engine
+            .committed_seq
+            .store(self.last_seq, Ordering::Release);
+        let old_name = old.name.clone();
+        drop(old);
+        generation::remove_generations_except(&root, &[name.as_str()]);
+        tracing::info!(from = %old_name, to = %name, seq, "switched index generation");
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! Reads: text search, nearby and suggest. Text matching runs in tantivy; filters,
+//! distances, facets and the blended ranking run over the in-memory catalog.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
+
+use super::catalog::Catalog;
+use super::schema::Fields;
+use super::text;
+use super::Engine;
+use crate::config::RankingWeights;
+use crate::geo::{haversine_m, AreaPrefix};
+use crate::ranking;
+use crate::store::GroupRow;
+
+/// Each query word a document matches adds this much, so documents matching more words
+/// always rank above documents matching fewer; the remainder is the text score.
+const WORD_TIER: f32 = 1000.0;
+
+/// How deep a result list may be paged.
+pub const MAX_DEPTH: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Relevance,
+    Distance,
+    Activity,
+    Newest,
+}
+
+/// A search, validated by the route.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub q: String,
+    pub category: Option<String>,
+    pub areas: Vec<AreaPrefix>,
+    pub origin: Option<(f64, f64)>,
+    pub radius_m: Option<f64>,
+    pub sort: SortBy,
+    pub has_room: bool,
+    pub open_join: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One result.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub group: Arc<GroupRow>,
+    pub distance_m: Option<f64>,
+    pub highlight: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: BTreeMap<String, u64>,
+    pub has_more: bool,
+}
+
+/// Collects (group id, score) of every matching document.
+struct IdScores;
+
+struct IdScoresSegment {
+    ids: Column<u64>,
+    out: Vec<(i64, Score)>,
+}
+
+impl Collector for IdScores {
+    type Fruit = Vec<(i64, Score)>;
+    type Child = IdScoresSegment;
+
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<IdScoresSegment> {
+        Ok(IdScoresSegment {
+            ids: segment.fast_fields().u64("id")?,
+            out: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(i64, Score)>>) -> tantivy::Result<Vec<(i64, Score)>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for IdScoresSegment {
+    type Fruit = Vec<(i64, Score)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(id) = self.ids.first(doc) {
+            self.out.push((id as i64, score));
+        }
+    }
+
+    fn harvest(self) -> Vec<(i64, Score)> {
+        self.out
+    }
+}
+
+fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn Query> {
+    let q = TermQuery::new(
+        Term::from_field_text(field, word),
+        IndexRecordOption::WithFreqs,
+    );
+    Box::new(BoostQuery::new(Box::new(q), boost))
+}
+
+/// The query for one word: any field may match it, with boosts by field.
+fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
+    let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
+    let all_cjk = cjk_len == word.chars().count();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+        (Occur::Should, term_query(f.name, word, 3.0)),
+        (Occur::Should, term_query(f.place, word, 2.0)),
+        (Occur::Should, term_query(f.body, word, 0.4)),
+    ];
+    if all_cjk && cjk_len >= 2 {
+        // Any substring of a name: its bigrams in a row.
+        let grams = text::word_bigrams(word);
+        let q: Box<dyn Query> = if grams.len() == 1 {
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.name_bi, &grams[0]),
+                IndexRecordOption::WithFreqs,
+            ))
+        } else {
+            Box::new(PhraseQuery::new(
+                grams
+                    .iter()
+                    .map(|g| Term::from_field_text(f.name_bi, g))
+                    .collect(),
+            ))
+        };
+        clauses.push((Occur::Should, Box::new(BoostQuery::new(q, 2.0))));
+        // Homophones: the same pinyin in other characters, well below the characters.
+        let (full, _) = text::pinyin_of(word);
+        if !full.is_empty() {
+            clauses.push((Occur::Should, term_query(f.name_py, &full, 0.3)));
+        }
+    } else if all_cjk && cjk_len == 1 {
+        clauses.push((Occur::Should, term_query(f.name_ch, word, 1.5)));
+    } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
+        // Pinyin or initials typed in Latin letters.
+        clauses.push((Occur::Should, term_query(f.name_py, word, 1.2)));
+        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
+    } else {
+        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// All words as one query: each word adds `WORD_TIER` when matched plus its text score.
+fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for w in words {
+        let q = word_query(f, w);
+        clauses.push((
+            Occur::Should,
+            Box::new(ConstScoreQuery::new(q.box_clone(), WORD_TIER)),
+        ));
+        clauses.push((Occur::Should, q));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// The ordering key of a candidate.
+struct Ranked {
+    group: Arc<GroupRow>,
+    distance_m: Option<f64>,
+    tier: u32,
+    score: f32,
+}
+
+fn compare(sort: SortBy, a: &Ranked, b: &Ranked) -> Ordering {
+    let by_id = a.group.id.cmp(&b.group.id);
+    match sort {
+        SortBy::Relevance => b
+            .tier
+            .cmp(&a.tier)
+            .then(b.score.total_cmp(&a.score))
+            .then(by_id),
+        SortBy::Distance => a
+            .distance_m
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
+            .then(by_id),
+        SortBy::Activity => b
+            .group
+            .yesterday_messages
+            .cmp(&a.group.yesterday_messages)
+            .then(b.group.active_members.cmp(&a.group.active_members))
+            .then(by_id),
+        SortBy::Newest => b.group.created_at.cmp(&a.group.created_at).then(by_id),
+    }
+}
+
+/// Sorts just enough of `items` to return `[offset, offset + limit)`.
+fn page_of<T>(
+    mut items: Vec<T>,
+    offset: usize,
+    limit: usize,
+    cmp: impl Fn(&T, &T) -> Ordering,
+) -> Vec<T> {
+    let end = (offset + limit).min(items.len());
+    if offset >= end {
+        return Vec::new();
+    }
+    if end < items.len() {
+        items.select_nth_unstable_by(end - 1, &cmp);
+        items.truncate(end);
+    }
+    items.sort_by(&cmp);
+    items.drain(..offset);
+    items
+}
+
+/// Runs a search.
+pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
+    let words = text::query_words(&sq.q);
+    let text_hits: Option<Vec<(i64, f32)>> = if words.is_empty() {
+        None
+    } else {
+        let gen = engine.generation();
+        let searcher = gen.reader.searcher();
+        Some(searcher.search(text_query(&gen.fields, &words).as_ref(), &IdScores)?)
+    };
+    let catalog = engine.catalog.read();
+    let keep = |g: &GroupRow, distance: Option<f64>| -> bool {
+        if !g.discoverable {
+            return false;
+        }
+        if sq.has_room && !g.has_room() {
+            return false;
+        }
+        if sq.open_join && g.join_approval {
+            return false;
+        }
+        if !sq.areas.is_empty() && !sq.areas.iter().any(|a| a.contains(g.adcode)) {
+            return false;
+        }
+        match (sq.radius_m, distance) {
+            (Some(r), Some(d)) => d <= r,
+            (Some(_), None) => false,
+            _ => true,
+        }
+    };
+    let distance_of = |g: &GroupRow| -> Option<f64> {
+        let (lat, lon) = sq.origin?;
+        let (glat, glon) = g.location()?;
+        Some(haversine_m(lat, lon, glat, glon))
+    };
+    let mut facets: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ranked: Vec<Ranked> = Vec::new();
+    let mut consider = |g: &Arc<GroupRow>, distance: Option<f64>, tier: u32, text_score: f32| {
+        if !keep(g, distance) {
+            return;
+        }
+        // Facets count the whole match set under every filter but the category itself,
+        // so a client can show what switching the category would give.
+        *facets.entry(g.category.clone()).or_default() += 1;
+        if sq.category.as_deref().is_some_and(|c| c != g.category) {
+            return;
+        }
+        let score = ranking::blend(text_score, g, distance, weights);
+        ranked.push(Ranked {
+            group: g.clone(),
+            distance_m: distance,
+            tier,
+            score,
+        });
+    };
+    match text_hits {
+        Some(hits) => {
+            for (id, score) in hits {
+                if let Some(g) = catalog.discoverable(id) {
+                    let tier = (score / WORD_TIER).floor();
+                    consider(g, distance_of(g), tier as u32, score - tier * WORD_TIER);
+                }
+            }
+        }
+        None => match (sq.origin, sq.radius_m) {
+            (Some((lat, lon)), Some(r)) => {
+                for (d, g) in catalog.within(lat, lon, r) {
+                    consider(&g, Some(d), 0, 1.0);
+                }
+            }
+            _ => {
+                for g in catalog.iter() {
+                    consider(g, distance_of(g), 0, 1.0);
+                }
+            }
+        },
+    }
+    drop(catalog);
+    let total = ranked.len();
+    let page = page_of(ranked, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    let hits = page
+        .into_iter()
+        .map(|r| Hit {
+            highlight: text::highlight(&r.group.name, &words),
+            group: r.group,
+            distance_m: r.distance_m,
+        })
+        .collect();
+    let end = sq.offset + sq.limit;
+    Ok(Page {
+        total,
+        hits,
+        facets,
+        has_more: end < total && end < MAX_DEPTH,
+    })
+}
+
+/// How nearby orders its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearbySort {
+    Distance,
+    Blend,
+}
+
+/// Where a nearby page starts: after a (distance, id) key, or at an offset (blend).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NearbyFrom {
+    Start,
+    After(f64, i64),
+    Offset(usize),
+}
+
+/// The discoverable groups within `radius_m`, exactly, nearest first (or blended).
+pub fn nearby(
+    catalog: &Catalog,
+    weights: &RankingWeights,
+    (lat, lon): (f64, f64),
+    radius_m: f64,
+    category: Option<&str>,
+    sort: NearbySort,
+    from: NearbyFrom,
+    limit: usize,
+) -> (usize, Vec<(f64, Arc<GroupRow>)>, bool) {
+    let mut all = catalog.within(lat, lon, radius_m);
+    if let Some(c) = category {
+        all.retain(|(_, g)| g.category == c);
+    }
+    let total = all.len();
+    match sort {
+        NearbySort::Distance => {
+            if let NearbyFrom::After(d, id) = from {
+                all.retain(|(gd, g)| gd.total_cmp(&d).then(g.id.cmp(&id)) == Ordering::Greater);
+            }
+            let rest = all.len();
+            let page = page_of(all, 0, limit, |a, b| {
+                a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id))
+            });
+            let more = rest > page.len();
+            (total, page, more)
+        }
+        NearbySort::Blend => {
+            let offset = match from {
+                NearbyFrom::Offset(o) => o,
+                _ => 0,
+            };
+            let score = |x: &(f64, Arc<GroupRow>)| ranking::nearby_blend(&x.1, x.0, weights);
+            let page = page_of(all, offset, limit, |a, b| {
+                score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id))
+            });
+            let more = offset + limit < total && offset + limit < MAX_DEPTH;
+            (total, page, more)
+        }
+    }
+}
+
+/// Up to `limit` discoverable groups whose name, pinyin or initials start with `q`:
+/// name-prefix matches first, then by members, then by id.
+pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
+    let prefix = text::suggest_query(q);
+    if prefix.is_empty() {
+        return Vec::new();
+    }
+    let mut found = catalog.suggest_candidates(&prefix, 2_000);
+    let name_match = |g: &GroupRow| text::suggest_keys(&g.name)[0].starts_with(&prefix);
+    found.sort_by(|a, b| {
+        name_match(b)
+            .cmp(&name_match(a))
+            .then(b.member_count.cmp(&a.member_count))
+            .then(a.id.cmp(&b.id))
+    });
+    found.truncate(limit);
+    found
+}

@@ -1,0 +1,330 @@
+//! The text pipeline, shared by documents and queries so both fold the same way:
+//! traditional → simplified, full-width → half-width, lower case, then jieba search-mode
+//! words, CJK bigrams and single characters, and pinyin (full and initials).
+//! Punctuation and emoji are ignored for matching; the original text is kept for display.
+
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use pinyin::ToPinyin;
+
+/// One jieba instance for the whole process, with the domain dictionary of `data/userdict.txt`.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
+    let mut jieba = Jieba::new();
+    let path = crate::config::data_dir().join("userdict.txt");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let _ = jieba.load_dict(&mut std::io::BufReader::new(text.as_bytes()));
+    }
+    jieba
+});
+
+/// Loads the dictionary now rather than on the first request.
+pub fn warm_up() {
+    LazyLock::force(&JIEBA);
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        }
+    }
+}
+
+/// Folds text for matching. The result has exactly as many chars as the input, so char
+/// positions found in the folded text are positions in the original (for highlighting).
+pub fn normalize(text: &str) -> String {
+    fast2s::convert(text).chars().map(fold_char).collect()
+}
+
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Splits a token into runs that are searchable on their own: CJK runs, and runs of
+/// Latin letters or digits (K歌 → k, 歌; 王者荣耀5排 → 王者荣耀, 5, 排; iphone15 → iphone, 15).
+fn push_runs(token: &str, out: &mut Vec<String>) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Kind {
+        Cjk,
+        Alpha,
+        Digit,
+        Other,
+    }
+    let kind = |c: char| {
+        if is_cjk(c) {
+            Kind::Cjk
+        } else if c.is_ascii_digit() || c.is_numeric() {
+            Kind::Digit
+        } else if is_word_char(c) {
+            Kind::Alpha
+        } else {
+            Kind::Other
+        }
+    };
+    let mut cur = String::new();
+    let mut cur_kind = Kind::Other;
+    for c in token.chars() {
+        let k = kind(c);
+        if k != cur_kind && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur_kind = k;
+        if k != Kind::Other {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+}
+
+/// Document words: jieba search mode over the folded text (so 中国农业发展银行 also yields
+/// 中国, 农业, 银行), split into searchable runs.
+pub fn index_words(text: &str) -> Vec<String> {
+    let folded = normalize(text);
+    let mut out = Vec::new();
+    for t in JIEBA.cut_for_search(&folded, true) {
+        push_runs(t.word, &mut out);
+    }
+    out
+}
+
+/// Query words: jieba's precise mode over each whitespace-separated part, so a query word
+/// is the unit that must match (海淀徒步 → 海淀, 徒步). Duplicates are dropped.
+pub fn query_words(query: &str) -> Vec<String> {
+    let folded = normalize(query);
+    let mut out: Vec<String> = Vec::new();
+    for part in folded.split(|c: char| c.is_whitespace() || (!is_word_char(c) && !is_cjk(c))) {
+        if part.is_empty() {
+            continue;
+        }
+        let mut words = Vec::new();
+        for t in JIEBA.cut(part, true) {
+            push_runs(t.word, &mut words);
+        }
+        for w in words {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// Bigrams of every CJK run (a run of one character yields that character), plus Latin and
+/// digit runs whole, in order: any 2-character substring of a name is a term here.
+pub fn bigrams(text: &str) -> Vec<String> {
+    let folded = normalize(text);
+    let mut runs = Vec::new();
+    push_runs(&folded, &mut runs);
+    let mut out = Vec::new();
+    for run in runs {
+        let chars: Vec<char> = run.chars().collect();
+        if chars.first().is_some_and(|c| is_cjk(*c)) {
+            if chars.len() == 1 {
+                out.push(run.clone());
+            }
+            for w in chars.windows(2) {
+                out.push(w.iter().collect());
+            }
+        } else {
+            out.push(run);
+        }
+    }
+    out
+}
+
+/// The bigrams of one query word, for a phrase query over the bigram field.
+pub fn word_bigrams(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < 2 {
+        return vec![word.to_string()];
+    }
+    chars.windows(2).map(|w| w.iter().collect()).collect()
+}
+
+/// Every CJK character of the text, for single-character queries (猫 finds 萌猫乐园).
+pub fn unigrams(text: &str) -> Vec<String> {
+    normalize(text)
+        .chars()
+        .filter(|c| is_cjk(*c))
+        .map(String::from)
+        .collect()
+}
+
+/// Full pinyin and initials of a word: 户外 → ("huwai", "hw"). Non-CJK characters are kept
+/// as they are; characters without a reading are dropped.
+pub fn pinyin_of(word: &str) -> (String, String) {
+    let mut full = String::new();
+    let mut initials = String::new();
+    for c in word.chars() {
+        if is_cjk(c) {
+            if let Some(p) = c.to_pinyin() {
+                full.push_str(p.plain());
+                initials.push_str(p.first_letter());
+            }
+        } else if c.is_alphanumeric() {
+            full.push(c);
+            initials.push(c);
+        }
+    }
+    (full, initials)
+}
+
+/// Pinyin terms of a name: for every CJK word, its full pinyin and its initials.
+pub fn pinyin_terms(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in index_words(name) {
+        if w.chars().any(is_cjk) {
+            let (full, initials) = pinyin_of(&w);
+            if !full.is_empty() {
+                out.push(full);
+            }
+            if initials.chars().count() > 1 {
+                out.push(initials);
+            }
+        }
+    }
+    out
+}
+
+/// Suggest keys of a name: the folded name, its full pinyin and its initials, all without
+/// spaces or punctuation.
+pub fn suggest_keys(name: &str) -> [String; 3] {
+    let folded: String = normalize(name)
+        .chars()
+        .filter(|c| is_word_char(*c))
+        .collect();
+    let (full, initials) = pinyin_of(&folded);
+    [folded, full, initials]
+}
+
+/// A suggest query in the same shape as the keys: folded, without spaces (hu wai → huwai).
+pub fn suggest_query(q: &str) -> String {
+    normalize(q).chars().filter(|c| is_word_char(*c)).collect()
+}
+
+/// Wraps the parts of `name` that match any query word in `<em>…</em>`, escaping HTML.
+pub fn highlight(name: &str, words: &[String]) -> Option<String> {
+    let folded: Vec<char> = normalize(name).chars().collect();
+    let original: Vec<char> = name.chars().collect();
+    if folded.len() != original.len() {
+        return None;
+    }
+    let mut marked = vec![false; original.len()];
+    for w in words {
+        let wc: Vec<char> = w.chars().collect();
+        if wc.is_empty() || wc.len() > folded.len() {
+            continue;
+        }
+        for start in 0..=folded.len() - wc.len() {
+            if folded[start..start + wc.len()] == wc[..] {
+                marked[start..start + wc.len()]
+                    .iter_mut()
+                    .for_each(|m| *m = true);
+            }
+        }
+    }
+    if !marked.iter().any(|m| *m) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut open = false;
+    for (c, m) in original.iter().zip(&marked) {
+        if *m && !open {
+            out.push_str("<em>");
+            open = true;
+        } else if !*m && open {
+            out.push_str("</em>");
+            open = false;
+        }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(*c),
+        }
+    }
+    if open {
+        out.push_str("</em>");
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_handles_traditional_full_width_and_case() {
+        assert_eq!(normalize("戶外ＡＢＣ"), "户外abc");
+        assert_eq!(normalize("K歌"), "k歌");
+        assert_eq!(normalize("讀書會").chars().count(), 3);
+    }
+
+    #[test]
+    fn documents_yield_words_inside_long_words() {
+        let words = index_words("中国农业发展银行");
+        assert!(words.contains(&"农业".to_string()), "{words:?}");
+        let words = index_words("王者荣耀5排车队");
+        assert!(words.contains(&"5".to_string()), "{words:?}");
+        assert!(words.contains(&"王者荣耀".to_string()), "{words:?}");
+    }
+
+    #[test]
+    fn domain_words_stay_whole() {
+        for w in ["开黑", "上分", "考公", "美妆", "柯基", "铲屎官"] {
+            assert!(
+                query_words(&format!("周末{w}群")).contains(&w.to_string()),
+                "{w}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_syntax_is_plain_text() {
+        assert_eq!(query_words("name:* AND \"x\""), vec!["name", "and", "x"]);
+        assert!(query_words("!!! ***").is_empty());
+    }
+
+    #[test]
+    fn bigrams_cover_every_substring_of_two() {
+        let b = bigrams("海淀徒步");
+        assert_eq!(b, vec!["海淀", "淀徒", "徒步"]);
+        assert_eq!(bigrams("猫"), vec!["猫"]);
+    }
+
+    #[test]
+    fn pinyin_gives_full_and_initials() {
+        assert_eq!(pinyin_of("户外"), ("huwai".to_string(), "hw".to_string()));
+        let keys = suggest_keys("户外徒步");
+        assert_eq!(keys[1], "huwaitubu");
+        assert_eq!(keys[2], "hwtb");
+        assert_eq!(suggest_query("hu wai"), "huwai");
+    }
+
+    #[test]
+    fn highlight_marks_matches_and_escapes() {
+        assert_eq!(
+            highlight("海淀徒步群", &["徒步".into()]).unwrap(),
+            "海淀<em>徒步</em>群"
+        );
+        assert_eq!(
+            highlight("<b>戶外", &["户外".into()]).unwrap(),
+            "&lt;b&gt;<em>戶外</em>"
+        );
+        assert!(highlight("海淀", &["徒步".into()]).is_none());
+    }
+}

@@ -1,0 +1,409 @@
+//! `groupscout import FILE`: streams import lines into the store in batched transactions.
+//! Every field is validated with the same domain types as the API; a bad line is reported
+//! with its number and skipped, the rest kept. Running the same file twice changes nothing.
+
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::time::Instant;
+
+use chrono::DateTime;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Deserialize;
+
+use crate::domain::fields::parse_birth_year;
+use crate::domain::rules::Role;
+use crate::domain::{Announcement, Description, Gender, GroupName, Location, Nickname};
+use crate::error::{ApiError, ApiResult};
+use crate::store::activity::{apply_events, refresh_activity_stats, ActivityEvent};
+use crate::store::writes::{insert_member_row, locality, person, upsert_user_tx, UserInput};
+use crate::store::{day_number, now_secs, record_change, Store};
+
+/// Lines per transaction: large enough to be fast, small enough that a running server's
+/// writes do not wait long for the lock.
+const BATCH_LINES: usize = 20_000;
+
+#[derive(Deserialize)]
+struct LocationLine {
+    lat: f64,
+    lon: f64,
+    place_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line {
+    User {
+        id: i64,
+        nickname: String,
+        gender: String,
+        birth_year: Option<i64>,
+        tier: Option<String>,
+        show_joined_groups: Option<bool>,
+    },
+    Follow {
+        from: i64,
+        to: i64,
+    },
+    Group {
+        id: i64,
+        owner_id: i64,
+        name: String,
+        category: String,
+        description: Option<String>,
+        announcement: Option<String>,
+        location: Option<LocationLine>,
+        join_approval: Option<bool>,
+        members_can_invite: Option<bool>,
+        discoverable: Option<bool>,
+        created_at: Option<String>,
+    },
+    Member {
+        group_id: i64,
+        user_id: i64,
+        role: Option<String>,
+        joined_at: Option<String>,
+    },
+    Activity {
+        group_id: i64,
+        user_id: i64,
+        at: String,
+        messages: i64,
+        event_id: Option<String>,
+    },
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone)]
+pub struct ImportSummary {
+    pub lines: u64,
+    pub imported: u64,
+    pub skipped: u64,
+    pub seconds: f64,
+    /// The first bad lines, as (line number, reason).
+    pub errors: Vec<(u64, String)>,
+}
+
+impl ImportSummary {
+    pub fn lines_per_second(&self) -> f64 {
+        self.lines as f64 / self.seconds.max(1e-9)
+    }
+}
+
+fn timestamp(field: &str, raw: Option<&str>) -> ApiResult<i64> {
+    match raw {
+        None => Ok(now_secs()),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp())
+            .map_err(|_| {
+                ApiError::invalid(field, format!("{field} must be an RFC 3339 timestamp"))
+            }),
+    }
+}
+
+fn require_id(field: &str, id: i64) -> ApiResult<i64> {
+    if id <= 0 {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must be a positive integer"),
+        ));
+    }
+    Ok(id)
+}
+
+fn group_exists(tx: &Connection, id: i64) -> rusqlite::Result<bool> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1 AND dissolved_at IS NULL)",
+    )?
+    .query_row([id], |r| r.get(0))
+}
+
+/// State carried through one batch.
+struct Batch {
+    touched: BTreeSet<i64>,
+    events: Vec<ActivityEvent>,
+}
+
+fn apply_line(
+    store: &Store,
+    tx: &rusqlite::Transaction<'_>,
+    line: Line,
+    batch: &mut Batch,
+) -> ApiResult<()> {
+    let ctx = &store.ctx;
+    match line {
+        Line::User {
+            id,
+            nickname,
+            gender,
+            birth_year,
+            tier,
+            show_joined_groups,
+        } => {
+            let id = require_id("id", id)?;
+            if let Some(t) = &tier {
+                if !ctx.rules.tiers.contains_key(t) {
+                    return Err(ApiError::invalid("tier", format!("unknown tier {t:?}")));
+                }
+            }
+            let input = UserInput {
+                nickname: Nickname::parse("nickname", &nickname)?,
+                gender: Gender::parse("gender", &gender)?,
+                birth_year: birth_year
+                    .map(|y| parse_birth_year("birth_year", y, ctx.current_year()))
+                    .transpose()?,
+                tier,
+                show_joined_groups,
+            };
+            upsert_user_tx(tx, id, &input, now_secs())?;
+        }
+        Line::Follow { from, to } => {
+            if from == to {
+                return Err(ApiError::invalid("to", "a user cannot follow themself"));
+            }
+            for (field, id) in [("from", from), ("to", to)] {
+                if person(tx, id)?.is_none() {
+                    return Err(ApiError::invalid(field, format!("unknown user {id}")));
+                }
+            }
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO follows (src, dst, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![from, to, now_secs()])?;
+        }
+        Line::Group {
+            id,
+            owner_id,
+            name,
+            category,
+            description,
+            announcement,
+            location,
+            join_approval,
+            members_can_invite,
+            discoverable,
+            created_at,
+        } => {
+            let id = require_id("id", id)?;
+            let owner = person(tx, owner_id)?
+                .ok_or_else(|| ApiError::invalid("owner_id", format!("unknown user {owner_id}")))?;
+            let name = GroupName::parse("name", &name)?;
+            let category = ctx.categories.parse("category", &category)?;
+            let description =
+                Description::parse("description", description.as_deref().unwrap_or(""))?;
+            let announcement =
+                Announcement::parse("announcement", announcement.as_deref().unwrap_or(""))?;
+            let location = location
+                .map(|l| Location::parse("location", l.lat, l.lon, l.place_name.as_deref()))
+                .transpose()?;
+            let created = timestamp("created_at", created_at.as_deref())?;
+            let (city, district, adcode) = locality(store, location.as_ref());
+            let capacity = ctx.rules.tier(&owner.tier).capacity;
+            tx.prepare_cached(
+                "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
+                 district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) \
+                 ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, category = excluded.category, \
+                 description = excluded.description, announcement = excluded.announcement, lat = excluded.lat, lon = excluded.lon, \
+                 place_name = excluded.place_name, city = excluded.city, district = excluded.district, adcode = excluded.adcode, \
+                 join_approval = excluded.join_approval, members_can_invite = excluded.members_can_invite, \
+                 discoverable = excluded.discoverable, created_at = excluded.created_at",
+            )?
+            .execute(params![
+                id,
+                owner_id,
+                name.as_str(),
+                category.as_str(),
+                description.as_str(),
+                announcement.as_str(),
+                location.as_ref().map(|l| l.lat),
+                location.as_ref().map(|l| l.lon),
+                location.as_ref().and_then(|l| l.place_name.clone()),
+                city,
+                district,
+                adcode,
+                join_approval.unwrap_or(false),
+                members_can_invite.unwrap_or(true),
+                discoverable.unwrap_or(true),
+                capacity,
+                created
+            ])?;
+            batch.touched.insert(id);
+        }
+        Line::Member {
+            group_id,
+            user_id,
+            role,
+            joined_at,
+        } => {
+            if !group_exists(tx, group_id)? {
+                return Err(ApiError::invalid(
+                    "group_id",
+                    format!("unknown group {group_id}"),
+                ));
+            }
+            if person(tx, user_id)?.is_none() {
+                return Err(ApiError::invalid(
+                    "user_id",
+                    format!("unknown user {user_id}"),
+                ));
+            }
+            let role = match role.as_deref() {
+                None => Role::Member,
+                Some(r) => Role::parse(r).ok_or_else(|| {
+                    ApiError::invalid("role", "role must be owner, admin or member")
+                })?,
+            };
+            let owner: i64 = tx
+                .prepare_cached("SELECT owner_id FROM groups WHERE id = ?1")?
+                .query_row([group_id], |r| r.get(0))?;
+            if (role == Role::Owner) != (owner == user_id) {
+                return Err(ApiError::invalid(
+                    "role",
+                    "the owner, and only the owner, has the role owner",
+                ));
+            }
+            let joined = timestamp("joined_at", joined_at.as_deref())?;
+            let existing: Option<String> = tx
+                .prepare_cached("SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2")?
+                .query_row([group_id, user_id], |r| r.get(0))
+                .optional()?;
+            match existing {
+                None => insert_member_row(tx, group_id, user_id, role, joined)?,
+                Some(r) if r != role.as_str() => {
+                    tx.prepare_cached(
+                        "UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                    )?
+                    .execute(params![group_id, user_id, role.as_str()])?;
+                }
+                Some(_) => {}
+            }
+            batch.touched.insert(group_id);
+        }
+        Line::Activity {
+            group_id,
+            user_id,
+            at,
+            messages,
+            event_id,
+        } => {
+            if !group_exists(tx, group_id)? {
+                return Err(ApiError::invalid(
+                    "group_id",
+                    format!("unknown group {group_id}"),
+                ));
+            }
+            if person(tx, user_id)?.is_none() {
+                return Err(ApiError::invalid(
+                    "user_id",
+                    format!("unknown user {user_id}"),
+                ));
+            }
+            let at = DateTime::parse_from_rfc3339(&at)
+                .map_err(|_| ApiError::invalid("at", "at must be an RFC 3339 timestamp"))?;
+            if !(0..=100_000).contains(&messages) {
+                return Err(ApiError::invalid(
+                    "messages",
+                    "messages must be between 0 and 100000",
+                ));
+            }
+            // Lines without an event id get one from their content, so a second run of the
+            // same file counts nothing twice.
+            let event_id = event_id.unwrap_or_else(|| {
+                format!("import:{group_id}:{user_id}:{}:{messages}", at.timestamp())
+            });
+            batch.events.push(ActivityEvent {
+                group_id,
+                user_id,
+                day: day_number(at.with_timezone(&ctx.timezone).date_naive()),
+                messages,
+                event_id: Some(event_id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Closes a batch: activity, statistics and one change per touched group.
+fn finish_batch(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &mut Batch,
+    yesterday: i64,
+) -> rusqlite::Result<()> {
+    apply_events(tx, &batch.events, yesterday)?;
+    for g in std::mem::take(&mut batch.touched) {
+        refresh_activity_stats(tx, g, yesterday)?;
+        record_change(tx, g)?;
+    }
+    batch.events.clear();
+    Ok(())
+}
+
+/// Imports lines from `input`. `on_line` is called with the bytes read so far.
+pub fn import(
+    store: &Store,
+    input: &mut dyn BufRead,
+    mut on_progress: impl FnMut(u64, u64),
+) -> anyhow::Result<ImportSummary> {
+    let started = Instant::now();
+    let yesterday = store.yesterday();
+    let mut summary = ImportSummary::default();
+    let mut bytes = 0u64;
+    let mut buf = String::new();
+    let mut done = false;
+    while !done {
+        let mut conn = store.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut batch = Batch {
+            touched: BTreeSet::new(),
+            events: Vec::new(),
+        };
+        let mut in_batch = 0;
+        while in_batch < BATCH_LINES {
+            buf.clear();
+            let n = input.read_line(&mut buf)?;
+            if n == 0 {
+                done = true;
+                break;
+            }
+            bytes += n as u64;
+            summary.lines += 1;
+            in_batch += 1;
+            let text = buf.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let result = match serde_json::from_str::<Line>(text) {
+                Ok(line) => {
+                    tx.execute_batch("SAVEPOINT line")?;
+                    let r = apply_line(store, &tx, line, &mut batch);
+                    if r.is_ok() {
+                        tx.execute_batch("RELEASE line")?;
+                    } else {
+                        tx.execute_batch("ROLLBACK TO line; RELEASE line")?;
+                    }
+                    r.map_err(|e| match e.field {
+                        Some(f) => format!("{f}: {}", e.message),
+                        None => e.message,
+                    })
+                }
+                Err(e) => Err(format!("not a valid import line: {e}")),
+            };
+            match result {
+                Ok(()) => summary.imported += 1,
+                Err(reason) => {
+                    summary.skipped += 1;
+                    eprintln!("line {}: {reason}", summary.lines);
+                    if summary.errors.len() < 100 {
+                        summary.errors.push((summary.lines, reason));
+                    }
+                }
+            }
+        }
+        finish_batch(&tx, &mut batch, yesterday)?;
+        tx.commit()?;
+        drop(conn);
+        on_progress(bytes, summary.lines);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}

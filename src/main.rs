@@ -1,0 +1,252 @@
+//! The groupscout command line: serve, import, reindex, rollup, gen, token.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use groupscout::config::{Overrides, Settings};
+use groupscout::jobs;
+use groupscout::service::{load_context, App};
+use groupscout::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "groupscout",
+    version,
+    about = "Group discovery and recommendation service"
+)]
+struct Cli {
+    /// Configuration file (default: groupscout.toml if present).
+    #[arg(long, global = true, env = "GROUPSCOUT_CONFIG")]
+    config: Option<PathBuf>,
+    /// SQLite database file.
+    #[arg(long, global = true, env = "GROUPSCOUT_DB")]
+    db: Option<PathBuf>,
+    /// Index directory.
+    #[arg(long, global = true, env = "GROUPSCOUT_INDEX")]
+    index: Option<PathBuf>,
+    /// Service timezone (IANA name).
+    #[arg(long, global = true, env = "GROUPSCOUT_TIMEZONE")]
+    timezone: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "GROUPSCOUT_BIND")]
+        bind: Option<String>,
+        /// HTTP worker threads (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Load users, follows, groups, members and activity from import lines (`-` for stdin).
+    Import { file: PathBuf },
+    /// Rebuild the index into a new generation and switch to it.
+    Reindex,
+    /// Recompute the daily statistics (default: yesterday in the service timezone).
+    Rollup {
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Generate a realistic sample world as import lines.
+    Gen {
+        #[arg(long)]
+        groups: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The day the world is generated for (default: today in the service timezone).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Print a token: a user token (HS256 JWT) or the admin token.
+    Token {
+        #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
+        user: Option<i64>,
+        #[arg(long)]
+        admin: bool,
+        /// Lifetime of a user token in seconds.
+        #[arg(long, default_value_t = 30 * 24 * 3600)]
+        ttl: i64,
+    },
+}
+
+fn settings(cli: &Cli, bind: Option<String>) -> anyhow::Result<Settings> {
+    Settings::load(&Overrides {
+        config: cli.config.clone(),
+        bind,
+        db: cli.db.clone(),
+        index: cli.index.clone(),
+        secret: std::env::var("GROUPSCOUT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        admin_token: std::env::var("GROUPSCOUT_ADMIN_TOKEN")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        timezone: cli.timezone.clone(),
+    })
+}
+
+fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let ctx = Arc::new(load_context(settings)?);
+    Store::open(&settings.db, ctx, 2)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Serve { bind, workers } => {
+            let settings = settings(&cli, bind.clone())?;
+            let listener = TcpListener::bind(&settings.bind)
+                .with_context(|| format!("failed to bind {}", settings.bind))?;
+            let workers = workers.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            });
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async move {
+                let app = tokio::task::spawn_blocking(move || App::open(settings)).await??;
+                tracing::info!(address = %listener.local_addr()?, groups = app.engine.catalog.read().len(), "serving");
+                groupscout::startup::spawn_rollup_schedule(app.clone());
+                let server = groupscout::startup::build_server(app.clone(), listener, workers)?;
+                server.await?;
+                app.engine.shutdown();
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Import { file } => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let (mut reader, len): (Box<dyn BufRead>, Option<u64>) = if file.as_os_str() == "-" {
+                (
+                    Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
+                    None,
+                )
+            } else {
+                let f = std::fs::File::open(file)
+                    .with_context(|| format!("failed to open {}", file.display()))?;
+                let len = f.metadata().ok().map(|m| m.len());
+                (Box::new(BufReader::with_capacity(1 << 20, f)), len)
+            };
+            let bar = jobs::progress_bar(len, "import");
+            let summary = jobs::import::import(&store, &mut reader, |bytes, lines| {
+                if len.is_some() {
+                    bar.set_position(bytes);
+                } else {
+                    bar.set_position(lines);
+                }
+                bar.set_message(format!("{lines} lines"));
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "import: {} lines, {} imported, {} skipped, {:.2} s, {:.0} lines/s",
+                summary.lines,
+                summary.imported,
+                summary.skipped,
+                summary.seconds,
+                summary.lines_per_second()
+            );
+        }
+        Command::Reindex => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let s = jobs::reindex(&store, &settings.index)?;
+            println!(
+                "reindex: {} documents into {} (seq {}), {:.2} s",
+                s.documents, s.generation, s.seq, s.seconds
+            );
+        }
+        Command::Rollup { date } => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let (day, s, secs) = jobs::rollup(&store, *date)?;
+            println!(
+                "rollup: {day}: {} groups, {} live figures changed, {} history rows, {secs:.2} s",
+                s.groups, s.changed, s.history_rows
+            );
+        }
+        Command::Gen {
+            groups,
+            seed,
+            out,
+            today,
+        } => {
+            let settings = settings(&cli, None)?;
+            let ctx = load_context(&settings)?;
+            let started = std::time::Instant::now();
+            let opts = jobs::gen::GenOptions {
+                groups: *groups,
+                seed: *seed,
+                today: today.unwrap_or_else(|| ctx.today()),
+            };
+            let summary = match out {
+                Some(path) => {
+                    let mut f = std::fs::File::create(path)
+                        .with_context(|| format!("failed to create {}", path.display()))?;
+                    let s = jobs::generate(&ctx.gazetteer, &opts, &mut f)?;
+                    f.flush()?;
+                    s
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    jobs::generate(&ctx.gazetteer, &opts, &mut lock)?
+                }
+            };
+            eprintln!(
+                "gen: {} users, {} follows, {} groups, {} members, {} activity lines, {:.2} s",
+                summary.users,
+                summary.follows,
+                summary.groups,
+                summary.members,
+                summary.activity,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Token { user, admin, ttl } => {
+            let settings = settings(&cli, None)?;
+            if *admin {
+                println!("{}", settings.admin_token);
+            } else if let Some(id) = user {
+                if *id <= 0 {
+                    anyhow::bail!("--user must be a positive user id");
+                }
+                println!(
+                    "{}",
+                    groupscout::auth::issue_user_token(
+                        &settings.secret,
+                        *id,
+                        chrono::Utc::now().timestamp(),
+                        *ttl
+                    )
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    groupscout::telemetry::init(cli.log_format == "json");
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Recommendations ("groups you may like"): candidates from friends' groups, the user's
+//! favourite categories and active groups nearby, merged, scored, diversified, and each
+//! explained by the reasons that scored it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use crate::domain::CategoryList;
+use crate::geo::haversine_m;
+use crate::index::catalog::Catalog;
+use crate::store::{reads, GroupRow};
+
+/// What the recommender knows about the user, read from the store.
+#[derive(Debug, Default, Clone)]
+pub struct Profile {
+    /// Groups the user is in or has applied to: never recommended.
+    pub excluded: Vec<i64>,
+    /// Groups of mutual friends, with how many friends are inside.
+    pub friends_groups: Vec<(i64, i64)>,
+    /// How many of the user's groups fall in each category.
+    pub categories: HashMap<String, u32>,
+    /// The centre of the user's located groups, when no location is given.
+    pub home: Option<(f64, f64)>,
+}
+
+pub fn load_profile(conn: &Connection, user_id: i64) -> rusqlite::Result<Profile> {
+    let joined = reads::joined_groups(conn, user_id, true)?;
+    let mut categories = HashMap::new();
+    let (mut lat, mut lon, mut n) = (0.0, 0.0, 0.0);
+    for g in &joined {
+        *categories.entry(g.category.clone()).or_insert(0) += 1;
+        if let Some((a, b)) = g.location() {
+            lat += a;
+            lon += b;
+            n += 1.0;
+        }
+    }
+    Ok(Profile {
+        excluded: reads::related_group_ids(conn, user_id)?,
+        friends_groups: reads::friends_groups(conn, user_id, 300)?,
+        categories,
+        home: (n > 0.0).then(|| (lat / n, lon / n)),
+    })
+}
+
+/// A recommended group with its reasons.
+#[derive(Debug, Clone)]
+pub struct Recommendation {
+    pub group: Arc<GroupRow>,
+    pub distance_m: Option<f64>,
+    pub reasons: Vec<String>,
+    pub score: f64,
+}
+
+/// How far "near" reaches for candidates.
+const NEAR_M: f64 = 10_000.0;
+/// How far category-affinity candidates may be.
+const AFFINITY_M: f64 = 30_000.0;
+/// At most this many from one category in the first ten.
+const PER_CATEGORY: usize = 3;
+
+fn distance_text(d: f64) -> String {
+    if d < 1000.0 {
+        format!("距你{}m", (d / 10.0).round() as i64 * 10)
+    } else {
+        format!("距你{:.1}km", d / 1000.0)
+    }
+}
+
+/// Scores and explains the candidates; `origin` is the given location or the user's home.
+pub fn recommend(
+    catalog: &Catalog,
+    categories: &CategoryList,
+    profile: &Profile,
+    origin: Option<(f64, f64)>,
+    limit: usize,
+) -> Vec<Recommendation> {
+    let center = origin.or(profile.home);
+    let excluded: std::collections::HashSet<i64> = profile.excluded.iter().copied().collect();
+    let eligible = |g: &GroupRow| g.discoverable && g.has_room() && !excluded.contains(&g.id);
+    let total_joined: u32 = profile.categories.values().sum();
+    // Candidate id → friends inside.
+    let mut candidates: HashMap<i64, (Arc<GroupRow>, i64)> = HashMap::new();
+    for &(id, friends) in &profile.friends_groups {
+        if let Some(g) = catalog.discoverable(id) {
+            if eligible(g) {
+                candidates.insert(id, (g.clone(), friends));
+            }
+        }
+    }
+    if let Some((lat, lon)) = center {
+        let reach = if profile.categories.is_empty() {
+            NEAR_M
+        } else {
+            AFFINITY_M
+        };
+        for (d, g) in catalog.within(lat, lon, reach) {
+            let liked = profile.categories.contains_key(&g.category);
+            if eligible(&g) && (d <= NEAR_M || liked) {
+                candidates.entry(g.id).or_insert((g, 0));
+            }
+        }
+    }
+    let mut scored: Vec<Recommendation> = candidates
+        .into_values()
+        .map(|(g, friends)| {
+            let distance = center
+                .and_then(|(lat, lon)| g.location().map(|(a, b)| haversine_m(lat, lon, a, b)));
+            let mut score = 0.0;
+            let mut reasons = Vec::new();
+            if friends > 0 {
+                score += 3.0 * (1.0 + friends as f64).ln() + 1.0;
+                reasons.push(format!("{friends}位好友在群"));
+            }
+            let affinity = profile.categories.get(&g.category).copied().unwrap_or(0);
+            if affinity > 0 && total_joined > 0 {
+                score += 2.0 * f64::from(affinity) / f64::from(total_joined) + 0.5;
+                reasons.push(format!("你常逛{}", categories.label(&g.category)));
+            }
+            if let Some(d) = distance {
+                if d <= NEAR_M {
+                    score += 1.5 * 0.5f64.powf(d / 3000.0);
+                    reasons.push(distance_text(d));
+                }
+            }
+            let activity = (1.0 + g.yesterday_messages as f64).ln() * 0.15
+                + (1.0 + g.active_members as f64).ln() * 0.25;
+            score += activity;
+            if g.active_members >= 5 || g.yesterday_messages >= 50 {
+                reasons.push(format!("{}人活跃", g.active_members));
+            }
+            if reasons.is_empty() {
+                reasons.push("热门群聊".to_string());
+            }
+            Recommendation {
+                group: g,
+                distance_m: distance,
+                reasons,
+                score,
+            }
+        })
+        .collect();
+    scored.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.group.id.cmp(&b.group.id))
+    });
+    diversify(scored, limit)
+}
+
+/// Keeps at most `PER_CATEGORY` of one category among the first ten, moving the rest down.
+fn diversify(sorted: Vec<Recommendation>, limit: usize) -> Vec<Recommendation> {
+    let mut out = Vec::with_capacity(limit);
+    let mut deferred = Vec::new();
+    let mut per_category: HashMap<String, usize> = HashMap::new();
+    for r in sorted {
+        if out.len() >= limit {
+            break;
+        }
+        let n = per_category.entry(r.group.category.clone()).or_default();
+        if out.len() < 10 && *n >= PER_CATEGORY {
+            deferred.push(r);
+            continue;
+        }
+        *n += 1;
+        out.push(r);
+    }
+    // Deferred groups may only fill places after the first ten.
+    for r in deferred {
+        if out.len() >= limit || out.len() < 10 {
+            break;
+        }
+        out.push(r);
+    }
+    out
+}

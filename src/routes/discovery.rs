@@ -1,0 +1,246 @@
+//! Discovery reads: `/v1/search`, `/v1/nearby`, `/v1/suggest`. Open to anonymous callers.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{blocking, query_pairs, AppData, Params};
+use crate::cursor::{self, Position};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::index::searcher::{self, NearbyFrom, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/search", web::get().to(search))
+        .route("/v1/nearby", web::get().to(nearby))
+        .route("/v1/suggest", web::get().to(suggest));
+}
+
+fn text_param(params: &Params<'_>, key: &str) -> ApiResult<String> {
+    let q = params.get(key).unwrap_or("").trim().to_string();
+    if q.chars().count() > 100 {
+        return Err(ApiError::param(
+            key,
+            format!("{key} has more than 100 characters"),
+        ));
+    }
+    Ok(q)
+}
+
+fn category_param(app: &AppData, params: &Params<'_>) -> ApiResult<Option<String>> {
+    match params.get("category").filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => app
+            .categories()
+            .parse("category", c)
+            .map(|c| Some(c.as_str().to_string()))
+            .map_err(|e| ApiError::param("category", e.message)),
+    }
+}
+
+fn offset_from(app: &AppData, params: &Params<'_>, fingerprint: &str) -> ApiResult<usize> {
+    match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => Ok(0),
+        Some(c) => cursor::decode(&app.settings.secret, c, fingerprint)
+            .and_then(|p| p.o)
+            .filter(|o| *o < MAX_DEPTH)
+            .ok_or_else(|| {
+                ApiError::field(
+                    Code::InvalidCursor,
+                    "cursor",
+                    "the cursor is not valid for this query",
+                )
+            }),
+    }
+}
+
+async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let pairs = query_pairs(&req)?;
+    let params = Params(&pairs);
+    let q = text_param(&params, "q")?;
+    let category = category_param(&app, &params)?;
+    let areas = match params.get("place").map(str::trim).filter(|p| !p.is_empty()) {
+        None => Vec::new(),
+        Some(p) => {
+            let found: Vec<_> = app
+                .store
+                .ctx
+                .gazetteer
+                .resolve(p)
+                .iter()
+                .map(|pl| pl.prefix())
+                .collect();
+            if found.is_empty() {
+                return Err(ApiError::field(
+                    Code::UnknownPlace,
+                    "place",
+                    format!("unknown place {p:?}"),
+                ));
+            }
+            found
+        }
+    };
+    let origin = params.origin()?;
+    let radius_km = params.f64_in("radius_km", 0.0, 100.0, true)?;
+    if radius_km.is_some() && origin.is_none() {
+        return Err(ApiError::param("lat", "radius_km needs lat and lon"));
+    }
+    let sort = match params.get("sort").unwrap_or("relevance") {
+        "relevance" | "" => SortBy::Relevance,
+        "distance" => SortBy::Distance,
+        "activity" => SortBy::Activity,
+        "newest" => SortBy::Newest,
+        _ => {
+            return Err(ApiError::param(
+                "sort",
+                "sort must be relevance, distance, activity or newest",
+            ))
+        }
+    };
+    if sort == SortBy::Distance && origin.is_none() {
+        return Err(ApiError::param("lat", "sort=distance needs lat and lon"));
+    }
+    let has_room = params.bool("has_room")?.unwrap_or(false);
+    let open_join = params.bool("open_join")?.unwrap_or(false);
+    let limit = params.limit()?;
+    let fingerprint = cursor::fingerprint(&pairs);
+    let offset = offset_from(&app, &params, &fingerprint)?;
+    let sq = SearchQuery {
+        q,
+        category,
+        areas,
+        origin,
+        radius_m: radius_km.map(|r| r * 1000.0),
+        sort,
+        has_room,
+        open_join,
+        offset,
+        limit,
+    };
+    let app2 = app.clone();
+    let page =
+        blocking(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
+    let year = app.current_year();
+    let groups: Vec<_> = page
+        .hits
+        .iter()
+        .map(|h| {
+            let mut card = h
+                .group
+                .card(year, h.distance_m.filter(|_| origin.is_some()));
+            card.highlight = h.highlight.clone();
+            card
+        })
+        .collect();
+    let next_cursor = page.has_more.then(|| {
+        cursor::encode(
+            &app.settings.secret,
+            &Position {
+                q: fingerprint,
+                o: Some(offset + limit),
+                d: None,
+                i: None,
+            },
+        )
+    });
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "total": page.total,
+        "groups": groups,
+        "facets": {"category": page.facets},
+        "next_cursor": next_cursor,
+    })))
+}
+
+async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let pairs = query_pairs(&req)?;
+    let params = Params(&pairs);
+    let origin = params
+        .origin()?
+        .ok_or_else(|| ApiError::param("lat", "nearby needs lat and lon"))?;
+    let radius_km = params.f64_in("radius_km", 0.0, 100.0, true)?.unwrap_or(5.0);
+    let category = category_param(&app, &params)?;
+    let sort = match params.get("sort").unwrap_or("distance") {
+        "distance" | "" => NearbySort::Distance,
+        "blend" => NearbySort::Blend,
+        _ => return Err(ApiError::param("sort", "sort must be distance or blend")),
+    };
+    let limit = params.limit()?;
+    let fingerprint = cursor::fingerprint(&pairs);
+    let from = match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => NearbyFrom::Start,
+        Some(c) => {
+            let bad = || {
+                ApiError::field(
+                    Code::InvalidCursor,
+                    "cursor",
+                    "the cursor is not valid for this query",
+                )
+            };
+            let pos = cursor::decode(&app.settings.secret, c, &fingerprint).ok_or_else(bad)?;
+            match (sort, pos.d, pos.i, pos.o) {
+                (NearbySort::Distance, Some(d), Some(i), _) => NearbyFrom::After(d, i),
+                (NearbySort::Blend, _, _, Some(o)) if o < MAX_DEPTH => NearbyFrom::Offset(o),
+                _ => return Err(bad()),
+            }
+        }
+    };
+    let app2 = app.clone();
+    let (total, page, more) = blocking(move || {
+        let catalog = app2.engine.catalog.read();
+        Ok(searcher::nearby(
+            &catalog,
+            &app2.settings.ranking,
+            origin,
+            radius_km * 1000.0,
+            category.as_deref(),
+            sort,
+            from,
+            limit,
+        ))
+    })
+    .await?;
+    let year = app.current_year();
+    let next_cursor = if more {
+        let pos = match (sort, page.last()) {
+            (NearbySort::Distance, Some((d, g))) => Position {
+                q: fingerprint,
+                o: None,
+                d: Some(*d),
+                i: Some(g.id),
+            },
+            _ => {
+                let start = if let NearbyFrom::Offset(o) = from {
+                    o
+                } else {
+                    0
+                };
+                Position {
+                    q: fingerprint,
+                    o: Some(start + limit),
+                    d: None,
+                    i: None,
+                }
+            }
+        };
+        Some(cursor::encode(&app.settings.secret, &pos))
+    } else {
+        None
+    };
+    let groups: Vec<_> = page.iter().map(|(d, g)| g.card(year, Some(*d))).collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"total": total, "groups": groups, "next_cursor": next_cursor})))
+}
+
+async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let pairs = query_pairs(&req)?;
+    let params = Params(&pairs);
+    let q = text_param(&params, "q")?;
+    let app2 = app.clone();
+    let found = blocking(move || {
+        let catalog = app2.engine.catalog.read();
+        Ok(searcher::suggest(&catalog, &q, 10))
+    })
+    .await?;
+    let suggestions: Vec<_> = found
+        .iter()
+        .map(|g| serde_json::json!({"id": g.id, "name": g.name, "category": g.category}))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
+}

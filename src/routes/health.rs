@@ -1,0 +1,52 @@
+//! `/healthz` and `/metrics` (Prometheus text format).
+
+use std::sync::atomic::Ordering;
+
+use actix_web::{web, HttpResponse};
+
+use super::AppData;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz(app: AppData) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "generation": app.engine.generation().name,
+        "applied_seq": app.engine.applied_seq(),
+        "committed_seq": app.engine.committed_seq(),
+    }))
+}
+
+async fn metrics(app: AppData) -> HttpResponse {
+    let m = &app.metrics;
+    let groups = app.engine.catalog.read().len();
+    let body = format!(
+        "# HELP groupscout_requests_total HTTP requests answered.\n# TYPE groupscout_requests_total counter\n\
+         groupscout_requests_total {}\n\
+         # HELP groupscout_client_errors_total Requests answered 4xx.\n# TYPE groupscout_client_errors_total counter\n\
+         groupscout_client_errors_total {}\n\
+         # HELP groupscout_server_errors_total Requests answered 5xx.\n# TYPE groupscout_server_errors_total counter\n\
+         groupscout_server_errors_total {}\n\
+         # HELP groupscout_request_seconds_total Time spent answering requests.\n# TYPE groupscout_request_seconds_total counter\n\
+         groupscout_request_seconds_total {:.6}\n\
+         # HELP groupscout_groups Live groups in the catalog.\n# TYPE groupscout_groups gauge\n\
+         groupscout_groups {}\n\
+         # HELP groupscout_index_applied_seq Last change applied by the indexer.\n# TYPE groupscout_index_applied_seq gauge\n\
+         groupscout_index_applied_seq {}\n\
+         # HELP groupscout_index_committed_seq Last change visible to search.\n# TYPE groupscout_index_committed_seq gauge\n\
+         groupscout_index_committed_seq {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+        m.latency_us_total.load(Ordering::Relaxed) as f64 / 1e6,
+        groups,
+        app.engine.applied_seq(),
+        app.engine.committed_seq(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
+}

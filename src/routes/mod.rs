@@ -1,0 +1,266 @@
+//! HTTP: the only folder that imports actix-web. Each file is one resource; handlers parse
+//! and authorise, run the work off the async workers, and shape the JSON.
+
+mod activity;
+mod discovery;
+mod groups;
+mod health;
+mod users;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::service::App;
+
+pub type AppData = web::Data<Arc<App>>;
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body())
+    }
+}
+
+/// Bodies above this are refused with 413.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Activity batches of 10,000 events need more room than other bodies.
+pub const ACTIVITY_BODY_LIMIT: usize = 4 << 20;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    users::configure(cfg);
+    groups::configure(cfg);
+    activity::configure(cfg);
+    discovery::configure(cfg);
+}
+
+/// The JSON answer for paths that do not exist.
+pub async fn route_not_found() -> ApiResult<HttpResponse> {
+    Err(ApiError::new(Code::RouteNotFound, "no such endpoint"))
+}
+
+/// The JSON answer for a method a path does not take.
+pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
+    Err(ApiError::new(
+        Code::MethodNotAllowed,
+        "this method is not allowed here",
+    ))
+}
+
+/// Identifies the caller; a present but invalid token is 401.
+pub fn caller(req: &HttpRequest, app: &App) -> ApiResult<Caller> {
+    let header =
+        match req.headers().get("authorization") {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ApiError::unauthorized("the Authorization header is not valid text")
+            })?),
+        };
+    auth::identify(
+        header,
+        &app.settings.secret,
+        &app.settings.admin_token,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| ApiError::unauthorized(e.to_string()))
+}
+
+pub fn require_admin(req: &HttpRequest, app: &App) -> ApiResult<()> {
+    match caller(req, app)? {
+        Caller::Admin => Ok(()),
+        Caller::Anonymous => Err(ApiError::unauthorized(
+            "this endpoint needs the admin token",
+        )),
+        Caller::User(_) => Err(ApiError::forbidden(
+            "this endpoint is for the admin token only",
+        )),
+    }
+}
+
+pub fn require_user(req: &HttpRequest, app: &App) -> ApiResult<i64> {
+    match caller(req, app)? {
+        Caller::User(id) => Ok(id),
+        Caller::Anonymous => Err(ApiError::unauthorized("this endpoint needs a user token")),
+        Caller::Admin => Err(ApiError::forbidden(
+            "this endpoint acts for a user; use a user token",
+        )),
+    }
+}
+
+/// A path id: anything but a positive integer names nothing.
+pub fn path_id(raw: &str, what: &str) -> ApiResult<i64> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::not_found(what)),
+    }
+}
+
+/// Reads the body up to `limit` bytes (413 beyond) and parses it: malformed JSON is 400,
+/// a well-formed body with a wrong field is 422 naming the field.
+pub async fn json_body<T: DeserializeOwned>(
+    mut payload: web::Payload,
+    limit: usize,
+) -> ApiResult<T> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(Code::MalformedJson, format!("failed to read the body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_json(&body)
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let text = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let msg = inner.to_string();
+                let mut field = if path == "." { String::new() } else { path };
+                if let Some(rest) = msg.strip_prefix("missing field `") {
+                    let name = rest.split('`').next().unwrap_or_default();
+                    field = if field.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{field}.{name}")
+                    };
+                }
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                ApiError {
+                    code: Code::InvalidField,
+                    message: msg,
+                    field: (!field.is_empty()).then_some(field),
+                }
+            }
+            _ => ApiError::new(
+                Code::MalformedJson,
+                format!("the body is not valid JSON: {inner}"),
+            ),
+        }
+    })?;
+    // Trailing characters after the value are malformed too.
+    de.end().map_err(|e| {
+        ApiError::new(
+            Code::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Runs blocking work (SQLite, tantivy) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    web::block(f).await.map_err(ApiError::internal)?
+}
+
+/// Query parameters as an ordered list; a malformed query string is 400.
+pub fn query_pairs(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|e| {
+        ApiError::new(
+            Code::InvalidParameter,
+            format!("the query string is malformed: {e}"),
+        )
+    })
+}
+
+/// Typed access to query parameters with errors that name the parameter.
+pub struct Params<'a>(pub &'a [(String, String)]);
+
+impl Params<'_> {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn f64_in(
+        &self,
+        key: &str,
+        min: f64,
+        max: f64,
+        min_exclusive: bool,
+    ) -> ApiResult<Option<f64>> {
+        let Some(raw) = self.get(key).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let v: f64 = raw
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::param(key, format!("{key} must be a number")))?;
+        let low_ok = if min_exclusive { v > min } else { v >= min };
+        if !v.is_finite() || !low_ok || v > max {
+            let low = if min_exclusive {
+                format!("greater than {min}")
+            } else {
+                format!("at least {min}")
+            };
+            return Err(ApiError::param(
+                key,
+                format!("{key} must be {low} and at most {max}"),
+            ));
+        }
+        Ok(Some(v))
+    }
+
+    pub fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(ApiError::param(key, format!("{key} must be true or false"))),
+        }
+    }
+
+    /// `limit`: 1–50, default 20.
+    pub fn limit(&self) -> ApiResult<usize> {
+        match self.get("limit").filter(|v| !v.is_empty()) {
+            None => Ok(20),
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(n) if (1..=50).contains(&n) => Ok(n),
+                _ => Err(ApiError::param(
+                    "limit",
+                    "limit must be an integer from 1 to 50",
+                )),
+            },
+        }
+    }
+
+    /// A location given as lat and lon together (one without the other is 400).
+    pub fn origin(&self) -> ApiResult<Option<(f64, f64)>> {
+        let lat = self.f64_in("lat", -90.0, 90.0, false)?;
+        let lon = self.f64_in("lon", -180.0, 180.0, false)?;
+        match (lat, lon) {
+            (Some(a), Some(b)) => Ok(Some((a, b))),
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(ApiError::param("lat", "lat and lon go together")),
+            (Some(_), None) => Err(ApiError::param("lon", "lat and lon go together")),
+        }
+    }
+}

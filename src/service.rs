@@ -1,0 +1,202 @@
+//! The application: the store, the index engine and the settings, and the read
+//! operations that combine them. Routes translate HTTP to these calls and back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::domain::{CategoryList, Viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::geo::Gazetteer;
+use crate::index::Engine;
+use crate::recommend::{self, Recommendation};
+use crate::store::reads::{self, AdminEntry};
+use crate::store::rows::Card;
+use crate::store::{Store, StoreContext};
+
+/// Request counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub latency_us_total: AtomicU64,
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<Store>,
+    pub engine: Arc<Engine>,
+    pub metrics: Metrics,
+}
+
+/// The viewer block of the detail page.
+#[derive(Debug, Serialize)]
+pub struct ViewerBlock {
+    pub role: &'static str,
+    pub can_apply: bool,
+    pub friends_in_group: i64,
+}
+
+/// The detail page: the card plus description, announcement, admins and the viewer block.
+#[derive(Debug, Serialize)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub card: Card,
+    pub owner_id: i64,
+    pub description: String,
+    pub announcement: String,
+    pub members_can_invite: bool,
+    pub discoverable: bool,
+    pub admins: Vec<AdminEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<ViewerBlock>,
+}
+
+/// The profile list of SPEC §2.
+#[derive(Debug, Serialize)]
+pub struct ProfileList {
+    pub hidden: bool,
+    pub groups: Vec<Card>,
+}
+
+/// Loads the fixed data (categories, gazetteer) from the data folder.
+pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
+    use anyhow::Context;
+    let cat_path = settings.data_dir.join("categories");
+    let categories = CategoryList::from_text(
+        &std::fs::read_to_string(&cat_path)
+            .with_context(|| format!("failed to read {}", cat_path.display()))?,
+    );
+    let gazetteer = Gazetteer::load(&settings.data_dir.join("adcodes.csv"))?;
+    Ok(StoreContext {
+        rules: settings.rules.clone(),
+        categories,
+        gazetteer,
+        timezone: settings.timezone,
+    })
+}
+
+impl App {
+    /// Opens the store and the index (building or catching it up) for serving.
+    pub fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
+        let ctx = Arc::new(load_context(&settings)?);
+        let store = Arc::new(Store::open(&settings.db, ctx, 4)?);
+        let engine = Engine::start(store.clone(), &settings.index)?;
+        Ok(Arc::new(App {
+            settings,
+            store,
+            engine,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    pub fn current_year(&self) -> i32 {
+        self.store.ctx.current_year()
+    }
+
+    /// The detail page. A group that is not discoverable exists only for its members.
+    pub fn group_detail(
+        &self,
+        id: i64,
+        viewer: Option<i64>,
+        origin: Option<(f64, f64)>,
+    ) -> ApiResult<Detail> {
+        let year = self.current_year();
+        self.store.read(|conn| {
+            let (g, v) = reads::group_for_viewer(conn, id, viewer)?
+                .ok_or_else(|| ApiError::not_found("group"))?;
+            if !g.row.discoverable && v.role().is_none() {
+                return Err(ApiError::not_found("group"));
+            }
+            let distance = origin.and_then(|(lat, lon)| {
+                g.row
+                    .location()
+                    .map(|(a, b)| crate::geo::haversine_m(lat, lon, a, b))
+            });
+            let viewer_block = match viewer {
+                Some(u) => Some(ViewerBlock {
+                    role: v.as_str(),
+                    can_apply: v == Viewer::Outsider && g.row.has_room(),
+                    friends_in_group: reads::friends_in_group(conn, id, u)?,
+                }),
+                None => None,
+            };
+            Ok(Detail {
+                card: g.row.card(year, distance),
+                owner_id: g.row.owner_id,
+                members_can_invite: g.row.members_can_invite,
+                discoverable: g.row.discoverable,
+                description: g.description,
+                announcement: g.announcement,
+                admins: reads::admins(conn, id)?,
+                viewer: viewer_block,
+            })
+        })
+    }
+
+    /// A user's joined groups as `viewer` may see them.
+    pub fn profile_groups(
+        &self,
+        user_id: i64,
+        viewer: Option<i64>,
+        is_admin: bool,
+    ) -> ApiResult<ProfileList> {
+        let year = self.current_year();
+        self.store.read(|conn| {
+            let user = reads::user(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+            let own = viewer == Some(user_id) || is_admin;
+            if !own && !user.show_joined_groups {
+                return Ok(ProfileList {
+                    hidden: true,
+                    groups: Vec::new(),
+                });
+            }
+            let rows = reads::joined_groups(conn, user_id, own)?;
+            Ok(ProfileList {
+                hidden: false,
+                groups: rows.iter().map(|g| g.card(year, None)).collect(),
+            })
+        })
+    }
+
+    /// Recommendations for a user.
+    pub fn recommendations(
+        &self,
+        user_id: i64,
+        origin: Option<(f64, f64)>,
+        limit: usize,
+    ) -> ApiResult<Vec<Recommendation>> {
+        let profile = self.store.read(|conn| -> ApiResult<_> {
+            reads::user(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+            Ok(recommend::load_profile(conn, user_id)?)
+        })?;
+        let catalog = self.engine.catalog.read();
+        Ok(recommend::recommend(
+            &catalog,
+            &self.store.ctx.categories,
+            &profile,
+            origin,
+            limit,
+        ))
+    }
+
+    pub fn categories(&self) -> &CategoryList {
+        &self.store.ctx.categories
+    }
+
+    pub fn record_request(&self, status: u16, micros: u64) {
+        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .latency_us_total
+            .fetch_add(micros, Ordering::Relaxed);
+        if (400..500).contains(&status) {
+            self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+        } else if status >= 500 {
+            self.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

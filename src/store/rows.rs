@@ -1,0 +1,145 @@
+//! The rows the store hands out, and the card (SPEC §2) built from a group row.
+
+use rusqlite::Row;
+use serde::Serialize;
+
+use crate::domain::stats::avg_age;
+
+/// Every column a card, the index and the ranking need, read with one column list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub category: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub place_name: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub adcode: u64,
+    pub join_approval: bool,
+    pub members_can_invite: bool,
+    pub discoverable: bool,
+    pub capacity: i64,
+    pub created_at: i64,
+    pub member_count: i64,
+    pub female_count: i64,
+    pub birth_sum: i64,
+    pub birth_n: i64,
+    pub yesterday_messages: i64,
+    pub active_members: i64,
+}
+
+/// The SELECT list matching `GroupRow::from_row`, for a table aliased `g`.
+pub const GROUP_COLUMNS: &str = "g.id, g.owner_id, g.name, g.category, g.lat, g.lon, g.place_name, g.city, \
+     g.district, g.adcode, g.join_approval, g.members_can_invite, g.discoverable, g.capacity, g.created_at, \
+     g.member_count, g.female_count, g.birth_sum, g.birth_n, g.yesterday_messages, g.active_members";
+
+impl GroupRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<GroupRow> {
+        Ok(GroupRow {
+            id: r.get(0)?,
+            owner_id: r.get(1)?,
+            name: r.get(2)?,
+            category: r.get(3)?,
+            lat: r.get(4)?,
+            lon: r.get(5)?,
+            place_name: r.get(6)?,
+            city: r.get(7)?,
+            district: r.get(8)?,
+            adcode: r.get::<_, i64>(9)? as u64,
+            join_approval: r.get(10)?,
+            members_can_invite: r.get(11)?,
+            discoverable: r.get(12)?,
+            capacity: r.get(13)?,
+            created_at: r.get(14)?,
+            member_count: r.get(15)?,
+            female_count: r.get(16)?,
+            birth_sum: r.get(17)?,
+            birth_n: r.get(18)?,
+            yesterday_messages: r.get(19)?,
+            active_members: r.get(20)?,
+        })
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.member_count < self.capacity
+    }
+
+    pub fn location(&self) -> Option<(f64, f64)> {
+        Some((self.lat?, self.lon?))
+    }
+
+    /// The card of SPEC §2; `distance_m` when the request gave a location.
+    pub fn card(&self, current_year: i32, distance_m: Option<f64>) -> Card {
+        Card {
+            id: self.id,
+            name: self.name.clone(),
+            category: self.category.clone(),
+            place_name: self.place_name.clone(),
+            city: self.city.clone(),
+            district: self.district.clone(),
+            distance_m: distance_m.map(|d| (d * 10.0).round() / 10.0),
+            member_count: self.member_count,
+            capacity: self.capacity,
+            female_count: self.female_count,
+            active_members: self.active_members,
+            avg_age: avg_age(current_year, self.birth_sum, self.birth_n),
+            yesterday_messages: self.yesterday_messages,
+            join_approval: self.join_approval,
+            highlight: None,
+            reasons: None,
+        }
+    }
+}
+
+/// A group as lists show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Card {
+    pub id: i64,
+    pub name: String,
+    pub category: String,
+    pub place_name: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+    pub member_count: i64,
+    pub capacity: i64,
+    pub female_count: i64,
+    pub active_members: i64,
+    pub avg_age: Option<i64>,
+    pub yesterday_messages: i64,
+    pub join_approval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
+}
+
+/// A user as the sync API returns it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserRow {
+    pub id: i64,
+    pub nickname: String,
+    pub gender: String,
+    pub birth_year: Option<i32>,
+    pub tier: String,
+    pub show_joined_groups: bool,
+}
+
+impl UserRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+        Ok(UserRow {
+            id: r.get(0)?,
+            nickname: r.get(1)?,
+            gender: r.get(2)?,
+            birth_year: r.get(3)?,
+            tier: r.get(4)?,
+            show_joined_groups: r.get(5)?,
+        })
+    }
+}
+
+pub const USER_COLUMNS: &str = "id, nickname, gender, birth_year, tier, show_joined_groups";
