@@ -43,8 +43,7 @@ pub enum TokenError {
 }
 
 fn sign(secret: &str, signing_input: &str) -> Vec<u8> {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(signing_input.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
@@ -62,43 +61,27 @@ pub fn issue_user_token(secret: &str, user_id: i64, now: i64, ttl_secs: i64) -> 
 /// Verifies a user token and returns its user id.
 pub fn verify_user_token(secret: &str, token: &str, now: i64) -> Result<i64, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Invalid);
     };
-    let header: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Invalid)?;
+    let header: serde_json::Value =
+        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Invalid)?;
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(TokenError::Invalid);
     }
     let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Invalid)?;
-    let mut mac =
-        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(h.as_bytes());
     mac.update(b".");
     mac.update(p.as_bytes());
-    mac.verify_slice(&sig)
-        .map_err(|_| TokenError::BadSignature)?;
-    let claims: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Invalid)?;
-    let exp = claims
-        .get("exp")
-        .and_then(|e| e.as_i64())
-        .ok_or(TokenError::Expired)?;
+    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let claims: serde_json::Value =
+        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Invalid)?;
+    let exp = claims.get("exp").and_then(|e| e.as_i64()).ok_or(TokenError::Expired)?;
     if exp <= now {
         return Err(TokenError::Expired);
     }
-    let sub = claims
-        .get("sub")
-        .and_then(|s| s.as_str())
-        .ok_or(TokenError::Invalid)?;
+    let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or(TokenError::Invalid)?;
     if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TokenError::Invalid);
     }
@@ -116,19 +99,11 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// Identifies the caller from an Authorization header value (or its absence).
-pub fn identify(
-    header: Option<&str>,
-    secret: &str,
-    admin_token: &str,
-    now: i64,
-) -> Result<Caller, TokenError> {
+pub fn identify(header: Option<&str>, secret: &str, admin_token: &str, now: i64) -> Result<Caller, TokenError> {
     let Some(value) = header else {
         return Ok(Caller::Anonymous);
     };
-    let token = value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .ok_or(TokenError::Malformed)?;
+    let token = value.strip_prefix("Bearer ").map(str::trim).ok_or(TokenError::Malformed)?;
     if token.is_empty() {
         return Err(TokenError::Malformed);
     }
@@ -153,59 +128,28 @@ mod tests {
     #[test]
     fn expired_forged_and_unsigned_tokens_are_refused() {
         let t = issue_user_token(SECRET, 42, 1_000, 10);
-        assert_eq!(
-            verify_user_token(SECRET, &t, 2_000),
-            Err(TokenError::Expired)
-        );
-        assert_eq!(
-            verify_user_token("another-secret-0123456789", &t, 1_001),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify_user_token(SECRET, &t, 2_000), Err(TokenError::Expired));
+        assert_eq!(verify_user_token("another-secret-0123456789", &t, 1_001), Err(TokenError::BadSignature));
         let parts: Vec<&str> = t.split('.').collect();
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_eq!(
-            verify_user_token(SECRET, &format!("{none}.{}.", parts[1]), 1_001),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(verify_user_token(SECRET, &format!("{none}.{}.", parts[1]), 1_001), Err(TokenError::Invalid));
         let hs512 = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
         assert_eq!(
             verify_user_token(SECRET, &format!("{hs512}.{}.{}", parts[1], parts[2]), 1_001),
             Err(TokenError::Invalid)
         );
-        assert_eq!(
-            verify_user_token(SECRET, "garbage", 1_001),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(verify_user_token(SECRET, "garbage", 1_001), Err(TokenError::Invalid));
     }
 
     #[test]
     fn the_header_decides_between_anonymous_admin_and_user() {
+        assert_eq!(identify(None, SECRET, "admin-token-0123456789", 0), Ok(Caller::Anonymous));
         assert_eq!(
-            identify(None, SECRET, "admin-token-0123456789", 0),
-            Ok(Caller::Anonymous)
-        );
-        assert_eq!(
-            identify(
-                Some("Bearer admin-token-0123456789"),
-                SECRET,
-                "admin-token-0123456789",
-                0
-            ),
+            identify(Some("Bearer admin-token-0123456789"), SECRET, "admin-token-0123456789", 0),
             Ok(Caller::Admin)
         );
-        assert_eq!(
-            identify(Some("Basic abc"), SECRET, "admin-token-0123456789", 0),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(identify(Some("Basic abc"), SECRET, "admin-token-0123456789", 0), Err(TokenError::Malformed));
         let t = issue_user_token(SECRET, 7, 0, 60);
-        assert_eq!(
-            identify(
-                Some(&format!("Bearer {t}")),
-                SECRET,
-                "admin-token-0123456789",
-                1
-            ),
-            Ok(Caller::User(7))
-        );
+        assert_eq!(identify(Some(&format!("Bearer {t}")), SECRET, "admin-token-0123456789", 1), Ok(Caller::User(7)));
     }
 }

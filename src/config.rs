@@ -29,24 +29,9 @@ pub struct Rules {
 impl Default for Rules {
     fn default() -> Self {
         let mut tiers = BTreeMap::new();
-        tiers.insert(
-            "normal".to_string(),
-            Tier {
-                max_groups: 4,
-                capacity: 200,
-            },
-        );
-        tiers.insert(
-            "creator".to_string(),
-            Tier {
-                max_groups: 20,
-                capacity: 1000,
-            },
-        );
-        Rules {
-            min_mutual_friends: 1,
-            tiers,
-        }
+        tiers.insert("normal".to_string(), Tier { max_groups: 4, capacity: 200 });
+        tiers.insert("creator".to_string(), Tier { max_groups: 20, capacity: 1000 });
+        Rules { min_mutual_friends: 1, tiers }
     }
 }
 
@@ -57,10 +42,7 @@ impl Rules {
             .get(name)
             .or_else(|| self.tiers.get("normal"))
             .cloned()
-            .unwrap_or(Tier {
-                max_groups: 4,
-                capacity: 200,
-            })
+            .unwrap_or(Tier { max_groups: 4, capacity: 200 })
     }
 }
 
@@ -82,13 +64,7 @@ pub struct RankingWeights {
 
 impl Default for RankingWeights {
     fn default() -> Self {
-        RankingWeights {
-            messages: 0.08,
-            active: 0.12,
-            room: 0.1,
-            half_distance_km: 5.0,
-            proximity: 0.6,
-        }
+        RankingWeights { messages: 0.08, active: 0.12, room: 0.1, half_distance_km: 5.0, proximity: 0.6 }
     }
 }
 
@@ -137,39 +113,18 @@ impl Settings {
     /// Resolves the settings, generating the secret and admin token beside the database on
     /// first use when neither a flag, the environment nor the file gives them.
     pub fn load(o: &Overrides) -> anyhow::Result<Settings> {
-        let path = o
-            .config
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("groupscout.toml"));
+        let path = o.config.clone().unwrap_or_else(|| PathBuf::from("groupscout.toml"));
         let file: FileConfig = match fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .with_context(|| format!("failed to parse {}", path.display()))?,
+            Ok(text) => toml::from_str(&text).with_context(|| format!("failed to parse {}", path.display()))?,
             Err(_) if o.config.is_none() => FileConfig::default(),
             Err(e) => bail!("failed to read {}: {e}", path.display()),
         };
-        let db =
-            o.db.clone()
-                .or(file.db.map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("data/groupscout.db"));
-        let index = o
-            .index
-            .clone()
-            .or(file.index.map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("index"));
-        let tz_name = o
-            .timezone
-            .clone()
-            .or(file.timezone)
-            .unwrap_or_else(|| "Asia/Shanghai".to_string());
-        let timezone: chrono_tz::Tz = tz_name
-            .parse()
-            .map_err(|_| anyhow::anyhow!("unknown timezone {tz_name:?}"))?;
+        let db = o.db.clone().or(file.db.map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("data/groupscout.db"));
+        let index = o.index.clone().or(file.index.map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("index"));
+        let tz_name = o.timezone.clone().or(file.timezone).unwrap_or_else(|| "Asia/Shanghai".to_string());
+        let timezone: chrono_tz::Tz = tz_name.parse().map_err(|_| anyhow::anyhow!("unknown timezone {tz_name:?}"))?;
         let db_dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
-        let db_dir = if db_dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            db_dir
-        };
+        let db_dir = if db_dir.as_os_str().is_empty() { PathBuf::from(".") } else { db_dir };
         let secret = match o.secret.clone().or(file.secret) {
             Some(s) => s,
             None => kept_secret(&db_dir.join("secret"))?,
@@ -185,11 +140,7 @@ impl Settings {
             bail!("the admin token must be at least 16 characters");
         }
         Ok(Settings {
-            bind: o
-                .bind
-                .clone()
-                .or(file.bind)
-                .unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+            bind: o.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             db,
             index,
             secret,
@@ -237,9 +188,7 @@ fn kept_secret(path: &Path) -> anyhow::Result<String> {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("failed to create {}", tmp.display()))?;
+        let mut f = opts.open(&tmp).with_context(|| format!("failed to create {}", tmp.display()))?;
         f.write_all(value.as_bytes())?;
         f.sync_all()?;
     }

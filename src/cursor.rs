@@ -15,16 +15,16 @@ pub struct Position {
     /// An offset into the ordered results.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub o: Option<usize>,
-    /// The sort key (distance) and id of the last result shown.
+    /// The sort key (distance, as its IEEE bits so it survives JSON exactly) and id of the
+    /// last result shown.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub d: Option<f64>,
+    pub d: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub i: Option<i64>,
 }
 
 fn mac(secret: &str, data: &[u8]) -> Vec<u8> {
-    let mut m =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     m.update(b"cursor:");
     m.update(data);
     m.finalize().into_bytes()[..16].to_vec()
@@ -32,11 +32,7 @@ fn mac(secret: &str, data: &[u8]) -> Vec<u8> {
 
 pub fn encode(secret: &str, pos: &Position) -> String {
     let body = serde_json::to_vec(pos).unwrap_or_default();
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(&body),
-        URL_SAFE_NO_PAD.encode(mac(secret, &body))
-    )
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(&body), URL_SAFE_NO_PAD.encode(mac(secret, &body)))
 }
 
 /// The position of a cursor, if it is genuine and belongs to the query `fingerprint`.
@@ -71,12 +67,7 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_only_for_its_query() {
-        let pos = Position {
-            q: "abc".into(),
-            o: Some(20),
-            d: None,
-            i: None,
-        };
+        let pos = Position { q: "abc".into(), o: Some(20), d: None, i: None };
         let c = encode("secret-0123456789", &pos);
         assert_eq!(decode("secret-0123456789", &c, "abc"), Some(pos));
         assert_eq!(decode("secret-0123456789", &c, "other"), None);

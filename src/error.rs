@@ -76,10 +76,7 @@ impl Code {
 
     pub fn status(self) -> u16 {
         match self {
-            Code::MalformedJson
-            | Code::InvalidParameter
-            | Code::InvalidCursor
-            | Code::UnknownPlace => 400,
+            Code::MalformedJson | Code::InvalidParameter | Code::InvalidCursor | Code::UnknownPlace => 400,
             Code::Unauthorized => 401,
             Code::Forbidden | Code::NeedsMutualFriend => 403,
             Code::NotFound | Code::RouteNotFound => 404,
@@ -108,19 +105,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            field: None,
-        }
+        ApiError { code, message: message.into(), field: None }
     }
 
     pub fn field(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            field: Some(field.into()),
-        }
+        ApiError { code, message: message.into(), field: Some(field.into()) }
     }
 
     pub fn param(field: &str, message: impl Into<String>) -> Self {

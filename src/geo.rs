@@ -63,10 +63,7 @@ impl Place {
             Level::City => 100_000_000,
             Level::District => 1_000_000,
         };
-        AreaPrefix {
-            prefix: self.adcode / div,
-            div,
-        }
+        AreaPrefix { prefix: self.adcode / div, div }
     }
 }
 
@@ -142,16 +139,12 @@ fn level_of(adcode: u64) -> Level {
 
 /// Names that stand for a level without being a place of their own.
 fn is_placeholder(name: &str) -> bool {
-    matches!(
-        name,
-        "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划"
-    )
+    matches!(name, "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划")
 }
 
 impl Gazetteer {
     pub fn load(path: &Path) -> anyhow::Result<Gazetteer> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
         Ok(Self::from_csv(&text))
     }
 
@@ -169,21 +162,10 @@ impl Gazetteer {
             let name = cols[1].trim().to_string();
             let lon = cols[2].trim().parse::<f64>().ok();
             let lat = cols[3].trim().parse::<f64>().ok();
-            places.push(Place {
-                adcode,
-                short: short_name(&name),
-                name,
-                level: level_of(adcode),
-                lat,
-                lon,
-            });
+            places.push(Place { adcode, short: short_name(&name), name, level: level_of(adcode), lat, lon });
         }
         places.sort_by_key(|p| p.adcode);
-        let by_adcode: HashMap<u64, usize> = places
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.adcode, i))
-            .collect();
+        let by_adcode: HashMap<u64, usize> = places.iter().enumerate().map(|(i, p)| (p.adcode, i)).collect();
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, p) in places.iter().enumerate() {
             if is_placeholder(&p.name) {
@@ -196,11 +178,8 @@ impl Gazetteer {
         }
         // A point belongs to the nearest district; cities without districts (东莞, 中山)
         // stand in for their own districts.
-        let has_children: std::collections::HashSet<u64> = places
-            .iter()
-            .filter(|p| p.level == Level::District)
-            .map(|p| p.adcode / 100_000_000)
-            .collect();
+        let has_children: std::collections::HashSet<u64> =
+            places.iter().filter(|p| p.level == Level::District).map(|p| p.adcode / 100_000_000).collect();
         let entries = places
             .iter()
             .enumerate()
@@ -209,16 +188,9 @@ impl Gazetteer {
                 p.level == Level::District
                     || (p.level == Level::City && !has_children.contains(&(p.adcode / 100_000_000)))
             })
-            .map(|(i, p)| {
-                GeomWithData::new(unit_xyz(p.lat.unwrap_or(0.0), p.lon.unwrap_or(0.0)), i)
-            })
+            .map(|(i, p)| GeomWithData::new(unit_xyz(p.lat.unwrap_or(0.0), p.lon.unwrap_or(0.0)), i))
             .collect();
-        Gazetteer {
-            places,
-            by_adcode,
-            by_name,
-            districts: RTree::bulk_load(entries),
-        }
+        Gazetteer { places, by_adcode, by_name, districts: RTree::bulk_load(entries) }
     }
 
     pub fn places(&self) -> &[Place] {
@@ -259,21 +231,14 @@ impl Gazetteer {
         let city = self.city_of(place.adcode).map(|c| c.name.clone());
         let district = (place.level == Level::District).then(|| place.name.clone());
         let city = city.or_else(|| Some(place.name.clone()));
-        Locality {
-            adcode: place.adcode,
-            city,
-            district,
-        }
+        Locality { adcode: place.adcode, city, district }
     }
 
     /// The places a name may mean (海淀, 海淀区, 杭州, 广东省): all with that full or short name.
     pub fn resolve(&self, name: &str) -> Vec<&Place> {
         let name = name.trim();
-        let mut hits: Vec<&Place> = self
-            .by_name
-            .get(name)
-            .map(|v| v.iter().map(|&i| &self.places[i]).collect())
-            .unwrap_or_default();
+        let mut hits: Vec<&Place> =
+            self.by_name.get(name).map(|v| v.iter().map(|&i| &self.places[i]).collect()).unwrap_or_default();
         if hits.is_empty() {
             let short = short_name(name);
             if let Some(v) = self.by_name.get(&short) {

@@ -15,11 +15,7 @@ use groupscout::service::{load_context, App};
 use groupscout::store::Store;
 
 #[derive(Parser)]
-#[command(
-    name = "groupscout",
-    version,
-    about = "Group discovery and recommendation service"
-)]
+#[command(name = "groupscout", version, about = "Group discovery and recommendation service")]
 struct Cli {
     /// Configuration file (default: groupscout.toml if present).
     #[arg(long, global = true, env = "GROUPSCOUT_CONFIG")]
@@ -91,12 +87,8 @@ fn settings(cli: &Cli, bind: Option<String>) -> anyhow::Result<Settings> {
         bind,
         db: cli.db.clone(),
         index: cli.index.clone(),
-        secret: std::env::var("GROUPSCOUT_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        admin_token: std::env::var("GROUPSCOUT_ADMIN_TOKEN")
-            .ok()
-            .filter(|s| !s.is_empty()),
+        secret: std::env::var("GROUPSCOUT_SECRET").ok().filter(|s| !s.is_empty()),
+        admin_token: std::env::var("GROUPSCOUT_ADMIN_TOKEN").ok().filter(|s| !s.is_empty()),
         timezone: cli.timezone.clone(),
     })
 }
@@ -110,13 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Serve { bind, workers } => {
             let settings = settings(&cli, bind.clone())?;
-            let listener = TcpListener::bind(&settings.bind)
-                .with_context(|| format!("failed to bind {}", settings.bind))?;
-            let workers = workers.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            });
+            let listener =
+                TcpListener::bind(&settings.bind).with_context(|| format!("failed to bind {}", settings.bind))?;
+            let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async move {
                 let app = tokio::task::spawn_blocking(move || App::open(settings)).await??;
                 tracing::info!(address = %listener.local_addr()?, groups = app.engine.catalog.read().len(), "serving");
@@ -131,13 +119,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
             let (mut reader, len): (Box<dyn BufRead>, Option<u64>) = if file.as_os_str() == "-" {
-                (
-                    Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
-                    None,
-                )
+                (Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())), None)
             } else {
-                let f = std::fs::File::open(file)
-                    .with_context(|| format!("failed to open {}", file.display()))?;
+                let f = std::fs::File::open(file).with_context(|| format!("failed to open {}", file.display()))?;
                 let len = f.metadata().ok().map(|m| m.len());
                 (Box::new(BufReader::with_capacity(1 << 20, f)), len)
             };
@@ -164,10 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
             let s = jobs::reindex(&store, &settings.index)?;
-            println!(
-                "reindex: {} documents into {} (seq {}), {:.2} s",
-                s.documents, s.generation, s.seq, s.seconds
-            );
+            println!("reindex: {} documents into {} (seq {}), {:.2} s", s.documents, s.generation, s.seq, s.seconds);
         }
         Command::Rollup { date } => {
             let settings = settings(&cli, None)?;
@@ -178,24 +159,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 s.groups, s.changed, s.history_rows
             );
         }
-        Command::Gen {
-            groups,
-            seed,
-            out,
-            today,
-        } => {
+        Command::Gen { groups, seed, out, today } => {
             let settings = settings(&cli, None)?;
             let ctx = load_context(&settings)?;
             let started = std::time::Instant::now();
-            let opts = jobs::gen::GenOptions {
-                groups: *groups,
-                seed: *seed,
-                today: today.unwrap_or_else(|| ctx.today()),
-            };
+            let opts =
+                jobs::gen::GenOptions { groups: *groups, seed: *seed, today: today.unwrap_or_else(|| ctx.today()) };
             let summary = match out {
                 Some(path) => {
-                    let mut f = std::fs::File::create(path)
-                        .with_context(|| format!("failed to create {}", path.display()))?;
+                    let mut f =
+                        std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?;
                     let s = jobs::generate(&ctx.gazetteer, &opts, &mut f)?;
                     f.flush()?;
                     s
@@ -226,12 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!(
                     "{}",
-                    groupscout::auth::issue_user_token(
-                        &settings.secret,
-                        *id,
-                        chrono::Utc::now().timestamp(),
-                        *ttl
-                    )
+                    groupscout::auth::issue_user_token(&settings.secret, *id, chrono::Utc::now().timestamp(), *ttl)
                 );
             }
         }

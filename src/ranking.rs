@@ -8,11 +8,7 @@ use crate::store::GroupRow;
 pub fn quality(g: &GroupRow, w: &RankingWeights) -> f32 {
     let messages = (1.0 + g.yesterday_messages.max(0) as f32).ln();
     let active = (1.0 + g.active_members.max(0) as f32).ln();
-    let room = if g.capacity > 0 {
-        (g.capacity - g.member_count).max(0) as f32 / g.capacity as f32
-    } else {
-        0.0
-    };
+    let room = if g.capacity > 0 { (g.capacity - g.member_count).max(0) as f32 / g.capacity as f32 } else { 0.0 };
     1.0 + w.messages * messages + w.active * active + w.room * room
 }
 

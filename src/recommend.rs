@@ -91,11 +91,7 @@ pub fn recommend(
         }
     }
     if let Some((lat, lon)) = center {
-        let reach = if profile.categories.is_empty() {
-            NEAR_M
-        } else {
-            AFFINITY_M
-        };
+        let reach = if profile.categories.is_empty() { NEAR_M } else { AFFINITY_M };
         for (d, g) in catalog.within(lat, lon, reach) {
             let liked = profile.categories.contains_key(&g.category);
             if eligible(&g) && (d <= NEAR_M || liked) {
@@ -106,8 +102,7 @@ pub fn recommend(
     let mut scored: Vec<Recommendation> = candidates
         .into_values()
         .map(|(g, friends)| {
-            let distance = center
-                .and_then(|(lat, lon)| g.location().map(|(a, b)| haversine_m(lat, lon, a, b)));
+            let distance = center.and_then(|(lat, lon)| g.location().map(|(a, b)| haversine_m(lat, lon, a, b)));
             let mut score = 0.0;
             let mut reasons = Vec::new();
             if friends > 0 {
@@ -125,8 +120,8 @@ pub fn recommend(
                     reasons.push(distance_text(d));
                 }
             }
-            let activity = (1.0 + g.yesterday_messages as f64).ln() * 0.15
-                + (1.0 + g.active_members as f64).ln() * 0.25;
+            let activity =
+                (1.0 + g.yesterday_messages as f64).ln() * 0.15 + (1.0 + g.active_members as f64).ln() * 0.25;
             score += activity;
             if g.active_members >= 5 || g.yesterday_messages >= 50 {
                 reasons.push(format!("{}人活跃", g.active_members));
@@ -134,19 +129,10 @@ pub fn recommend(
             if reasons.is_empty() {
                 reasons.push("热门群聊".to_string());
             }
-            Recommendation {
-                group: g,
-                distance_m: distance,
-                reasons,
-                score,
-            }
+            Recommendation { group: g, distance_m: distance, reasons, score }
         })
         .collect();
-    scored.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.group.id.cmp(&b.group.id))
-    });
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.group.id.cmp(&b.group.id)));
     diversify(scored, limit)
 }
 

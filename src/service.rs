@@ -68,16 +68,10 @@ pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
     use anyhow::Context;
     let cat_path = settings.data_dir.join("categories");
     let categories = CategoryList::from_text(
-        &std::fs::read_to_string(&cat_path)
-            .with_context(|| format!("failed to read {}", cat_path.display()))?,
+        &std::fs::read_to_string(&cat_path).with_context(|| format!("failed to read {}", cat_path.display()))?,
     );
     let gazetteer = Gazetteer::load(&settings.data_dir.join("adcodes.csv"))?;
-    Ok(StoreContext {
-        rules: settings.rules.clone(),
-        categories,
-        gazetteer,
-        timezone: settings.timezone,
-    })
+    Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone })
 }
 
 impl App {
@@ -86,12 +80,7 @@ impl App {
         let ctx = Arc::new(load_context(&settings)?);
         let store = Arc::new(Store::open(&settings.db, ctx, 4)?);
         let engine = Engine::start(store.clone(), &settings.index)?;
-        Ok(Arc::new(App {
-            settings,
-            store,
-            engine,
-            metrics: Metrics::default(),
-        }))
+        Ok(Arc::new(App { settings, store, engine, metrics: Metrics::default() }))
     }
 
     pub fn current_year(&self) -> i32 {
@@ -99,24 +88,15 @@ impl App {
     }
 
     /// The detail page. A group that is not discoverable exists only for its members.
-    pub fn group_detail(
-        &self,
-        id: i64,
-        viewer: Option<i64>,
-        origin: Option<(f64, f64)>,
-    ) -> ApiResult<Detail> {
+    pub fn group_detail(&self, id: i64, viewer: Option<i64>, origin: Option<(f64, f64)>) -> ApiResult<Detail> {
         let year = self.current_year();
         self.store.read(|conn| {
-            let (g, v) = reads::group_for_viewer(conn, id, viewer)?
-                .ok_or_else(|| ApiError::not_found("group"))?;
+            let (g, v) = reads::group_for_viewer(conn, id, viewer)?.ok_or_else(|| ApiError::not_found("group"))?;
             if !g.row.discoverable && v.role().is_none() {
                 return Err(ApiError::not_found("group"));
             }
-            let distance = origin.and_then(|(lat, lon)| {
-                g.row
-                    .location()
-                    .map(|(a, b)| crate::geo::haversine_m(lat, lon, a, b))
-            });
+            let distance =
+                origin.and_then(|(lat, lon)| g.row.location().map(|(a, b)| crate::geo::haversine_m(lat, lon, a, b)));
             let viewer_block = match viewer {
                 Some(u) => Some(ViewerBlock {
                     role: v.as_str(),
@@ -139,27 +119,16 @@ impl App {
     }
 
     /// A user's joined groups as `viewer` may see them.
-    pub fn profile_groups(
-        &self,
-        user_id: i64,
-        viewer: Option<i64>,
-        is_admin: bool,
-    ) -> ApiResult<ProfileList> {
+    pub fn profile_groups(&self, user_id: i64, viewer: Option<i64>, is_admin: bool) -> ApiResult<ProfileList> {
         let year = self.current_year();
         self.store.read(|conn| {
             let user = reads::user(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
             let own = viewer == Some(user_id) || is_admin;
             if !own && !user.show_joined_groups {
-                return Ok(ProfileList {
-                    hidden: true,
-                    groups: Vec::new(),
-                });
+                return Ok(ProfileList { hidden: true, groups: Vec::new() });
             }
             let rows = reads::joined_groups(conn, user_id, own)?;
-            Ok(ProfileList {
-                hidden: false,
-                groups: rows.iter().map(|g| g.card(year, None)).collect(),
-            })
+            Ok(ProfileList { hidden: false, groups: rows.iter().map(|g| g.card(year, None)).collect() })
         })
     }
 
@@ -175,13 +144,7 @@ impl App {
             Ok(recommend::load_profile(conn, user_id)?)
         })?;
         let catalog = self.engine.catalog.read();
-        Ok(recommend::recommend(
-            &catalog,
-            &self.store.ctx.categories,
-            &profile,
-            origin,
-            limit,
-        ))
+        Ok(recommend::recommend(&catalog, &self.store.ctx.categories, &profile, origin, limit))
     }
 
     pub fn categories(&self) -> &CategoryList {
@@ -190,9 +153,7 @@ impl App {
 
     pub fn record_request(&self, status: u16, micros: u64) {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .latency_us_total
-            .fetch_add(micros, Ordering::Relaxed);
+        self.metrics.latency_us_total.fetch_add(micros, Ordering::Relaxed);
         if (400..500).contains(&status) {
             self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
         } else if status >= 500 {

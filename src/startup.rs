@@ -14,11 +14,7 @@ use crate::service::App;
 use crate::store::day_number;
 
 /// Builds the server on `listener`; the returned future runs it until it is stopped.
-pub fn build_server(
-    app: Arc<App>,
-    listener: TcpListener,
-    workers: usize,
-) -> std::io::Result<actix_web::dev::Server> {
+pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(app);
     let server = HttpServer::new(move || {
         let metrics_app = data.clone();
@@ -71,11 +67,7 @@ pub fn spawn_rollup_schedule(app: Arc<App>) {
             let next_midnight = (now.date_naive() + ChronoDuration::days(1)).and_hms_opt(0, 1, 0);
             let wait = next_midnight
                 .and_then(|m| m.and_local_timezone(tz).earliest())
-                .map(|m| {
-                    (m.with_timezone(&Utc) - Utc::now())
-                        .to_std()
-                        .unwrap_or_default()
-                })
+                .map(|m| (m.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or_default())
                 .unwrap_or(std::time::Duration::from_secs(3600));
             // Wake at least hourly, so a clock change or a missed midnight is caught up.
             tokio::time::sleep(wait.min(std::time::Duration::from_secs(3600))).await;

@@ -20,16 +20,10 @@ impl GroupName {
             return Err(ApiError::invalid(field, "the name must not be empty"));
         }
         if n > 30 {
-            return Err(ApiError::invalid(
-                field,
-                format!("the name has {n} characters; at most 30 are allowed"),
-            ));
+            return Err(ApiError::invalid(field, format!("the name has {n} characters; at most 30 are allowed")));
         }
         if s.chars().any(|c| c.is_control()) {
-            return Err(ApiError::invalid(
-                field,
-                "the name must not contain control characters",
-            ));
+            return Err(ApiError::invalid(field, "the name must not contain control characters"));
         }
         Ok(GroupName(s.to_string()))
     }
@@ -48,10 +42,7 @@ impl Nickname {
         let s = raw.trim();
         let n = char_len(s);
         if n == 0 || n > 50 {
-            return Err(ApiError::invalid(
-                field,
-                "the nickname must have 1 to 50 characters",
-            ));
+            return Err(ApiError::invalid(field, "the nickname must have 1 to 50 characters"));
         }
         Ok(Nickname(s.to_string()))
     }
@@ -69,10 +60,7 @@ impl Description {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
         let s = raw.trim();
         if char_len(s) > 500 {
-            return Err(ApiError::invalid(
-                field,
-                "the description has more than 500 characters",
-            ));
+            return Err(ApiError::invalid(field, "the description has more than 500 characters"));
         }
         Ok(Description(s.to_string()))
     }
@@ -90,10 +78,7 @@ impl Announcement {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
         let s = raw.trim();
         if char_len(s) > 1000 {
-            return Err(ApiError::invalid(
-                field,
-                "the announcement has more than 1000 characters",
-            ));
+            return Err(ApiError::invalid(field, "the announcement has more than 1000 characters"));
         }
         Ok(Announcement(s.to_string()))
     }
@@ -117,10 +102,7 @@ impl Gender {
             "female" => Ok(Gender::Female),
             "male" => Ok(Gender::Male),
             "unknown" => Ok(Gender::Unknown),
-            _ => Err(ApiError::invalid(
-                field,
-                "gender must be female, male or unknown",
-            )),
+            _ => Err(ApiError::invalid(field, "gender must be female, male or unknown")),
         }
     }
 
@@ -140,10 +122,7 @@ impl Gender {
 /// A birth year that makes sense for a person using the app.
 pub fn parse_birth_year(field: &str, year: i64, current_year: i32) -> Result<i32, ApiError> {
     if year < 1900 || year > i64::from(current_year) {
-        return Err(ApiError::invalid(
-            field,
-            format!("birth_year must be between 1900 and {current_year}"),
-        ));
+        return Err(ApiError::invalid(field, format!("birth_year must be between 1900 and {current_year}")));
     }
     Ok(year as i32)
 }
@@ -157,23 +136,12 @@ pub struct Location {
 }
 
 impl Location {
-    pub fn parse(
-        field: &str,
-        lat: f64,
-        lon: f64,
-        place_name: Option<&str>,
-    ) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, lat: f64, lon: f64, place_name: Option<&str>) -> Result<Self, ApiError> {
         if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::invalid(
-                &format!("{field}.lat"),
-                "lat must be within [-90, 90]",
-            ));
+            return Err(ApiError::invalid(&format!("{field}.lat"), "lat must be within [-90, 90]"));
         }
         if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::invalid(
-                &format!("{field}.lon"),
-                "lon must be within [-180, 180]",
-            ));
+            return Err(ApiError::invalid(&format!("{field}.lon"), "lon must be within [-180, 180]"));
         }
         let place_name = match place_name.map(str::trim) {
             Some(p) if char_len(p) > 100 => {
@@ -185,11 +153,7 @@ impl Location {
             Some("") | None => None,
             Some(p) => Some(p.to_string()),
         };
-        Ok(Location {
-            lat,
-            lon,
-            place_name,
-        })
+        Ok(Location { lat, lon, place_name })
     }
 }
 
@@ -226,19 +190,12 @@ impl CategoryList {
         if self.entries.iter().any(|(id, _)| id == raw) {
             Ok(Category(raw.to_string()))
         } else {
-            Err(ApiError::invalid(
-                field,
-                format!("unknown category {raw:?}"),
-            ))
+            Err(ApiError::invalid(field, format!("unknown category {raw:?}")))
         }
     }
 
     pub fn label(&self, id: &str) -> &str {
-        self.entries
-            .iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, l)| l.as_str())
-            .unwrap_or("")
+        self.entries.iter().find(|(i, _)| i == id).map(|(_, l)| l.as_str()).unwrap_or("")
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &str> {
@@ -260,10 +217,7 @@ mod tests {
 
     #[test]
     fn a_group_name_is_trimmed_and_limited_to_thirty_characters() {
-        assert_eq!(
-            GroupName::parse("name", "  海淀徒步  ").unwrap().as_str(),
-            "海淀徒步"
-        );
+        assert_eq!(GroupName::parse("name", "  海淀徒步  ").unwrap().as_str(), "海淀徒步");
         assert!(GroupName::parse("name", "   ").is_err());
         assert!(GroupName::parse("name", &"群".repeat(30)).is_ok());
         let err = GroupName::parse("name", &"群".repeat(31)).unwrap_err();
@@ -292,10 +246,7 @@ mod tests {
     fn categories_come_from_the_list() {
         let list = CategoryList::from_text("# c\noutdoor 户外\ngaming 游戏\n");
         assert_eq!(list.len(), 2);
-        assert_eq!(
-            list.parse("category", "outdoor").unwrap().as_str(),
-            "outdoor"
-        );
+        assert_eq!(list.parse("category", "outdoor").unwrap().as_str(), "outdoor");
         assert!(list.parse("category", "Outdoor").is_err());
         assert_eq!(list.label("gaming"), "游戏");
     }

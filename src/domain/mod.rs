@@ -5,7 +5,5 @@ pub mod fields;
 pub mod rules;
 pub mod stats;
 
-pub use fields::{
-    Announcement, Category, CategoryList, Description, Gender, GroupName, Location, Nickname,
-};
+pub use fields::{Announcement, Category, CategoryList, Description, Gender, GroupName, Location, Nickname};
 pub use rules::{Role, Viewer};

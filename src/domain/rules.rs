@@ -62,19 +62,11 @@ impl Viewer {
 }
 
 /// Creating a group needs `min_mutual_friends` mutual-follow friends and a free quota slot.
-pub fn check_create(
-    rules: &Rules,
-    tier: &Tier,
-    mutual_friends: u64,
-    owned_groups: u64,
-) -> Result<(), ApiError> {
+pub fn check_create(rules: &Rules, tier: &Tier, mutual_friends: u64, owned_groups: u64) -> Result<(), ApiError> {
     if mutual_friends < u64::from(rules.min_mutual_friends) {
         return Err(ApiError::new(
             Code::NeedsMutualFriend,
-            format!(
-                "creating a group needs at least {} mutual-follow friend(s)",
-                rules.min_mutual_friends
-            ),
+            format!("creating a group needs at least {} mutual-follow friend(s)", rules.min_mutual_friends),
         ));
     }
     if owned_groups >= u64::from(tier.max_groups) {
@@ -110,35 +102,21 @@ pub fn decide_join(
     capacity: i64,
 ) -> Result<JoinOutcome, ApiError> {
     match viewer {
-        Viewer::Member(_) => {
-            return Err(ApiError::new(
-                Code::AlreadyMember,
-                "you are already a member of this group",
-            ))
-        }
+        Viewer::Member(_) => return Err(ApiError::new(Code::AlreadyMember, "you are already a member of this group")),
         Viewer::Pending => {
-            return Err(ApiError::new(
-                Code::AlreadyPending,
-                "your application to this group is already pending",
-            ))
+            return Err(ApiError::new(Code::AlreadyPending, "your application to this group is already pending"))
         }
         Viewer::Outsider => {}
     }
     check_room(member_count, capacity)?;
-    Ok(if join_approval {
-        JoinOutcome::Pending
-    } else {
-        JoinOutcome::Joined
-    })
+    Ok(if join_approval { JoinOutcome::Pending } else { JoinOutcome::Joined })
 }
 
 /// Managing (requests, announcement, the group's fields) is for the owner and admins.
 pub fn check_manage(viewer: Viewer) -> Result<Role, ApiError> {
     match viewer.role() {
         Some(r) if r.manages() => Ok(r),
-        _ => Err(ApiError::forbidden(
-            "only the owner or an admin of the group may do this",
-        )),
+        _ => Err(ApiError::forbidden("only the owner or an admin of the group may do this")),
     }
 }
 
@@ -147,30 +125,18 @@ pub fn check_owner(viewer: Viewer) -> Result<(), ApiError> {
     if viewer.role() == Some(Role::Owner) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "only the owner of the group may do this",
-        ))
+        Err(ApiError::forbidden("only the owner of the group may do this"))
     }
 }
 
 /// Inviting: the inviter must be a member, allowed to invite, and the invitee their friend.
-pub fn check_invite(
-    inviter: Viewer,
-    members_can_invite: bool,
-    invitee_is_friend: bool,
-) -> Result<(), ApiError> {
-    let role = inviter
-        .role()
-        .ok_or_else(|| ApiError::forbidden("only members may invite"))?;
+pub fn check_invite(inviter: Viewer, members_can_invite: bool, invitee_is_friend: bool) -> Result<(), ApiError> {
+    let role = inviter.role().ok_or_else(|| ApiError::forbidden("only members may invite"))?;
     if !role.manages() && !members_can_invite {
-        return Err(ApiError::forbidden(
-            "the owner does not allow members to invite friends",
-        ));
+        return Err(ApiError::forbidden("the owner does not allow members to invite friends"));
     }
     if !invitee_is_friend {
-        return Err(ApiError::forbidden(
-            "you can only invite your mutual-follow friends",
-        ));
+        return Err(ApiError::forbidden("you can only invite your mutual-follow friends"));
     }
     Ok(())
 }
@@ -180,10 +146,7 @@ pub fn check_invite(
 pub fn check_remove(actor: Viewer, actor_is_target: bool, target: Role) -> Result<(), ApiError> {
     if actor_is_target {
         if target == Role::Owner {
-            return Err(ApiError::new(
-                Code::OwnerCannotLeave,
-                "the owner cannot leave; dissolve the group instead",
-            ));
+            return Err(ApiError::new(Code::OwnerCannotLeave, "the owner cannot leave; dissolve the group instead"));
         }
         return Ok(());
     }
@@ -199,60 +162,26 @@ mod tests {
     use super::*;
 
     fn normal() -> Tier {
-        Tier {
-            max_groups: 4,
-            capacity: 200,
-        }
+        Tier { max_groups: 4, capacity: 200 }
     }
 
     #[test]
     fn creating_needs_a_mutual_friend_and_a_free_slot() {
         let rules = Rules::default();
-        assert_eq!(
-            check_create(&rules, &normal(), 0, 0).unwrap_err().code,
-            Code::NeedsMutualFriend
-        );
+        assert_eq!(check_create(&rules, &normal(), 0, 0).unwrap_err().code, Code::NeedsMutualFriend);
         assert!(check_create(&rules, &normal(), 1, 3).is_ok());
-        assert_eq!(
-            check_create(&rules, &normal(), 1, 4).unwrap_err().code,
-            Code::GroupQuotaExceeded
-        );
-        let strict = Rules {
-            min_mutual_friends: 2,
-            ..Rules::default()
-        };
-        assert_eq!(
-            check_create(&strict, &normal(), 1, 0).unwrap_err().code,
-            Code::NeedsMutualFriend
-        );
+        assert_eq!(check_create(&rules, &normal(), 1, 4).unwrap_err().code, Code::GroupQuotaExceeded);
+        let strict = Rules { min_mutual_friends: 2, ..Rules::default() };
+        assert_eq!(check_create(&strict, &normal(), 1, 0).unwrap_err().code, Code::NeedsMutualFriend);
     }
 
     #[test]
     fn joining_depends_on_approval_and_room() {
-        assert_eq!(
-            decide_join(Viewer::Outsider, false, 1, 200).unwrap(),
-            JoinOutcome::Joined
-        );
-        assert_eq!(
-            decide_join(Viewer::Outsider, true, 1, 200).unwrap(),
-            JoinOutcome::Pending
-        );
-        assert_eq!(
-            decide_join(Viewer::Outsider, false, 200, 200)
-                .unwrap_err()
-                .code,
-            Code::GroupFull
-        );
-        assert_eq!(
-            decide_join(Viewer::Member(Role::Member), false, 1, 200)
-                .unwrap_err()
-                .code,
-            Code::AlreadyMember
-        );
-        assert_eq!(
-            decide_join(Viewer::Pending, true, 1, 200).unwrap_err().code,
-            Code::AlreadyPending
-        );
+        assert_eq!(decide_join(Viewer::Outsider, false, 1, 200).unwrap(), JoinOutcome::Joined);
+        assert_eq!(decide_join(Viewer::Outsider, true, 1, 200).unwrap(), JoinOutcome::Pending);
+        assert_eq!(decide_join(Viewer::Outsider, false, 200, 200).unwrap_err().code, Code::GroupFull);
+        assert_eq!(decide_join(Viewer::Member(Role::Member), false, 1, 200).unwrap_err().code, Code::AlreadyMember);
+        assert_eq!(decide_join(Viewer::Pending, true, 1, 200).unwrap_err().code, Code::AlreadyPending);
     }
 
     #[test]
@@ -268,9 +197,7 @@ mod tests {
     #[test]
     fn the_owner_cannot_leave_and_admins_remove_only_members() {
         assert_eq!(
-            check_remove(Viewer::Member(Role::Owner), true, Role::Owner)
-                .unwrap_err()
-                .code,
+            check_remove(Viewer::Member(Role::Owner), true, Role::Owner).unwrap_err().code,
             Code::OwnerCannotLeave
         );
         assert!(check_remove(Viewer::Member(Role::Member), true, Role::Member).is_ok());

@@ -79,9 +79,8 @@ impl Catalog {
             if *old == row {
                 return;
             }
-            let same_links = old.discoverable == row.discoverable
-                && old.location() == row.location()
-                && old.name == row.name;
+            let same_links =
+                old.discoverable == row.discoverable && old.location() == row.location() && old.name == row.name;
             if same_links {
                 self.groups.insert(row.id, Arc::new(row));
                 return;
@@ -111,10 +110,7 @@ impl Catalog {
     pub fn within(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(f64, Arc<GroupRow>)> {
         let center = unit_xyz(lat, lon);
         let mut out = Vec::new();
-        for e in self
-            .geo
-            .locate_within_distance(center, chord2_for_m(radius_m))
-        {
+        for e in self.geo.locate_within_distance(center, chord2_for_m(radius_m)) {
             if let Some(g) = self.discoverable(e.data) {
                 if let Some((glat, glon)) = g.location() {
                     let d = haversine_m(lat, lon, glat, glon);

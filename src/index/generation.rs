@@ -17,10 +17,7 @@ const POINTER: &str = "CURRENT";
 
 /// The generation `CURRENT` names, if any.
 pub fn current(root: &Path) -> Option<String> {
-    let name = fs::read_to_string(root.join(POINTER))
-        .ok()?
-        .trim()
-        .to_string();
+    let name = fs::read_to_string(root.join(POINTER)).ok()?.trim().to_string();
     (!name.is_empty() && root.join(&name).is_dir()).then_some(name)
 }
 
@@ -30,11 +27,7 @@ fn generation_number(name: &str) -> Option<u64> {
 
 fn generations(root: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(root)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
+        .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
         .unwrap_or_default();
     out.retain(|n| generation_number(n).is_some());
     out.sort_by_key(|n| generation_number(n));
@@ -84,11 +77,7 @@ pub fn build(
 ) -> anyhow::Result<BuildSummary> {
     let started = Instant::now();
     fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
-    let next = generations(root)
-        .last()
-        .and_then(|g| generation_number(g))
-        .unwrap_or(0)
-        + 1;
+    let next = generations(root).last().and_then(|g| generation_number(g)).unwrap_or(0) + 1;
     let name = format!("gen-{next}");
     let dir: PathBuf = root.join(&name);
     fs::create_dir_all(&dir)?;
@@ -96,8 +85,7 @@ pub fn build(
     let index = Index::create_in_dir(&dir, schema)
         .with_context(|| format!("failed to create an index in {}", dir.display()))?;
     register_tokenizers(&index);
-    let mut writer: IndexWriter<TantivyDocument> =
-        index.writer_with_num_threads(2, writer_budget)?;
+    let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(2, writer_budget)?;
     let categories = &store.ctx.categories;
     let mut documents = 0u64;
     let mut read = 0u64;
@@ -136,20 +124,11 @@ pub fn build(
         keep.push(p);
     }
     remove_generations_except(root, &keep);
-    Ok(BuildSummary {
-        generation: name,
-        seq,
-        documents,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(BuildSummary { generation: name, seq, documents, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The seq a generation's last commit covers.
 pub fn committed_seq(index: &Index) -> anyhow::Result<i64> {
     let metas = index.load_metas()?;
-    Ok(metas
-        .payload
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0))
+    Ok(metas.payload.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0))
 }

@@ -52,36 +52,19 @@ pub struct Engine {
     root: PathBuf,
 }
 
-fn open_generation(
-    root: &Path,
-    name: &str,
-) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
-    let index = Index::open_in_dir(root.join(name))
-        .with_context(|| format!("failed to open index generation {name}"))?;
+fn open_generation(root: &Path, name: &str) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
+    let index =
+        Index::open_in_dir(root.join(name)).with_context(|| format!("failed to open index generation {name}"))?;
     register_tokenizers(&index);
     let fields = fields_of(&index.schema())?;
-    let reader: IndexReader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()?;
+    let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
     let writer = index.writer_with_num_threads(1, 100_000_000)?;
-    Ok((
-        Generation {
-            name: name.to_string(),
-            index,
-            reader,
-            fields,
-        },
-        writer,
-    ))
+    Ok((Generation { name: name.to_string(), index, reader, fields }, writer))
 }
 
 /// Opens the live generation, building one from the store when there is none or it is
 /// unreadable.
-fn open_or_build(
-    store: &Store,
-    root: &Path,
-) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
+fn open_or_build(store: &Store, root: &Path) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
     if let Some(name) = generation::current(root) {
         match open_generation(root, &name) {
             Ok(opened) => return Ok(opened),
@@ -99,8 +82,7 @@ impl Engine {
     /// Opens the index and the catalog and starts the indexer thread.
     pub fn start(store: Arc<Store>, root: &Path) -> anyhow::Result<Arc<Engine>> {
         text::warm_up();
-        std::fs::create_dir_all(root)
-            .with_context(|| format!("failed to create {}", root.display()))?;
+        std::fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
         let (gen, writer) = open_or_build(&store, root)?;
         generation::remove_generations_except(root, &[gen.name.as_str()]);
         let index_seq = generation::committed_seq(&gen.index)?;
@@ -127,16 +109,9 @@ impl Engine {
             stop: AtomicBool::new(false),
             root: root.to_path_buf(),
         });
-        let mut indexer = Indexer {
-            engine: engine.clone(),
-            store,
-            writer,
-            signatures: HashMap::new(),
-            last_seq: start_seq,
-        };
-        std::thread::Builder::new()
-            .name("indexer".into())
-            .spawn(move || indexer.run())?;
+        let mut indexer =
+            Indexer { engine: engine.clone(), store, writer, signatures: HashMap::new(), last_seq: start_seq };
+        std::thread::Builder::new().name("indexer".into()).spawn(move || indexer.run())?;
         Ok(engine)
     }
 
@@ -209,8 +184,7 @@ impl Indexer {
             }
             let caught_up = applied < BATCH;
             if let Some(since) = dirty_since {
-                let due = (caught_up && last_commit.elapsed() >= MIN_COMMIT_GAP)
-                    || since.elapsed() >= MAX_COMMIT_DELAY;
+                let due = (caught_up && last_commit.elapsed() >= MIN_COMMIT_GAP) || since.elapsed() >= MAX_COMMIT_DELAY;
                 if due || stopping {
                     match self.commit() {
                         Ok(()) => {
@@ -231,11 +205,7 @@ impl Indexer {
                 }
             }
             if caught_up {
-                let wait = if dirty_since.is_some() {
-                    MIN_COMMIT_GAP
-                } else {
-                    POLL
-                };
+                let wait = if dirty_since.is_some() { MIN_COMMIT_GAP } else { POLL };
                 self.engine.wait(wait);
             }
         }
@@ -269,10 +239,7 @@ impl Indexer {
         let categories = &self.store.ctx.categories;
         for (id, text) in &texts {
             let term = Term::from_field_u64(gen.fields.id, *id as u64);
-            match text
-                .as_ref()
-                .and_then(|t| make_document(&gen.fields, t, categories).map(|d| (t, d)))
-            {
+            match text.as_ref().and_then(|t| make_document(&gen.fields, t, categories).map(|d| (t, d))) {
                 Some((t, doc)) => {
                     let sig = document_signature(t);
                     if self.signatures.get(id) != Some(&sig) {
@@ -297,9 +264,7 @@ impl Indexer {
         prepared.set_payload(&self.last_seq.to_string());
         prepared.commit()?;
         self.engine.generation().reader.reload()?;
-        self.engine
-            .committed_seq
-            .store(self.last_seq, Ordering::Release);
+        self.engine.committed_seq.store(self.last_seq, Ordering::Release);
         Ok(())
     }
 
@@ -322,9 +287,7 @@ impl Indexer {
         let old_writer = std::mem::replace(&mut self.writer, writer);
         drop(old_writer);
         self.engine.generation.store(Arc::new(gen));
-        self.engine
-            .committed_seq
-            .store(self.last_seq, Ordering::Release);
+        self.engine.committed_seq.store(self.last_seq, Ordering::Release);
         let old_name = old.name.clone();
         drop(old);
         generation::remove_generations_except(&root, &[name.as_str()]);

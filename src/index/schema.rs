@@ -2,9 +2,7 @@
 //! `text.rs` (space-separated terms), so the index only splits on whitespace and every
 //! field of documents and queries goes through the same pipeline.
 
-use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
-};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{doc, Index, TantivyDocument};
 
@@ -29,16 +27,9 @@ pub struct Fields {
 }
 
 fn text_field(positions: bool) -> TextOptions {
-    let record = if positions {
-        IndexRecordOption::WithFreqsAndPositions
-    } else {
-        IndexRecordOption::WithFreqs
-    };
-    TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TOKENIZER)
-            .set_index_option(record),
-    )
+    let record = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
+    TextOptions::default()
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(record))
 }
 
 pub fn build_schema() -> (Schema, Fields) {
@@ -68,31 +59,17 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
 }
 
 pub fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(
-        TOKENIZER,
-        TextAnalyzer::builder(WhitespaceTokenizer::default()).build(),
-    );
+    index.tokenizers().register(TOKENIZER, TextAnalyzer::builder(WhitespaceTokenizer::default()).build());
 }
 
 /// The document of a group; `None` for a group that must not be found.
-pub fn make_document(
-    f: &Fields,
-    g: &GroupText,
-    categories: &CategoryList,
-) -> Option<TantivyDocument> {
+pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Option<TantivyDocument> {
     let row = &g.row;
     if !row.discoverable {
         return None;
     }
     let mut place_text = String::new();
-    for p in [
-        row.place_name.as_deref(),
-        row.city.as_deref(),
-        row.district.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for p in [row.place_name.as_deref(), row.city.as_deref(), row.district.as_deref()].into_iter().flatten() {
         place_text.push_str(p);
         place_text.push(' ');
         let short = short_name(p);
@@ -120,16 +97,7 @@ pub fn document_signature(g: &GroupText) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let r = &g.row;
-    (
-        &r.name,
-        &r.category,
-        &r.place_name,
-        &r.city,
-        &r.district,
-        r.discoverable,
-        &g.description,
-        &g.announcement,
-    )
+    (&r.name, &r.category, &r.place_name, &r.city, &r.district, r.discoverable, &g.description, &g.announcement)
         .hash(&mut h);
     h.finish()
 }

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
@@ -81,15 +79,8 @@ impl Collector for IdScores {
     type Fruit = Vec<(i64, Score)>;
     type Child = IdScoresSegment;
 
-    fn for_segment(
-        &self,
-        _ord: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<IdScoresSegment> {
-        Ok(IdScoresSegment {
-            ids: segment.fast_fields().u64("id")?,
-            out: Vec::new(),
-        })
+    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<IdScoresSegment> {
+        Ok(IdScoresSegment { ids: segment.fast_fields().u64("id")?, out: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -116,10 +107,7 @@ impl SegmentCollector for IdScoresSegment {
 }
 
 fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn Query> {
-    let q = TermQuery::new(
-        Term::from_field_text(field, word),
-        IndexRecordOption::WithFreqs,
-    );
+    let q = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs);
     Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
@@ -136,17 +124,9 @@ fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
         // Any substring of a name: its bigrams in a row.
         let grams = text::word_bigrams(word);
         let q: Box<dyn Query> = if grams.len() == 1 {
-            Box::new(TermQuery::new(
-                Term::from_field_text(f.name_bi, &grams[0]),
-                IndexRecordOption::WithFreqs,
-            ))
+            Box::new(TermQuery::new(Term::from_field_text(f.name_bi, &grams[0]), IndexRecordOption::WithFreqs))
         } else {
-            Box::new(PhraseQuery::new(
-                grams
-                    .iter()
-                    .map(|g| Term::from_field_text(f.name_bi, g))
-                    .collect(),
-            ))
+            Box::new(PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()))
         };
         clauses.push((Occur::Should, Box::new(BoostQuery::new(q, 2.0))));
         // Homophones: the same pinyin in other characters, well below the characters.
@@ -171,10 +151,7 @@ fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for w in words {
         let q = word_query(f, w);
-        clauses.push((
-            Occur::Should,
-            Box::new(ConstScoreQuery::new(q.box_clone(), WORD_TIER)),
-        ));
+        clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(q.box_clone(), WORD_TIER))));
         clauses.push((Occur::Should, q));
     }
     Box::new(BooleanQuery::new(clauses))
@@ -191,16 +168,10 @@ struct Ranked {
 fn compare(sort: SortBy, a: &Ranked, b: &Ranked) -> Ordering {
     let by_id = a.group.id.cmp(&b.group.id);
     match sort {
-        SortBy::Relevance => b
-            .tier
-            .cmp(&a.tier)
-            .then(b.score.total_cmp(&a.score))
-            .then(by_id),
-        SortBy::Distance => a
-            .distance_m
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.distance_m.unwrap_or(f64::INFINITY))
-            .then(by_id),
+        SortBy::Relevance => b.tier.cmp(&a.tier).then(b.score.total_cmp(&a.score)).then(by_id),
+        SortBy::Distance => {
+            a.distance_m.unwrap_or(f64::INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::INFINITY)).then(by_id)
+        }
         SortBy::Activity => b
             .group
             .yesterday_messages
@@ -212,12 +183,7 @@ fn compare(sort: SortBy, a: &Ranked, b: &Ranked) -> Ordering {
 }
 
 /// Sorts just enough of `items` to return `[offset, offset + limit)`.
-fn page_of<T>(
-    mut items: Vec<T>,
-    offset: usize,
-    limit: usize,
-    cmp: impl Fn(&T, &T) -> Ordering,
-) -> Vec<T> {
+fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
     let end = (offset + limit).min(items.len());
     if offset >= end {
         return Vec::new();
@@ -279,12 +245,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
             return;
         }
         let score = ranking::blend(text_score, g, distance, weights);
-        ranked.push(Ranked {
-            group: g.clone(),
-            distance_m: distance,
-            tier,
-            score,
-        });
+        ranked.push(Ranked { group: g.clone(), distance_m: distance, tier, score });
     };
     match text_hits {
         Some(hits) => {
@@ -313,19 +274,10 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     let page = page_of(ranked, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
     let hits = page
         .into_iter()
-        .map(|r| Hit {
-            highlight: text::highlight(&r.group.name, &words),
-            group: r.group,
-            distance_m: r.distance_m,
-        })
+        .map(|r| Hit { highlight: text::highlight(&r.group.name, &words), group: r.group, distance_m: r.distance_m })
         .collect();
     let end = sq.offset + sq.limit;
-    Ok(Page {
-        total,
-        hits,
-        facets,
-        has_more: end < total && end < MAX_DEPTH,
-    })
+    Ok(Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH })
 }
 
 /// How nearby orders its results.
@@ -365,9 +317,7 @@ pub fn nearby(
                 all.retain(|(gd, g)| gd.total_cmp(&d).then(g.id.cmp(&id)) == Ordering::Greater);
             }
             let rest = all.len();
-            let page = page_of(all, 0, limit, |a, b| {
-                a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id))
-            });
+            let page = page_of(all, 0, limit, |a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
             let more = rest > page.len();
             (total, page, more)
         }
@@ -377,9 +327,7 @@ pub fn nearby(
                 _ => 0,
             };
             let score = |x: &(f64, Arc<GroupRow>)| ranking::nearby_blend(&x.1, x.0, weights);
-            let page = page_of(all, offset, limit, |a, b| {
-                score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id))
-            });
+            let page = page_of(all, offset, limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id)));
             let more = offset + limit < total && offset + limit < MAX_DEPTH;
             (total, page, more)
         }
@@ -396,10 +344,7 @@ pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
     let mut found = catalog.suggest_candidates(&prefix, 2_000);
     let name_match = |g: &GroupRow| text::suggest_keys(&g.name)[0].starts_with(&prefix);
     found.sort_by(|a, b| {
-        name_match(b)
-            .cmp(&name_match(a))
-            .then(b.member_count.cmp(&a.member_count))
-            .then(a.id.cmp(&b.id))
+        name_match(b).cmp(&name_match(a)).then(b.member_count.cmp(&a.member_count)).then(a.id.cmp(&b.id))
     });
     found.truncate(limit);
     found

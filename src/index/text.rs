@@ -156,11 +156,7 @@ pub fn word_bigrams(word: &str) -> Vec<String> {
 
 /// Every CJK character of the text, for single-character queries (猫 finds 萌猫乐园).
 pub fn unigrams(text: &str) -> Vec<String> {
-    normalize(text)
-        .chars()
-        .filter(|c| is_cjk(*c))
-        .map(String::from)
-        .collect()
+    normalize(text).chars().filter(|c| is_cjk(*c)).map(String::from).collect()
 }
 
 /// Full pinyin and initials of a word: 户外 → ("huwai", "hw"). Non-CJK characters are kept
@@ -202,10 +198,7 @@ pub fn pinyin_terms(name: &str) -> Vec<String> {
 /// Suggest keys of a name: the folded name, its full pinyin and its initials, all without
 /// spaces or punctuation.
 pub fn suggest_keys(name: &str) -> [String; 3] {
-    let folded: String = normalize(name)
-        .chars()
-        .filter(|c| is_word_char(*c))
-        .collect();
+    let folded: String = normalize(name).chars().filter(|c| is_word_char(*c)).collect();
     let (full, initials) = pinyin_of(&folded);
     [folded, full, initials]
 }
@@ -230,9 +223,7 @@ pub fn highlight(name: &str, words: &[String]) -> Option<String> {
         }
         for start in 0..=folded.len() - wc.len() {
             if folded[start..start + wc.len()] == wc[..] {
-                marked[start..start + wc.len()]
-                    .iter_mut()
-                    .for_each(|m| *m = true);
+                marked[start..start + wc.len()].iter_mut().for_each(|m| *m = true);
             }
         }
     }
@@ -286,10 +277,7 @@ mod tests {
     #[test]
     fn domain_words_stay_whole() {
         for w in ["开黑", "上分", "考公", "美妆", "柯基", "铲屎官"] {
-            assert!(
-                query_words(&format!("周末{w}群")).contains(&w.to_string()),
-                "{w}"
-            );
+            assert!(query_words(&format!("周末{w}群")).contains(&w.to_string()), "{w}");
         }
     }
 
@@ -317,14 +305,8 @@ mod tests {
 
     #[test]
     fn highlight_marks_matches_and_escapes() {
-        assert_eq!(
-            highlight("海淀徒步群", &["徒步".into()]).unwrap(),
-            "海淀<em>徒步</em>群"
-        );
-        assert_eq!(
-            highlight("<b>戶外", &["户外".into()]).unwrap(),
-            "&lt;b&gt;<em>戶外</em>"
-        );
+        assert_eq!(highlight("海淀徒步群", &["徒步".into()]).unwrap(), "海淀<em>徒步</em>群");
+        assert_eq!(highlight("<b>戶外", &["户外".into()]).unwrap(), "&lt;b&gt;<em>戶外</em>");
         assert!(highlight("海淀", &["徒步".into()]).is_none());
     }
 }

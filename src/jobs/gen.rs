@@ -47,11 +47,7 @@ pub struct GenSummary {
 }
 
 /// Generates the whole world for `places` and writes it to `out` as JSON Lines.
-pub fn generate_world(
-    places: &[GenPlace],
-    opts: &GenOptions,
-    out: &mut dyn Write,
-) -> Result<GenSummary> {
+pub fn generate_world(places: &[GenPlace], opts: &GenOptions, out: &mut dyn Write) -> Result<GenSummary> {
     generate_with_stats(places, opts, out).map(|(summary, _)| summary)
 }
 
@@ -147,11 +143,7 @@ const CATEGORIES: &[Category] = &[
             "{c}户外{n}群",
             "{c}重装徒步队",
         ],
-        about: &[
-            "周末一起徒步爬山、露营骑行",
-            "组织周边户外线路，新手老手都欢迎",
-            "约伴户外活动，安全第一、快乐第二",
-        ],
+        about: &["周末一起徒步爬山、露营骑行", "组织周边户外线路，新手老手都欢迎", "约伴户外活动，安全第一、快乐第二"],
     },
     Category {
         id: "sports",
@@ -173,11 +165,7 @@ const CATEGORIES: &[Category] = &[
             "{c}减脂打卡{n}群",
             "{c}CrossFit训练营",
         ],
-        about: &[
-            "约球约跑，一起坚持运动",
-            "每天健身打卡，互相监督",
-            "分享训练计划和饮食经验，欢迎运动爱好者",
-        ],
+        about: &["约球约跑，一起坚持运动", "每天健身打卡，互相监督", "分享训练计划和饮食经验，欢迎运动爱好者"],
     },
     Category {
         id: "gaming",
@@ -203,11 +191,7 @@ const CATEGORIES: &[Category] = &[
             "第五人格约战群",
             "{d}麻将约局群",
         ],
-        about: &[
-            "找队友开黑上分，晚上常驻",
-            "交流游戏攻略，组队一起玩",
-            "线下桌游、剧本杀约局，缺人随时喊",
-        ],
+        about: &["找队友开黑上分，晚上常驻", "交流游戏攻略，组队一起玩", "线下桌游、剧本杀约局，缺人随时喊"],
     },
     Category {
         id: "parenting",
@@ -229,11 +213,7 @@ const CATEGORIES: &[Category] = &[
             "{d}小学家长互助群",
             "{c}宝宝衣物闲置群",
         ],
-        about: &[
-            "宝妈们交流育儿经验、辅食和早教",
-            "周末组织亲子活动，一起遛娃",
-            "分享学区、幼升小和兴趣班信息",
-        ],
+        about: &["宝妈们交流育儿经验、辅食和早教", "周末组织亲子活动，一起遛娃", "分享学区、幼升小和兴趣班信息"],
     },
     Category {
         id: "beauty",
@@ -253,11 +233,7 @@ const CATEGORIES: &[Category] = &[
             "{c}变美打卡群",
             "{d}发型师推荐群",
         ],
-        about: &[
-            "分享护肤、彩妆和穿搭心得",
-            "种草平价好物，拒绝智商税",
-            "一起变美，交流美甲、发型和穿搭",
-        ],
+        about: &["分享护肤、彩妆和穿搭心得", "种草平价好物，拒绝智商税", "一起变美，交流美甲、发型和穿搭"],
     },
     Category {
         id: "pets",
@@ -279,11 +255,7 @@ const CATEGORIES: &[Category] = &[
             "{c}柴犬家长群",
             "{c}橘猫大军",
         ],
-        about: &[
-            "铲屎官们交流喂养、洗护和看病经验",
-            "晒猫晒狗，分享靠谱的宠物医院",
-            "组织周末遛狗和领养活动",
-        ],
+        about: &["铲屎官们交流喂养、洗护和看病经验", "晒猫晒狗，分享靠谱的宠物医院", "组织周末遛狗和领养活动"],
     },
     Category {
         id: "study",
@@ -307,11 +279,7 @@ const CATEGORIES: &[Category] = &[
             "{c}英语角",
             "{c}PMP备考交流",
         ],
-        about: &[
-            "一起备考，每日打卡，互相督促",
-            "分享学习资料和上岸经验",
-            "考试资讯、真题和学习方法交流",
-        ],
+        about: &["一起备考，每日打卡，互相督促", "分享学习资料和上岸经验", "考试资讯、真题和学习方法交流"],
     },
     Category {
         id: "reading",
@@ -355,11 +323,7 @@ const CATEGORIES: &[Category] = &[
             "{c}二手家具转让",
             "{c}闲置互换{n}群",
         ],
-        about: &[
-            "同城闲置转让，当面交易更放心",
-            "发布二手好物，价格实在，拒绝贩子",
-            "搬家清仓、闲置互换，物尽其用",
-        ],
+        about: &["同城闲置转让，当面交易更放心", "发布二手好物，价格实在，拒绝贩子", "搬家清仓、闲置互换，物尽其用"],
     },
     Category {
         id: "fans",
@@ -379,11 +343,7 @@ const CATEGORIES: &[Category] = &[
             "{c}周边交换群",
             "{c}追剧交流群",
         ],
-        about: &[
-            "一起追星、应援，分享最新物料",
-            "演唱会拼车拼房，周边交换",
-            "同好交流，理性追星",
-        ],
+        about: &["一起追星、应援，分享最新物料", "演唱会拼车拼房，周边交换", "同好交流，理性追星"],
     },
     Category {
         id: "shopping",
@@ -404,11 +364,7 @@ const CATEGORIES: &[Category] = &[
             "{l}团购接龙群",
             "{c}直播好物分享",
         ],
-        about: &[
-            "每日分享优惠券和好物，买到就是赚到",
-            "社区团购接龙，新鲜直达",
-            "拼单省钱，分享靠谱好物",
-        ],
+        about: &["每日分享优惠券和好物，买到就是赚到", "社区团购接龙，新鲜直达", "拼单省钱，分享靠谱好物"],
     },
     Category {
         id: "music",
@@ -430,11 +386,7 @@ const CATEGORIES: &[Category] = &[
             "{c}业余合唱团",
             "{c}尤克里里交流",
         ],
-        about: &[
-            "喜欢唱歌和音乐的朋友一起交流",
-            "约K歌、约livehouse，分享好歌",
-            "乐器学习交流，定期线下排练",
-        ],
+        about: &["喜欢唱歌和音乐的朋友一起交流", "约K歌、约livehouse，分享好歌", "乐器学习交流，定期线下排练"],
     },
     Category {
         id: "food",
@@ -456,11 +408,7 @@ const CATEGORIES: &[Category] = &[
             "{c}私房菜分享",
             "{c}夜宵搭子群",
         ],
-        about: &[
-            "探店打卡，分享本地好吃的",
-            "交流家常菜和烘焙心得",
-            "约饭约夜宵，吃遍全城",
-        ],
+        about: &["探店打卡，分享本地好吃的", "交流家常菜和烘焙心得", "约饭约夜宵，吃遍全城"],
     },
     Category {
         id: "travel",
@@ -480,11 +428,7 @@ const CATEGORIES: &[Category] = &[
             "{c}citywalk搭子",
             "{c}说走就走旅行团",
         ],
-        about: &[
-            "约伴出行，分享旅行攻略",
-            "周末周边游、节假日长线游一起走",
-            "交流签证、机票和住宿经验",
-        ],
+        about: &["约伴出行，分享旅行攻略", "周末周边游、节假日长线游一起走", "交流签证、机票和住宿经验"],
     },
     Category {
         id: "photography",
@@ -504,11 +448,7 @@ const CATEGORIES: &[Category] = &[
             "{c}星空摄影群",
             "{c}索尼用户群",
         ],
-        about: &[
-            "交流拍摄技巧和后期修图",
-            "约拍扫街，分享作品",
-            "器材交流，组织外拍活动",
-        ],
+        about: &["交流拍摄技巧和后期修图", "约拍扫街，分享作品", "器材交流，组织外拍活动"],
     },
     Category {
         id: "cars",
@@ -529,11 +469,7 @@ const CATEGORIES: &[Category] = &[
             "{c}理想车主群",
             "{c}汽车改装交流",
         ],
-        about: &[
-            "车友交流用车养车经验",
-            "组织自驾和车友聚会",
-            "分享保养、保险和改装心得",
-        ],
+        about: &["车友交流用车养车经验", "组织自驾和车友聚会", "分享保养、保险和改装心得"],
     },
     Category {
         id: "tech",
@@ -555,11 +491,7 @@ const CATEGORIES: &[Category] = &[
             "{c}产品经理交流群",
             "{c}ChatGPT交流群",
         ],
-        about: &[
-            "交流数码产品和新技术",
-            "程序员和技术爱好者的聚集地",
-            "分享AI工具、装机和玩机心得",
-        ],
+        about: &["交流数码产品和新技术", "程序员和技术爱好者的聚集地", "分享AI工具、装机和玩机心得"],
     },
     Category {
         id: "friends",
@@ -582,11 +514,7 @@ const CATEGORIES: &[Category] = &[
             "{c}95后交友群",
             "{l}新朋友群",
         ],
-        about: &[
-            "认识新朋友，聊天交友",
-            "同城交友，周末约饭约玩",
-            "真诚交友，拒绝广告和微商",
-        ],
+        about: &["认识新朋友，聊天交友", "同城交友，周末约饭约玩", "真诚交友，拒绝广告和微商"],
     },
     Category {
         id: "hometown",
@@ -594,19 +522,8 @@ const CATEGORIES: &[Category] = &[
         weight: 4.0,
         female: 1.0,
         male: 1.0,
-        names: &[
-            "{h}老乡群",
-            "{h}老乡在{c}",
-            "{h}人在{c}",
-            "{c}{h}老乡会",
-            "在{c}的{h}人",
-            "{h}同乡会({c})",
-        ],
-        about: &[
-            "在外打拼的老乡互相照应",
-            "老乡聚会、回乡拼车，乡音乡情",
-            "家乡人在这里相聚，互通有无",
-        ],
+        names: &["{h}老乡群", "{h}老乡在{c}", "{h}人在{c}", "{c}{h}老乡会", "在{c}的{h}人", "{h}同乡会({c})"],
+        about: &["在外打拼的老乡互相照应", "老乡聚会、回乡拼车，乡音乡情", "家乡人在这里相聚，互通有无"],
     },
     Category {
         id: "other",
@@ -627,11 +544,7 @@ const CATEGORIES: &[Category] = &[
             "{c}养生交流群",
             "{c}手工DIY群",
         ],
-        about: &[
-            "随便聊聊，分享生活",
-            "志同道合的朋友一起交流",
-            "互相鼓励，一起变得更好",
-        ],
+        about: &["随便聊聊，分享生活", "志同道合的朋友一起交流", "互相鼓励，一起变得更好"],
     },
 ];
 
@@ -758,9 +671,9 @@ const CITY_WEIGHTS: &[(u64, f64)] = &[
 
 const NICK_PREFIXES: &[&str] = &["小", "阿", "老", "大"];
 const NICK_CHARS: &[&str] = &[
-    "鱼", "杰", "雨", "明", "丽", "军", "伟", "芳", "敏", "静", "强", "磊", "洋", "勇", "婷", "宇",
-    "浩", "凯", "琳", "萌", "乐", "白", "胖", "七", "九", "虎", "龙", "猫", "兔", "熊", "豆", "米",
-    "橙", "桃", "飞", "华", "峰", "燕", "梅", "东",
+    "鱼", "杰", "雨", "明", "丽", "军", "伟", "芳", "敏", "静", "强", "磊", "洋", "勇", "婷", "宇", "浩", "凯", "琳",
+    "萌", "乐", "白", "胖", "七", "九", "虎", "龙", "猫", "兔", "熊", "豆", "米", "橙", "桃", "飞", "华", "峰", "燕",
+    "梅", "东",
 ];
 const NICK_WORDS: &[&str] = &[
     "晴天",
@@ -843,27 +756,26 @@ const NICK_WORDS: &[&str] = &[
     "一路向北",
 ];
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "林", "罗", "高", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
-    "田", "董", "潘", "袁", "蔡", "蒋", "余", "叶",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗",
+    "高", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "田", "董", "潘", "袁", "蔡", "蒋",
+    "余", "叶",
 ];
 const SURNAME_SUFFIXES: &[&str] = &["先生", "女士", "小姐", "哥", "姐", "老师", "总", "师傅"];
 const GIVEN_NAMES: &[&str] = &[
-    "子涵", "浩然", "雨桐", "梓轩", "欣怡", "一诺", "思远", "佳琪", "俊杰", "诗涵", "宇航", "雨萱",
-    "博文", "可馨", "天佑", "嘉怡", "志强", "秀英", "建华", "晓燕",
+    "子涵", "浩然", "雨桐", "梓轩", "欣怡", "一诺", "思远", "佳琪", "俊杰", "诗涵", "宇航", "雨萱", "博文", "可馨",
+    "天佑", "嘉怡", "志强", "秀英", "建华", "晓燕",
 ];
 const LATIN_NAMES: &[&str] = &[
-    "Amy", "Leo", "Jason", "Coco", "Kiki", "Lucky", "Tony", "Kevin", "Lily", "Emma", "Eric",
-    "Jack", "Momo", "Vicky", "Sunny", "Candy", "Alex", "Mike", "Anna", "Ivy", "Bella", "Cindy",
-    "Daisy", "Frank",
+    "Amy", "Leo", "Jason", "Coco", "Kiki", "Lucky", "Tony", "Kevin", "Lily", "Emma", "Eric", "Jack", "Momo", "Vicky",
+    "Sunny", "Candy", "Alex", "Mike", "Anna", "Ivy", "Bella", "Cindy", "Daisy", "Frank",
 ];
 const CREATOR_SUFFIXES: &[&str] = &["老师", "探店", "说车", "带你玩", "的日常", "vlog"];
 
 /// Relative chance of a message at each hour of the day: quiet at night, peaks at lunch and in
 /// the evening, as chat apps do.
 const HOUR_WEIGHTS: [f64; 24] = [
-    1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2.0, 3.0, 3.0, 3.0, 3.5, 4.0, 3.0, 3.0, 3.0, 3.0, 3.5, 4.5,
-    5.5, 6.0, 6.0, 5.0, 3.0,
+    1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2.0, 3.0, 3.0, 3.0, 3.5, 4.0, 3.0, 3.0, 3.0, 3.0, 3.5, 4.5, 5.5, 6.0, 6.0, 5.0,
+    3.0,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -941,10 +853,7 @@ impl Clock {
             let d = base + Duration::days(i);
             dates.push(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()));
         }
-        Clock {
-            dates,
-            today_start: BASE_DAYS * SECS_PER_DAY,
-        }
+        Clock { dates, today_start: BASE_DAYS * SECS_PER_DAY }
     }
 
     /// Appends an RFC 3339 timestamp in the service timezone (+08:00).
@@ -953,13 +862,7 @@ impl Clock {
         let s = t % SECS_PER_DAY;
         buf.push('"');
         buf.push_str(&self.dates[day]);
-        write!(
-            buf,
-            "T{:02}:{:02}:{:02}+08:00\"",
-            s / 3600,
-            (s / 60) % 60,
-            s % 60
-        )?;
+        write!(buf, "T{:02}:{:02}:{:02}+08:00\"", s / 3600, (s / 60) % 60, s % 60)?;
         Ok(())
     }
 }
@@ -1112,10 +1015,7 @@ fn district_factor(name: &str) -> f64 {
 
 fn landmarks_of(adcode: u64) -> Option<&'static [&'static str]> {
     let key = adcode / 1_000_000;
-    LANDMARKS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, names)| *names)
+    LANDMARKS.iter().find(|(k, _)| *k == key).map(|(_, names)| *names)
 }
 
 /// Values that fill the placeholders of name, description and announcement templates.
@@ -1159,11 +1059,7 @@ fn expand(template: &str, f: &Fill, out: &mut String) -> Result<()> {
 // The generator.
 // ---------------------------------------------------------------------------------------------
 
-fn generate_with_stats(
-    places_in: &[GenPlace],
-    opts: &GenOptions,
-    out: &mut dyn Write,
-) -> Result<(GenSummary, Stats)> {
+fn generate_with_stats(places_in: &[GenPlace], opts: &GenOptions, out: &mut dyn Write) -> Result<(GenSummary, Stats)> {
     let mut w = BufWriter::with_capacity(1 << 16, out);
     let mut summary = GenSummary::default();
     let mut stats = Stats::default();
@@ -1188,15 +1084,7 @@ fn generate_with_stats(
     let mut line = String::with_capacity(2048);
 
     // ---- Users ------------------------------------------------------------------------------
-    let users = gen_users(
-        &mut rng,
-        n_users,
-        &place_weights,
-        &mut places,
-        &mut cities,
-        &mut w,
-        &mut line,
-    )?;
+    let users = gen_users(&mut rng, n_users, &place_weights, &mut places, &mut cities, &mut w, &mut line)?;
     summary.users = n_users as u64;
 
     // ---- Follows ----------------------------------------------------------------------------
@@ -1207,12 +1095,7 @@ fn generate_with_stats(
         targets.sort_unstable();
         for v in targets {
             line.clear();
-            writeln!(
-                line,
-                "{{\"type\":\"follow\",\"from\":{},\"to\":{}}}",
-                u + 1,
-                v + 1
-            )?;
+            writeln!(line, "{{\"type\":\"follow\",\"from\":{},\"to\":{}}}", u + 1, v + 1)?;
             w.write_all(line.as_bytes())?;
             summary.follows += 1;
         }
@@ -1233,21 +1116,14 @@ fn generate_with_stats(
         opts.groups,
         &users,
         &adj,
-        GroupCtx {
-            gazetteer: &order,
-            places: &places,
-            cities: &cities,
-            clock: &clock,
-        },
+        GroupCtx { gazetteer: &order, places: &places, cities: &cities, clock: &clock },
         &mut w,
         &mut line,
     )?;
     summary.groups = groups.len() as u64;
 
     // ---- Members ----------------------------------------------------------------------------
-    let members = gen_members(
-        &mut rng, &groups, &users, &adj, &cities, &clock, &mut w, &mut line, &mut stats,
-    )?;
+    let members = gen_members(&mut rng, &groups, &users, &adj, &cities, &clock, &mut w, &mut line, &mut stats)?;
     summary.members = members.user.len() as u64;
     drop(adj);
 
@@ -1255,9 +1131,7 @@ fn generate_with_stats(
     let so_far = summary.users + summary.follows + summary.groups + summary.members;
     let budget = LINE_BUDGET_PER_GROUP * opts.groups as f64 - so_far as f64;
     let target = (ACTIVITY_TARGET_PER_GROUP * opts.groups as f64).min(budget.max(0.0));
-    summary.activity = gen_activity(
-        &mut rng, &groups, &members, target, &clock, &mut w, &mut line,
-    )?;
+    summary.activity = gen_activity(&mut rng, &groups, &members, target, &clock, &mut w, &mut line)?;
 
     w.flush()?;
     Ok((summary, stats))
@@ -1278,11 +1152,7 @@ fn build_geography(order: &[&GenPlace]) -> (Vec<Place>, Vec<City>, Vec<f64>) {
                 creators: Vec::new(),
             });
         }
-        places.push(Place {
-            city: ci,
-            short: String::new(),
-            users: Vec::new(),
-        });
+        places.push(Place { city: ci, short: String::new(), users: Vec::new() });
     }
     for (i, p) in order.iter().enumerate() {
         let city_short = cities[places[i].city as usize].short.clone();
@@ -1296,10 +1166,7 @@ fn build_geography(order: &[&GenPlace]) -> (Vec<Place>, Vec<City>, Vec<f64>) {
     let weights = order
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            city_weight(p.adcode) * district_factor(&p.district)
-                / factor_sum[places[i].city as usize]
-        })
+        .map(|(i, p)| city_weight(p.adcode) * district_factor(&p.district) / factor_sum[places[i].city as usize])
         .collect();
     (places, cities, weights)
 }
@@ -1453,8 +1320,7 @@ fn nickname(rng: &mut StdRng, birth_year: Option<i32>, creator: bool) -> String 
 /// Tries to add a mutual friendship; refuses self-loops, duplicates and hubs past `MAX_DEGREE`.
 fn add_edge(adj: &mut [Vec<u32>], u: u32, v: u32) -> bool {
     let (ui, vi) = (u as usize, v as usize);
-    if u == v || adj[ui].len() >= MAX_DEGREE || adj[vi].len() >= MAX_DEGREE || adj[ui].contains(&v)
-    {
+    if u == v || adj[ui].len() >= MAX_DEGREE || adj[vi].len() >= MAX_DEGREE || adj[ui].contains(&v) {
         return false;
     }
     adj[ui].push(v);
@@ -1465,12 +1331,7 @@ fn add_edge(adj: &mut [Vec<u32>], u: u32, v: u32) -> bool {
 /// Builds the mutual-follow graph: mostly neighbours (same district or city, sometimes with a
 /// shared interest), some long-distance ties, then a round of triadic closure so that friends of
 /// friends become friends, as real social graphs cluster.
-fn gen_friends(
-    rng: &mut StdRng,
-    users: &Users,
-    places: &[Place],
-    cities: &[City],
-) -> Vec<Vec<u32>> {
+fn gen_friends(rng: &mut StdRng, users: &Users, places: &[Place], cities: &[City]) -> Vec<Vec<u32>> {
     let n = users.len();
     let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n];
     for u in 0..n {
@@ -1492,11 +1353,7 @@ fn gen_friends(
                 } else {
                     &[]
                 };
-                let v = if bucket.len() > 1 {
-                    *pick(rng, bucket)
-                } else {
-                    rng.gen_range(0..n) as u32
-                };
+                let v = if bucket.len() > 1 { *pick(rng, bucket) } else { rng.gen_range(0..n) as u32 };
                 if add_edge(&mut adj, u as u32, v) {
                     break;
                 }
@@ -1524,9 +1381,7 @@ fn gen_friends(
 /// has not followed back.
 fn gen_oneway(rng: &mut StdRng, users: &Users, cities: &[City], adj: &[Vec<u32>]) -> Vec<Vec<u32>> {
     let n = users.len();
-    let all_creators: Vec<u32> = (0..n as u32)
-        .filter(|&u| users.creator[u as usize])
-        .collect();
+    let all_creators: Vec<u32> = (0..n as u32).filter(|&u| users.creator[u as usize]).collect();
     let mut oneway: Vec<Vec<u32>> = vec![Vec::new(); n];
     for u in 0..n {
         if !rng.gen_bool(0.3) {
@@ -1571,9 +1426,8 @@ fn gen_groups(
     line: &mut String,
 ) -> Result<Vec<GroupInfo>> {
     let n = users.len();
-    let creators: Vec<u32> = (0..n as u32)
-        .filter(|&u| users.creator[u as usize] && !adj[u as usize].is_empty())
-        .collect();
+    let creators: Vec<u32> =
+        (0..n as u32).filter(|&u| users.creator[u as usize] && !adj[u as usize].is_empty()).collect();
     let cat_dist = WeightedIndex::new(CATEGORIES.iter().map(|c| c.weight))?;
     let hour_dist = WeightedIndex::new(HOUR_WEIGHTS)?;
     let mut owned = vec![0u8; n];
@@ -1593,11 +1447,7 @@ fn gen_groups(
         let want_creator = !creators.is_empty() && rng.gen_bool(0.03);
         let mut owner = None;
         for _ in 0..64 {
-            let u = if want_creator {
-                *pick(rng, &creators) as usize
-            } else {
-                rng.gen_range(0..n)
-            };
+            let u = if want_creator { *pick(rng, &creators) as usize } else { rng.gen_range(0..n) };
             if !adj[u].is_empty() && owned[u] < limit(u) {
                 owner = Some(u);
                 break;
@@ -1640,9 +1490,7 @@ fn gen_groups(
         // Hometown groups name some other city; the owner's own city is avoided when possible.
         let mut home = &ctx.cities[rng.gen_range(0..ctx.cities.len())].short;
         if home == &city.short && ctx.cities.len() > 1 {
-            home = &ctx.cities
-                [(city_i + 1 + rng.gen_range(0..ctx.cities.len() - 1)) % ctx.cities.len()]
-            .short;
+            home = &ctx.cities[(city_i + 1 + rng.gen_range(0..ctx.cities.len() - 1)) % ctx.cities.len()].short;
         }
         let place_name = {
             let r: f64 = rng.gen();
@@ -1678,10 +1526,7 @@ fn gen_groups(
         // Name: a category template, sometimes numbered ("3群") or tagged with the city.
         name.clear();
         expand(pick_str(rng, category.names), &fill, &mut name)?;
-        if rng.gen_bool(0.08)
-            && name.ends_with('群')
-            && !name.contains(|c: char| c.is_ascii_digit())
-        {
+        if rng.gen_bool(0.08) && name.ends_with('群') && !name.contains(|c: char| c.is_ascii_digit()) {
             name.pop();
             write!(name, "{n_small}群")?;
         } else if rng.gen_bool(0.03) && !name.starts_with(city.short.as_str()) {
@@ -1698,11 +1543,7 @@ fn gen_groups(
         }
 
         let mut description = String::new();
-        expand(
-            pick_str(rng, DESCRIPTION_TEMPLATES),
-            &fill,
-            &mut description,
-        )?;
+        expand(pick_str(rng, DESCRIPTION_TEMPLATES), &fill, &mut description)?;
         let mut announcement = String::new();
         if rng.gen_bool(0.45) {
             let k = if rng.gen_bool(0.7) { 1 } else { 2 };
@@ -1728,34 +1569,20 @@ fn gen_groups(
         let max_age = HISTORY_DAYS * SECS_PER_DAY;
         let age = 3600 + (rng.gen::<f64>().powf(1.3) * (max_age - 3600) as f64) as i64;
         let created_day = (ctx.clock.today_start - age) / SECS_PER_DAY;
-        let created = created_day * SECS_PER_DAY
-            + hour_dist.sample(rng) as i64 * 3600
-            + rng.gen_range(0..3600);
+        let created = created_day * SECS_PER_DAY + hour_dist.sample(rng) as i64 * 3600 + rng.gen_range(0..3600);
         let created = created.min(ctx.clock.today_start - 60);
-        let capacity = if creator {
-            CREATOR_CAPACITY
-        } else {
-            NORMAL_CAPACITY
-        };
+        let capacity = if creator { CREATOR_CAPACITY } else { NORMAL_CAPACITY };
         let target = member_target(rng, capacity, creator);
 
         line.clear();
-        write!(
-            line,
-            "{{\"type\":\"group\",\"id\":{},\"owner_id\":{},\"name\":",
-            g + 1,
-            owner + 1
-        )?;
+        write!(line, "{{\"type\":\"group\",\"id\":{},\"owner_id\":{},\"name\":", g + 1, owner + 1)?;
         push_json_str(line, &name)?;
         write!(line, ",\"category\":\"{}\",\"description\":", category.id)?;
         push_json_str(line, &description)?;
         line.push_str(",\"announcement\":");
         push_json_str(line, &announcement)?;
         if let Some((lat, lon)) = location {
-            write!(
-                line,
-                ",\"location\":{{\"lat\":{lat:.6},\"lon\":{lon:.6},\"place_name\":"
-            )?;
+            write!(line, ",\"location\":{{\"lat\":{lat:.6},\"lon\":{lon:.6},\"place_name\":")?;
             push_json_str(line, &place_name)?;
             line.push('}');
         }
@@ -1818,12 +1645,8 @@ fn gen_members(
     // clearing a set for every group.
     let mut mark = vec![0u32; n];
     let mut count = vec![0u16; n];
-    let mut all = Members {
-        start: Vec::with_capacity(groups.len() + 1),
-        user: Vec::new(),
-        joined: Vec::new(),
-        role: Vec::new(),
-    };
+    let mut all =
+        Members { start: Vec::with_capacity(groups.len() + 1), user: Vec::new(), joined: Vec::new(), role: Vec::new() };
     let horizon = clock.today_start - 1;
     let mut list: Vec<(u32, i64, u8)> = Vec::new();
     let mut pending: Vec<(u32, i64)> = Vec::new();
@@ -1846,11 +1669,7 @@ fn gen_members(
                 pending.push((f, created));
             }
         }
-        let global_share = if CATEGORIES[info.cat as usize].id == "hometown" {
-            0.35
-        } else {
-            0.12
-        };
+        let global_share = if CATEGORIES[info.cat as usize].id == "hometown" { 0.35 } else { 0.12 };
         let mut attempts = 0;
         let max_attempts = target * 8 + 20;
         while list.len() < target && attempts < max_attempts {
@@ -1974,11 +1793,7 @@ fn gen_activity(
     for g in 0..groups.len() {
         let (a, b) = (members.start[g], members.start[g + 1]);
         let size = (b - a) as f64;
-        let level = if rng.gen_bool(0.15) {
-            0.0
-        } else {
-            lognormal(rng, 1.0, 1.0) * size.powf(0.3)
-        };
+        let level = if rng.gen_bool(0.15) { 0.0 } else { lognormal(rng, 1.0, 1.0) * size.powf(0.3) };
         let weight: f64 = members.role[a..b].iter().map(|&r| role_boost(r)).sum();
         expected += level * weight * ACTIVITY_DAYS as f64;
         levels.push(level);
@@ -2006,8 +1821,7 @@ fn gen_activity(
                     continue;
                 }
                 let day_start = day * SECS_PER_DAY;
-                let mut t =
-                    day_start + hour_dist.sample(rng) as i64 * 3600 + rng.gen_range(0..3600);
+                let mut t = day_start + hour_dist.sample(rng) as i64 * 3600 + rng.gen_range(0..3600);
                 if t < joined {
                     if joined >= day_start + SECS_PER_DAY - 1 {
                         continue;
@@ -2047,15 +1861,7 @@ mod tests {
     use serde_json::Value;
     use std::collections::{HashMap, HashSet};
 
-    fn place(
-        adcode: u64,
-        district: &str,
-        short: &str,
-        city: &str,
-        city_short: &str,
-        lat: f64,
-        lon: f64,
-    ) -> GenPlace {
+    fn place(adcode: u64, district: &str, short: &str, city: &str, city_short: &str, lat: f64, lon: f64) -> GenPlace {
         GenPlace {
             adcode,
             district: district.to_string(),
@@ -2069,150 +1875,22 @@ mod tests {
 
     fn places() -> Vec<GenPlace> {
         vec![
-            place(
-                110105000000,
-                "朝阳区",
-                "朝阳",
-                "北京市",
-                "北京",
-                39.92,
-                116.44,
-            ),
-            place(
-                110108000000,
-                "海淀区",
-                "海淀",
-                "北京市",
-                "北京",
-                39.96,
-                116.30,
-            ),
-            place(
-                110119000000,
-                "延庆区",
-                "延庆",
-                "北京市",
-                "北京",
-                40.46,
-                115.97,
-            ),
-            place(
-                310115000000,
-                "浦东新区",
-                "浦东新",
-                "上海市",
-                "上海",
-                31.22,
-                121.54,
-            ),
-            place(
-                310104000000,
-                "徐汇区",
-                "徐汇",
-                "上海市",
-                "上海",
-                31.19,
-                121.44,
-            ),
-            place(
-                330106000000,
-                "西湖区",
-                "西湖",
-                "杭州市",
-                "杭州",
-                30.26,
-                120.13,
-            ),
-            place(
-                330108000000,
-                "滨江区",
-                "滨江",
-                "杭州市",
-                "杭州",
-                30.21,
-                120.21,
-            ),
-            place(
-                440305000000,
-                "南山区",
-                "南山",
-                "深圳市",
-                "深圳",
-                22.53,
-                113.93,
-            ),
-            place(
-                440304000000,
-                "福田区",
-                "福田",
-                "深圳市",
-                "深圳",
-                22.52,
-                114.06,
-            ),
-            place(
-                510104000000,
-                "锦江区",
-                "锦江",
-                "成都市",
-                "成都",
-                30.66,
-                104.08,
-            ),
-            place(
-                510107000000,
-                "武侯区",
-                "武侯",
-                "成都市",
-                "成都",
-                30.64,
-                104.04,
-            ),
-            place(
-                500233000000,
-                "忠县",
-                "忠县",
-                "重庆市",
-                "重庆",
-                30.30,
-                108.04,
-            ),
-            place(
-                532901000000,
-                "大理市",
-                "大理",
-                "大理白族自治州",
-                "大理白族",
-                25.59,
-                100.23,
-            ),
-            place(
-                441900000000,
-                "东莞市",
-                "东莞",
-                "东莞市",
-                "东莞",
-                23.02,
-                113.75,
-            ),
-            place(
-                653131000000,
-                "塔什库尔干塔吉克自治县",
-                "塔什库尔干塔吉克",
-                "喀什地区",
-                "喀什",
-                37.77,
-                75.23,
-            ),
-            place(
-                140902000000,
-                "忻府区",
-                "忻府",
-                "忻州市",
-                "忻州",
-                38.40,
-                112.75,
-            ),
+            place(110105000000, "朝阳区", "朝阳", "北京市", "北京", 39.92, 116.44),
+            place(110108000000, "海淀区", "海淀", "北京市", "北京", 39.96, 116.30),
+            place(110119000000, "延庆区", "延庆", "北京市", "北京", 40.46, 115.97),
+            place(310115000000, "浦东新区", "浦东新", "上海市", "上海", 31.22, 121.54),
+            place(310104000000, "徐汇区", "徐汇", "上海市", "上海", 31.19, 121.44),
+            place(330106000000, "西湖区", "西湖", "杭州市", "杭州", 30.26, 120.13),
+            place(330108000000, "滨江区", "滨江", "杭州市", "杭州", 30.21, 120.21),
+            place(440305000000, "南山区", "南山", "深圳市", "深圳", 22.53, 113.93),
+            place(440304000000, "福田区", "福田", "深圳市", "深圳", 22.52, 114.06),
+            place(510104000000, "锦江区", "锦江", "成都市", "成都", 30.66, 104.08),
+            place(510107000000, "武侯区", "武侯", "成都市", "成都", 30.64, 104.04),
+            place(500233000000, "忠县", "忠县", "重庆市", "重庆", 30.30, 108.04),
+            place(532901000000, "大理市", "大理", "大理白族自治州", "大理白族", 25.59, 100.23),
+            place(441900000000, "东莞市", "东莞", "东莞市", "东莞", 23.02, 113.75),
+            place(653131000000, "塔什库尔干塔吉克自治县", "塔什库尔干塔吉克", "喀什地区", "喀什", 37.77, 75.23),
+            place(140902000000, "忻府区", "忻府", "忻州市", "忻州", 38.40, 112.75),
         ]
     }
 
@@ -2221,14 +1899,9 @@ mod tests {
     }
 
     fn run(places: &[GenPlace], groups: usize, seed: u64) -> (Vec<u8>, GenSummary, Stats) {
-        let opts = GenOptions {
-            groups,
-            seed,
-            today: today(),
-        };
+        let opts = GenOptions { groups, seed, today: today() };
         let mut out = Vec::new();
-        let (summary, stats) =
-            generate_with_stats(places, &opts, &mut out).expect("generation succeeds");
+        let (summary, stats) = generate_with_stats(places, &opts, &mut out).expect("generation succeeds");
         (out, summary, stats)
     }
 
@@ -2282,25 +1955,18 @@ mod tests {
         let mut activity_keys: HashSet<(u64, u64, chrono::NaiveDate)> = HashSet::new();
 
         for line in text.lines() {
-            assert!(
-                line.starts_with("{\"type\":\""),
-                "type must come first: {line}"
-            );
+            assert!(line.starts_with("{\"type\":\""), "type must come first: {line}");
             let v: Value = serde_json::from_str(line).expect("every line is JSON");
             let t = v["type"].as_str().expect("type is a string");
             let i = order.iter().position(|o| *o == t).expect("known type");
             assert!(i >= stage, "{t} line out of order");
             stage = i;
             counts[i] += 1;
-            let id = |k: &str| {
-                v[k].as_u64()
-                    .unwrap_or_else(|| panic!("{k} missing in {line}"))
-            };
+            let id = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {line}"));
             match t {
                 "user" => {
                     assert!(users.insert(id("id"), v["tier"] == "creator").is_none());
-                    assert!(["female", "male", "unknown"]
-                        .contains(&v["gender"].as_str().expect("gender")));
+                    assert!(["female", "male", "unknown"].contains(&v["gender"].as_str().expect("gender")));
                     if let Some(y) = v.get("birth_year") {
                         assert!((1960..=2008).contains(&y.as_u64().expect("year")));
                     }
@@ -2317,22 +1983,8 @@ mod tests {
                     assert!(users.contains_key(&owner));
                     let name = v["name"].as_str().expect("name");
                     assert!((2..=30).contains(&name.chars().count()), "bad name {name}");
-                    assert!(
-                        v["description"]
-                            .as_str()
-                            .expect("description")
-                            .chars()
-                            .count()
-                            <= 500
-                    );
-                    assert!(
-                        v["announcement"]
-                            .as_str()
-                            .expect("announcement")
-                            .chars()
-                            .count()
-                            <= 1000
-                    );
+                    assert!(v["description"].as_str().expect("description").chars().count() <= 500);
+                    assert!(v["announcement"].as_str().expect("announcement").chars().count() <= 1000);
                     let cat = v["category"].as_str().expect("category");
                     assert!(CATEGORIES.iter().any(|c| c.id == cat));
                     if let Some(loc) = v.get("location") {
@@ -2364,51 +2016,26 @@ mod tests {
                     let (g, u) = (id("group_id"), id("user_id"));
                     let member_since = joined.get(&(g, u)).expect("activity only by members");
                     let at = ts(&v["at"]).naive_local();
-                    assert!(
-                        at >= activity_start && at < today_end,
-                        "activity outside the window"
-                    );
+                    assert!(at >= activity_start && at < today_end, "activity outside the window");
                     assert!(at >= *member_since, "activity before joining");
-                    assert!(
-                        activity_keys.insert((g, u, at.date())),
-                        "one line per group, member and day"
-                    );
+                    assert!(activity_keys.insert((g, u, at.date())), "one line per group, member and day");
                     assert!((1..=50).contains(&id("messages")));
                 }
                 _ => unreachable!(),
             }
         }
-        assert_eq!(
-            counts,
-            [
-                summary.users,
-                summary.follows,
-                summary.groups,
-                summary.members,
-                summary.activity
-            ]
-        );
+        assert_eq!(counts, [summary.users, summary.follows, summary.groups, summary.members, summary.activity]);
         assert_eq!(summary.groups, groups_n as u64);
         assert_eq!(owner_lines, groups_n);
         for (g, (owner, _)) in &groups {
-            let cap = if users[owner] {
-                CREATOR_CAPACITY
-            } else {
-                NORMAL_CAPACITY
-            };
+            let cap = if users[owner] { CREATOR_CAPACITY } else { NORMAL_CAPACITY };
             assert!(member_count[g] <= cap, "group {g} over capacity");
         }
         let total: u64 = counts.iter().sum();
-        assert!(
-            total <= 25 * groups_n as u64,
-            "{total} lines is over budget"
-        );
+        assert!(total <= 25 * groups_n as u64, "{total} lines is over budget");
         assert!(summary.activity > 0);
         let active_groups: HashSet<u64> = activity_keys.iter().map(|k| k.0).collect();
-        assert!(
-            active_groups.len() < groups.len(),
-            "some groups should be silent"
-        );
+        assert!(active_groups.len() < groups.len(), "some groups should be silent");
     }
 
     #[test]
@@ -2425,71 +2052,38 @@ mod tests {
                     creator.insert(v["id"].as_u64().expect("id"), v["tier"] == "creator");
                 }
                 "follow" => {
-                    follows.insert((
-                        v["from"].as_u64().expect("from"),
-                        v["to"].as_u64().expect("to"),
-                    ));
+                    follows.insert((v["from"].as_u64().expect("from"), v["to"].as_u64().expect("to")));
                 }
-                "group" => {
-                    *owned
-                        .entry(v["owner_id"].as_u64().expect("owner"))
-                        .or_default() += 1
-                }
+                "group" => *owned.entry(v["owner_id"].as_u64().expect("owner")).or_default() += 1,
                 _ => {}
             }
         }
         for (&owner, &n) in &owned {
-            let has_mutual = follows
-                .iter()
-                .any(|&(a, b)| a == owner && follows.contains(&(b, a)));
+            let has_mutual = follows.iter().any(|&(a, b)| a == owner && follows.contains(&(b, a)));
             assert!(has_mutual, "owner {owner} has no mutual friend");
-            let limit = if creator[&owner] {
-                CREATOR_MAX_OWNED
-            } else {
-                NORMAL_MAX_OWNED
-            };
+            let limit = if creator[&owner] { CREATOR_MAX_OWNED } else { NORMAL_MAX_OWNED };
             assert!(n <= limit as usize, "owner {owner} owns {n} groups");
         }
-        assert!(
-            follows.iter().any(|&(a, b)| !follows.contains(&(b, a))),
-            "some follows are one-way"
-        );
+        assert!(follows.iter().any(|&(a, b)| !follows.contains(&(b, a))), "some follows are one-way");
     }
 
     #[test]
     fn world_has_realistic_structure() {
         let (out, summary, stats) = run(&places(), 2000, 11);
         let same_city = stats.same_city_members as f64 / stats.non_owner_members as f64;
-        assert!(
-            same_city > 0.75,
-            "only {same_city:.2} of members share the group's city"
-        );
+        assert!(same_city > 0.75, "only {same_city:.2} of members share the group's city");
         let interest = stats.interest_members as f64 / stats.non_owner_members as f64;
-        assert!(
-            interest > 0.5,
-            "only {interest:.2} of members share the group's category"
-        );
+        assert!(interest > 0.5, "only {interest:.2} of members share the group's category");
         let local_edges = stats.same_city_edges as f64 / stats.mutual_edges as f64;
-        assert!(
-            local_edges > 0.8,
-            "only {local_edges:.2} of friendships are local"
-        );
+        assert!(local_edges > 0.8, "only {local_edges:.2} of friendships are local");
         let degree = 2.0 * stats.mutual_edges as f64 / summary.users as f64;
-        assert!(
-            (3.0..=8.0).contains(&degree),
-            "mean mutual degree {degree:.2}"
-        );
+        assert!((3.0..=8.0).contains(&degree), "mean mutual degree {degree:.2}");
 
         let text = String::from_utf8(out).expect("UTF-8 output");
         let mut sizes: HashMap<u64, usize> = HashMap::new();
-        for line in text
-            .lines()
-            .filter(|l| l.starts_with("{\"type\":\"member\""))
-        {
+        for line in text.lines().filter(|l| l.starts_with("{\"type\":\"member\"")) {
             let v: Value = serde_json::from_str(line).expect("JSON");
-            *sizes
-                .entry(v["group_id"].as_u64().expect("group"))
-                .or_default() += 1;
+            *sizes.entry(v["group_id"].as_u64().expect("group")).or_default() += 1;
         }
         let mut s: Vec<usize> = sizes.values().copied().collect();
         s.sort_unstable();
@@ -2498,37 +2092,19 @@ mod tests {
         assert!((4..=8).contains(&median), "median group size {median}");
         assert!((6.5..=12.0).contains(&mean), "mean group size {mean:.2}");
         let per_user = summary.members as f64 / summary.users as f64;
-        assert!(
-            per_user < 8.0,
-            "users are in {per_user:.2} groups on average"
-        );
+        assert!(per_user < 8.0, "users are in {per_user:.2} groups on average");
     }
 
     #[test]
     fn long_place_names_are_shortened_and_names_fit() {
         assert_eq!(display_short("大理白族", "大理白族自治州", None), "大理");
-        assert_eq!(
-            display_short("湘西土家族苗族", "湘西土家族苗族自治州", None),
-            "湘西"
-        );
-        assert_eq!(
-            display_short("塔什库尔干塔吉克", "塔什库尔干塔吉克自治县", Some("喀什")),
-            "塔什库尔干"
-        );
+        assert_eq!(display_short("湘西土家族苗族", "湘西土家族苗族自治州", None), "湘西");
+        assert_eq!(display_short("塔什库尔干塔吉克", "塔什库尔干塔吉克自治县", Some("喀什")), "塔什库尔干");
         assert_eq!(display_short("海淀", "海淀区", None), "海淀");
         assert_eq!(display_short("忠县", "忠县", None), "忠县");
         // The longest short names allowed must still give names of at most 30 characters.
         let five = "一二三四五";
-        let fill = Fill {
-            c: five,
-            d: five,
-            l: five,
-            h: five,
-            p: "",
-            a: "",
-            t: "",
-            n: 9,
-        };
+        let fill = Fill { c: five, d: five, l: five, h: five, p: "", a: "", t: "", n: 9 };
         for cat in CATEGORIES {
             for t in cat.names {
                 let mut name = String::new();

@@ -94,27 +94,20 @@ fn timestamp(field: &str, raw: Option<&str>) -> ApiResult<i64> {
         None => Ok(now_secs()),
         Some(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| t.timestamp())
-            .map_err(|_| {
-                ApiError::invalid(field, format!("{field} must be an RFC 3339 timestamp"))
-            }),
+            .map_err(|_| ApiError::invalid(field, format!("{field} must be an RFC 3339 timestamp"))),
     }
 }
 
 fn require_id(field: &str, id: i64) -> ApiResult<i64> {
     if id <= 0 {
-        return Err(ApiError::invalid(
-            field,
-            format!("{field} must be a positive integer"),
-        ));
+        return Err(ApiError::invalid(field, format!("{field} must be a positive integer")));
     }
     Ok(id)
 }
 
 fn group_exists(tx: &Connection, id: i64) -> rusqlite::Result<bool> {
-    tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1 AND dissolved_at IS NULL)",
-    )?
-    .query_row([id], |r| r.get(0))
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1 AND dissolved_at IS NULL)")?
+        .query_row([id], |r| r.get(0))
 }
 
 /// State carried through one batch.
@@ -123,22 +116,10 @@ struct Batch {
     events: Vec<ActivityEvent>,
 }
 
-fn apply_line(
-    store: &Store,
-    tx: &rusqlite::Transaction<'_>,
-    line: Line,
-    batch: &mut Batch,
-) -> ApiResult<()> {
+fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: &mut Batch) -> ApiResult<()> {
     let ctx = &store.ctx;
     match line {
-        Line::User {
-            id,
-            nickname,
-            gender,
-            birth_year,
-            tier,
-            show_joined_groups,
-        } => {
+        Line::User { id, nickname, gender, birth_year, tier, show_joined_groups } => {
             let id = require_id("id", id)?;
             if let Some(t) = &tier {
                 if !ctx.rules.tiers.contains_key(t) {
@@ -148,9 +129,7 @@ fn apply_line(
             let input = UserInput {
                 nickname: Nickname::parse("nickname", &nickname)?,
                 gender: Gender::parse("gender", &gender)?,
-                birth_year: birth_year
-                    .map(|y| parse_birth_year("birth_year", y, ctx.current_year()))
-                    .transpose()?,
+                birth_year: birth_year.map(|y| parse_birth_year("birth_year", y, ctx.current_year())).transpose()?,
                 tier,
                 show_joined_groups,
             };
@@ -165,10 +144,8 @@ fn apply_line(
                     return Err(ApiError::invalid(field, format!("unknown user {id}")));
                 }
             }
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO follows (src, dst, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![from, to, now_secs()])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO follows (src, dst, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![from, to, now_secs()])?;
         }
         Line::Group {
             id,
@@ -188,13 +165,10 @@ fn apply_line(
                 .ok_or_else(|| ApiError::invalid("owner_id", format!("unknown user {owner_id}")))?;
             let name = GroupName::parse("name", &name)?;
             let category = ctx.categories.parse("category", &category)?;
-            let description =
-                Description::parse("description", description.as_deref().unwrap_or(""))?;
-            let announcement =
-                Announcement::parse("announcement", announcement.as_deref().unwrap_or(""))?;
-            let location = location
-                .map(|l| Location::parse("location", l.lat, l.lon, l.place_name.as_deref()))
-                .transpose()?;
+            let description = Description::parse("description", description.as_deref().unwrap_or(""))?;
+            let announcement = Announcement::parse("announcement", announcement.as_deref().unwrap_or(""))?;
+            let location =
+                location.map(|l| Location::parse("location", l.lat, l.lon, l.place_name.as_deref())).transpose()?;
             let created = timestamp("created_at", created_at.as_deref())?;
             let (city, district, adcode) = locality(store, location.as_ref());
             let capacity = ctx.rules.tier(&owner.tier).capacity;
@@ -229,38 +203,23 @@ fn apply_line(
             ])?;
             batch.touched.insert(id);
         }
-        Line::Member {
-            group_id,
-            user_id,
-            role,
-            joined_at,
-        } => {
+        Line::Member { group_id, user_id, role, joined_at } => {
             if !group_exists(tx, group_id)? {
-                return Err(ApiError::invalid(
-                    "group_id",
-                    format!("unknown group {group_id}"),
-                ));
+                return Err(ApiError::invalid("group_id", format!("unknown group {group_id}")));
             }
             if person(tx, user_id)?.is_none() {
-                return Err(ApiError::invalid(
-                    "user_id",
-                    format!("unknown user {user_id}"),
-                ));
+                return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
             }
             let role = match role.as_deref() {
                 None => Role::Member,
-                Some(r) => Role::parse(r).ok_or_else(|| {
-                    ApiError::invalid("role", "role must be owner, admin or member")
-                })?,
+                Some(r) => {
+                    Role::parse(r).ok_or_else(|| ApiError::invalid("role", "role must be owner, admin or member"))?
+                }
             };
-            let owner: i64 = tx
-                .prepare_cached("SELECT owner_id FROM groups WHERE id = ?1")?
-                .query_row([group_id], |r| r.get(0))?;
+            let owner: i64 =
+                tx.prepare_cached("SELECT owner_id FROM groups WHERE id = ?1")?.query_row([group_id], |r| r.get(0))?;
             if (role == Role::Owner) != (owner == user_id) {
-                return Err(ApiError::invalid(
-                    "role",
-                    "the owner, and only the owner, has the role owner",
-                ));
+                return Err(ApiError::invalid("role", "the owner, and only the owner, has the role owner"));
             }
             let joined = timestamp("joined_at", joined_at.as_deref())?;
             let existing: Option<String> = tx
@@ -270,47 +229,29 @@ fn apply_line(
             match existing {
                 None => insert_member_row(tx, group_id, user_id, role, joined)?,
                 Some(r) if r != role.as_str() => {
-                    tx.prepare_cached(
-                        "UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
-                    )?
-                    .execute(params![group_id, user_id, role.as_str()])?;
+                    tx.prepare_cached("UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")?
+                        .execute(params![group_id, user_id, role.as_str()])?;
                 }
                 Some(_) => {}
             }
             batch.touched.insert(group_id);
         }
-        Line::Activity {
-            group_id,
-            user_id,
-            at,
-            messages,
-            event_id,
-        } => {
+        Line::Activity { group_id, user_id, at, messages, event_id } => {
             if !group_exists(tx, group_id)? {
-                return Err(ApiError::invalid(
-                    "group_id",
-                    format!("unknown group {group_id}"),
-                ));
+                return Err(ApiError::invalid("group_id", format!("unknown group {group_id}")));
             }
             if person(tx, user_id)?.is_none() {
-                return Err(ApiError::invalid(
-                    "user_id",
-                    format!("unknown user {user_id}"),
-                ));
+                return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
             }
             let at = DateTime::parse_from_rfc3339(&at)
                 .map_err(|_| ApiError::invalid("at", "at must be an RFC 3339 timestamp"))?;
             if !(0..=100_000).contains(&messages) {
-                return Err(ApiError::invalid(
-                    "messages",
-                    "messages must be between 0 and 100000",
-                ));
+                return Err(ApiError::invalid("messages", "messages must be between 0 and 100000"));
             }
             // Lines without an event id get one from their content, so a second run of the
             // same file counts nothing twice.
-            let event_id = event_id.unwrap_or_else(|| {
-                format!("import:{group_id}:{user_id}:{}:{messages}", at.timestamp())
-            });
+            let event_id =
+                event_id.unwrap_or_else(|| format!("import:{group_id}:{user_id}:{}:{messages}", at.timestamp()));
             batch.events.push(ActivityEvent {
                 group_id,
                 user_id,
@@ -324,11 +265,7 @@ fn apply_line(
 }
 
 /// Closes a batch: activity, statistics and one change per touched group.
-fn finish_batch(
-    tx: &rusqlite::Transaction<'_>,
-    batch: &mut Batch,
-    yesterday: i64,
-) -> rusqlite::Result<()> {
+fn finish_batch(tx: &rusqlite::Transaction<'_>, batch: &mut Batch, yesterday: i64) -> rusqlite::Result<()> {
     apply_events(tx, &batch.events, yesterday)?;
     for g in std::mem::take(&mut batch.touched) {
         refresh_activity_stats(tx, g, yesterday)?;
@@ -353,10 +290,7 @@ pub fn import(
     while !done {
         let mut conn = store.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut batch = Batch {
-            touched: BTreeSet::new(),
-            events: Vec::new(),
-        };
+        let mut batch = Batch { touched: BTreeSet::new(), events: Vec::new() };
         let mut in_batch = 0;
         while in_batch < BATCH_LINES {
             buf.clear();

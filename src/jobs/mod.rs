@@ -35,13 +35,8 @@ pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
 
 /// Rebuilds the whole index into a new generation and switches to it.
 pub fn reindex(store: &Store, index_root: &Path) -> anyhow::Result<BuildSummary> {
-    let total: i64 = store.read(|c| {
-        c.query_row(
-            "SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL",
-            [],
-            |r| r.get(0),
-        )
-    })?;
+    let total: i64 =
+        store.read(|c| c.query_row("SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL", [], |r| r.get(0)))?;
     let bar = progress_bar(Some(total as u64), "reindex");
     let summary = generation::build(store, index_root, 400_000_000, |n| bar.set_position(n))?;
     bar.finish_and_clear();
@@ -61,25 +56,15 @@ pub fn rollup(
 
 /// The gazetteer's districts (and cities without districts) as places to generate around.
 pub fn gen_places(gazetteer: &Gazetteer) -> Vec<gen::GenPlace> {
-    let has_districts: std::collections::HashSet<u64> = gazetteer
-        .places()
-        .iter()
-        .filter(|p| p.level == Level::District)
-        .map(|p| p.adcode / 100_000_000)
-        .collect();
+    let has_districts: std::collections::HashSet<u64> =
+        gazetteer.places().iter().filter(|p| p.level == Level::District).map(|p| p.adcode / 100_000_000).collect();
     gazetteer
         .places()
         .iter()
         .filter(|p| p.lat.is_some() && p.lon.is_some())
+        .filter(|p| !matches!(p.name.as_str(), "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划"))
         .filter(|p| {
-            !matches!(
-                p.name.as_str(),
-                "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划"
-            )
-        })
-        .filter(|p| {
-            p.level == Level::District
-                || (p.level == Level::City && !has_districts.contains(&(p.adcode / 100_000_000)))
+            p.level == Level::District || (p.level == Level::City && !has_districts.contains(&(p.adcode / 100_000_000)))
         })
         .filter_map(|p| {
             let city = gazetteer.city_of(p.adcode)?;
@@ -97,10 +82,6 @@ pub fn gen_places(gazetteer: &Gazetteer) -> Vec<gen::GenPlace> {
 }
 
 /// Writes a generated world as import lines.
-pub fn generate(
-    gazetteer: &Gazetteer,
-    opts: &gen::GenOptions,
-    out: &mut dyn Write,
-) -> anyhow::Result<gen::GenSummary> {
+pub fn generate(gazetteer: &Gazetteer, opts: &gen::GenOptions, out: &mut dyn Write) -> anyhow::Result<gen::GenSummary> {
     gen::generate_world(&gen_places(gazetteer), opts, out)
 }

@@ -40,17 +40,11 @@ fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<Activity
     let at = DateTime::parse_from_rfc3339(&e.at)
         .map_err(|_| ApiError::invalid(&field("at"), "at must be an RFC 3339 timestamp"))?;
     if !(0..=100_000).contains(&e.messages) {
-        return Err(ApiError::invalid(
-            &field("messages"),
-            "messages must be between 0 and 100000",
-        ));
+        return Err(ApiError::invalid(&field("messages"), "messages must be between 0 and 100000"));
     }
     if let Some(id) = &e.event_id {
         if id.is_empty() || id.len() > 128 {
-            return Err(ApiError::invalid(
-                &field("event_id"),
-                "event_id must have 1 to 128 bytes",
-            ));
+            return Err(ApiError::invalid(&field("event_id"), "event_id must have 1 to 128 bytes"));
         }
     }
     if e.group_id <= 0 {
@@ -68,29 +62,18 @@ fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<Activity
     })
 }
 
-async fn post_activity(
-    app: AppData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
+async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     require_admin(&req, &app)?;
     let body: BatchBody = json_body(payload, ACTIVITY_BODY_LIMIT).await?;
     if body.events.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "events",
-            format!("a batch carries at most {MAX_BATCH} events"),
-        ));
+        return Err(ApiError::invalid("events", format!("a batch carries at most {MAX_BATCH} events")));
     }
     let tz = app.settings.timezone;
-    let events = body
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| parse_event(i, e, tz))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let events = body.events.iter().enumerate().map(|(i, e)| parse_event(i, e, tz)).collect::<ApiResult<Vec<_>>>()?;
     let received = events.len();
     let app2 = app.clone();
     let applied = blocking(move || app2.store.record_activity(&events)).await?;
     app.engine.notify();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"received": received, "applied": applied, "duplicates": received - applied})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"received": received, "applied": applied, "duplicates": received - applied})))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{blocking, query_pairs, AppData, Params};
+use super::{blocking, caller, query_pairs, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::index::searcher::{self, NearbyFrom, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
@@ -16,10 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn text_param(params: &Params<'_>, key: &str) -> ApiResult<String> {
     let q = params.get(key).unwrap_or("").trim().to_string();
     if q.chars().count() > 100 {
-        return Err(ApiError::param(
-            key,
-            format!("{key} has more than 100 characters"),
-        ));
+        return Err(ApiError::param(key, format!("{key} has more than 100 characters")));
     }
     Ok(q)
 }
@@ -41,17 +38,12 @@ fn offset_from(app: &AppData, params: &Params<'_>, fingerprint: &str) -> ApiResu
         Some(c) => cursor::decode(&app.settings.secret, c, fingerprint)
             .and_then(|p| p.o)
             .filter(|o| *o < MAX_DEPTH)
-            .ok_or_else(|| {
-                ApiError::field(
-                    Code::InvalidCursor,
-                    "cursor",
-                    "the cursor is not valid for this query",
-                )
-            }),
+            .ok_or_else(|| ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query")),
     }
 }
 
 async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
     let q = text_param(&params, "q")?;
@@ -59,20 +51,9 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let areas = match params.get("place").map(str::trim).filter(|p| !p.is_empty()) {
         None => Vec::new(),
         Some(p) => {
-            let found: Vec<_> = app
-                .store
-                .ctx
-                .gazetteer
-                .resolve(p)
-                .iter()
-                .map(|pl| pl.prefix())
-                .collect();
+            let found: Vec<_> = app.store.ctx.gazetteer.resolve(p).iter().map(|pl| pl.prefix()).collect();
             if found.is_empty() {
-                return Err(ApiError::field(
-                    Code::UnknownPlace,
-                    "place",
-                    format!("unknown place {p:?}"),
-                ));
+                return Err(ApiError::field(Code::UnknownPlace, "place", format!("unknown place {p:?}")));
             }
             found
         }
@@ -87,12 +68,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         "distance" => SortBy::Distance,
         "activity" => SortBy::Activity,
         "newest" => SortBy::Newest,
-        _ => {
-            return Err(ApiError::param(
-                "sort",
-                "sort must be relevance, distance, activity or newest",
-            ))
-        }
+        _ => return Err(ApiError::param("sort", "sort must be relevance, distance, activity or newest")),
     };
     if sort == SortBy::Distance && origin.is_none() {
         return Err(ApiError::param("lat", "sort=distance needs lat and lon"));
@@ -115,30 +91,19 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         limit,
     };
     let app2 = app.clone();
-    let page =
-        blocking(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
+    let page = blocking(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
     let year = app.current_year();
     let groups: Vec<_> = page
         .hits
         .iter()
         .map(|h| {
-            let mut card = h
-                .group
-                .card(year, h.distance_m.filter(|_| origin.is_some()));
+            let mut card = h.group.card(year, h.distance_m.filter(|_| origin.is_some()));
             card.highlight = h.highlight.clone();
             card
         })
         .collect();
     let next_cursor = page.has_more.then(|| {
-        cursor::encode(
-            &app.settings.secret,
-            &Position {
-                q: fingerprint,
-                o: Some(offset + limit),
-                d: None,
-                i: None,
-            },
-        )
+        cursor::encode(&app.settings.secret, &Position { q: fingerprint, o: Some(offset + limit), d: None, i: None })
     });
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "total": page.total,
@@ -149,11 +114,10 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
 }
 
 async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
-    let origin = params
-        .origin()?
-        .ok_or_else(|| ApiError::param("lat", "nearby needs lat and lon"))?;
+    let origin = params.origin()?.ok_or_else(|| ApiError::param("lat", "nearby needs lat and lon"))?;
     let radius_km = params.f64_in("radius_km", 0.0, 100.0, true)?.unwrap_or(5.0);
     let category = category_param(&app, &params)?;
     let sort = match params.get("sort").unwrap_or("distance") {
@@ -166,16 +130,10 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let from = match params.get("cursor").filter(|c| !c.is_empty()) {
         None => NearbyFrom::Start,
         Some(c) => {
-            let bad = || {
-                ApiError::field(
-                    Code::InvalidCursor,
-                    "cursor",
-                    "the cursor is not valid for this query",
-                )
-            };
+            let bad = || ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query");
             let pos = cursor::decode(&app.settings.secret, c, &fingerprint).ok_or_else(bad)?;
             match (sort, pos.d, pos.i, pos.o) {
-                (NearbySort::Distance, Some(d), Some(i), _) => NearbyFrom::After(d, i),
+                (NearbySort::Distance, Some(d), Some(i), _) => NearbyFrom::After(f64::from_bits(d), i),
                 (NearbySort::Blend, _, _, Some(o)) if o < MAX_DEPTH => NearbyFrom::Offset(o),
                 _ => return Err(bad()),
             }
@@ -199,24 +157,12 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let year = app.current_year();
     let next_cursor = if more {
         let pos = match (sort, page.last()) {
-            (NearbySort::Distance, Some((d, g))) => Position {
-                q: fingerprint,
-                o: None,
-                d: Some(*d),
-                i: Some(g.id),
-            },
+            (NearbySort::Distance, Some((d, g))) => {
+                Position { q: fingerprint, o: None, d: Some(d.to_bits()), i: Some(g.id) }
+            }
             _ => {
-                let start = if let NearbyFrom::Offset(o) = from {
-                    o
-                } else {
-                    0
-                };
-                Position {
-                    q: fingerprint,
-                    o: Some(start + limit),
-                    d: None,
-                    i: None,
-                }
+                let start = if let NearbyFrom::Offset(o) = from { o } else { 0 };
+                Position { q: fingerprint, o: Some(start + limit), d: None, i: None }
             }
         };
         Some(cursor::encode(&app.settings.secret, &pos))
@@ -224,11 +170,11 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         None
     };
     let groups: Vec<_> = page.iter().map(|(d, g)| g.card(year, Some(*d))).collect();
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"total": total, "groups": groups, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(serde_json::json!({"total": total, "groups": groups, "next_cursor": next_cursor})))
 }
 
 async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
     let q = text_param(&params, "q")?;
@@ -238,9 +184,7 @@ async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         Ok(searcher::suggest(&catalog, &q, 10))
     })
     .await?;
-    let suggestions: Vec<_> = found
-        .iter()
-        .map(|g| serde_json::json!({"id": g.id, "name": g.name, "category": g.category}))
-        .collect();
+    let suggestions: Vec<_> =
+        found.iter().map(|g| serde_json::json!({"id": g.id, "name": g.name, "category": g.category})).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
 }

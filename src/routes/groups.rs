@@ -3,9 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 
-use super::{
-    blocking, caller, json_body, path_id, query_pairs, require_user, AppData, Params, BODY_LIMIT,
-};
+use super::{blocking, caller, json_body, path_id, query_pairs, require_user, AppData, Params, BODY_LIMIT};
 use crate::domain::rules::JoinOutcome;
 use crate::domain::{Announcement, Description, GroupName, Location};
 use crate::error::{ApiError, ApiResult};
@@ -13,59 +11,39 @@ use crate::store::writes::{GroupPatch, NewGroup};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
-    cfg.service(
-        web::resource("/v1/groups")
-            .route(web::post().to(create))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}")
-            .route(web::get().to(detail))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(dissolve))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/admins/{user}")
-            .route(web::put().to(put_admin))
-            .route(web::delete().to(delete_admin))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/announcement")
-            .route(web::put().to(put_announcement))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/join")
-            .route(web::post().to(join))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/requests")
-            .route(web::get().to(requests))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/requests/{user}/approve")
-            .route(web::post().to(approve))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/requests/{user}/reject")
-            .route(web::post().to(reject))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/invites")
-            .route(web::post().to(invite))
-            .default_service(na()),
-    )
-    .service(
-        web::resource("/v1/groups/{id}/members/{user}")
-            .route(web::delete().to(remove_member))
-            .default_service(na()),
-    );
+    cfg.service(web::resource("/v1/groups").route(web::post().to(create)).default_service(na()))
+        .service(
+            web::resource("/v1/groups/{id}")
+                .route(web::get().to(detail))
+                .route(web::patch().to(patch))
+                .route(web::delete().to(dissolve))
+                .default_service(na()),
+        )
+        .service(
+            web::resource("/v1/groups/{id}/admins/{user}")
+                .route(web::put().to(put_admin))
+                .route(web::delete().to(delete_admin))
+                .default_service(na()),
+        )
+        .service(
+            web::resource("/v1/groups/{id}/announcement").route(web::put().to(put_announcement)).default_service(na()),
+        )
+        .service(web::resource("/v1/groups/{id}/join").route(web::post().to(join)).default_service(na()))
+        .service(web::resource("/v1/groups/{id}/requests").route(web::get().to(requests)).default_service(na()))
+        .service(
+            web::resource("/v1/groups/{id}/requests/{user}/approve")
+                .route(web::post().to(approve))
+                .default_service(na()),
+        )
+        .service(
+            web::resource("/v1/groups/{id}/requests/{user}/reject").route(web::post().to(reject)).default_service(na()),
+        )
+        .service(web::resource("/v1/groups/{id}/invites").route(web::post().to(invite)).default_service(na()))
+        .service(
+            web::resource("/v1/groups/{id}/members/{user}")
+                .route(web::delete().to(remove_member))
+                .default_service(na()),
+        );
 }
 
 #[derive(Deserialize, Clone)]
@@ -94,9 +72,7 @@ struct CreateBody {
 }
 
 /// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
-fn explicit<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn explicit<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -132,15 +108,8 @@ async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiRes
         name: GroupName::parse("name", &body.name)?,
         category: app.categories().parse("category", &body.category)?,
         description: Description::parse("description", body.description.as_deref().unwrap_or(""))?,
-        announcement: Announcement::parse(
-            "announcement",
-            body.announcement.as_deref().unwrap_or(""),
-        )?,
-        location: body
-            .location
-            .as_ref()
-            .map(LocationBody::parse)
-            .transpose()?,
+        announcement: Announcement::parse("announcement", body.announcement.as_deref().unwrap_or(""))?,
+        location: body.location.as_ref().map(LocationBody::parse).transpose()?,
         join_approval: body.join_approval.unwrap_or(false),
         members_can_invite: body.members_can_invite.unwrap_or(true),
         discoverable: body.discoverable.unwrap_or(true),
@@ -151,11 +120,7 @@ async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiRes
     Ok(HttpResponse::Created().json(detail_json(&app, id, Some(owner), None).await?))
 }
 
-async fn detail(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn detail(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "group")?;
     let viewer = caller(&req, &app)?.user_id();
     let pairs = query_pairs(&req)?;
@@ -173,26 +138,10 @@ async fn patch(
     let id = path_id(&path, "group")?;
     let body: PatchBody = json_body(payload, BODY_LIMIT).await?;
     let patch = GroupPatch {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| GroupName::parse("name", n))
-            .transpose()?,
-        category: body
-            .category
-            .as_deref()
-            .map(|c| app.categories().parse("category", c))
-            .transpose()?,
-        description: body
-            .description
-            .as_deref()
-            .map(|d| Description::parse("description", d))
-            .transpose()?,
-        announcement: body
-            .announcement
-            .as_deref()
-            .map(|a| Announcement::parse("announcement", a))
-            .transpose()?,
+        name: body.name.as_deref().map(|n| GroupName::parse("name", n)).transpose()?,
+        category: body.category.as_deref().map(|c| app.categories().parse("category", c)).transpose()?,
+        description: body.description.as_deref().map(|d| Description::parse("description", d)).transpose()?,
+        announcement: body.announcement.as_deref().map(|a| Announcement::parse("announcement", a)).transpose()?,
         location: match &body.location {
             None => None,
             Some(None) => Some(None),
@@ -208,11 +157,7 @@ async fn patch(
     Ok(HttpResponse::Ok().json(detail_json(&app, id, Some(actor), None).await?))
 }
 
-async fn dissolve(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn dissolve(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
     let app2 = app.clone();
@@ -233,22 +178,15 @@ async fn set_admin(
     let app2 = app.clone();
     blocking(move || app2.store.set_admin(actor, id, user, admin)).await?;
     app.engine.notify();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"group_id": id, "user_id": user, "role": if admin { "admin" } else { "member" }})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"group_id": id, "user_id": user, "role": if admin { "admin" } else { "member" }})))
 }
 
-async fn put_admin(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn put_admin(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     set_admin(app, req, path, true).await
 }
 
-async fn delete_admin(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn delete_admin(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     set_admin(app, req, path, false).await
 }
 
@@ -270,8 +208,7 @@ async fn put_announcement(
     let app2 = app.clone();
     blocking(move || app2.store.set_announcement(actor, id, &text)).await?;
     app.engine.notify();
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"group_id": id, "announcement": body.text.trim()})))
+    Ok(HttpResponse::Ok().json(serde_json::json!({"group_id": id, "announcement": body.text.trim()})))
 }
 
 #[derive(Deserialize, Default)]
@@ -290,10 +227,7 @@ async fn join(
     let body: JoinBody = json_body(payload, BODY_LIMIT).await?;
     let message = body.message.unwrap_or_default();
     if message.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "message",
-            "the message has more than 200 characters",
-        ));
+        return Err(ApiError::invalid("message", "the message has more than 200 characters"));
     }
     let app2 = app.clone();
     let outcome = blocking(move || app2.store.join_group(user, id, message.trim())).await?;
@@ -305,19 +239,14 @@ async fn join(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": status })))
 }
 
-async fn requests(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
     let app2 = app.clone();
     let list = blocking(move || {
         app2.store.read(|conn| {
             use crate::store::{reads, writes};
-            let group =
-                writes::live_group(conn, id)?.ok_or_else(|| ApiError::not_found("group"))?;
+            let group = writes::live_group(conn, id)?.ok_or_else(|| ApiError::not_found("group"))?;
             let viewer = writes::viewer_of(conn, id, actor)?;
             if !group.discoverable && viewer.role().is_none() {
                 return Err(ApiError::not_found("group"));
@@ -346,19 +275,11 @@ async fn decide(
     Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": user, "status": status})))
 }
 
-async fn approve(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn approve(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     decide(app, req, path, true).await
 }
 
-async fn reject(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn reject(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     decide(app, req, path, false).await
 }
 
@@ -383,11 +304,7 @@ async fn invite(
     Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": invitee, "status": "joined"})))
 }
 
-async fn remove_member(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn remove_member(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;

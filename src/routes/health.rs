@@ -7,8 +7,7 @@ use actix_web::{web, HttpResponse};
 use super::AppData;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
 }
 
 async fn healthz(app: AppData) -> HttpResponse {
@@ -46,7 +45,5 @@ async fn metrics(app: AppData) -> HttpResponse {
         app.engine.applied_seq(),
         app.engine.committed_seq(),
     );
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(body)
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

@@ -50,39 +50,24 @@ pub async fn route_not_found() -> ApiResult<HttpResponse> {
 
 /// The JSON answer for a method a path does not take.
 pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
-    Err(ApiError::new(
-        Code::MethodNotAllowed,
-        "this method is not allowed here",
-    ))
+    Err(ApiError::new(Code::MethodNotAllowed, "this method is not allowed here"))
 }
 
 /// Identifies the caller; a present but invalid token is 401.
 pub fn caller(req: &HttpRequest, app: &App) -> ApiResult<Caller> {
-    let header =
-        match req.headers().get("authorization") {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::unauthorized("the Authorization header is not valid text")
-            })?),
-        };
-    auth::identify(
-        header,
-        &app.settings.secret,
-        &app.settings.admin_token,
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(|e| ApiError::unauthorized(e.to_string()))
+    let header = match req.headers().get("authorization") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?),
+    };
+    auth::identify(header, &app.settings.secret, &app.settings.admin_token, chrono::Utc::now().timestamp())
+        .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
 pub fn require_admin(req: &HttpRequest, app: &App) -> ApiResult<()> {
     match caller(req, app)? {
         Caller::Admin => Ok(()),
-        Caller::Anonymous => Err(ApiError::unauthorized(
-            "this endpoint needs the admin token",
-        )),
-        Caller::User(_) => Err(ApiError::forbidden(
-            "this endpoint is for the admin token only",
-        )),
+        Caller::Anonymous => Err(ApiError::unauthorized("this endpoint needs the admin token")),
+        Caller::User(_) => Err(ApiError::forbidden("this endpoint is for the admin token only")),
     }
 }
 
@@ -90,9 +75,7 @@ pub fn require_user(req: &HttpRequest, app: &App) -> ApiResult<i64> {
     match caller(req, app)? {
         Caller::User(id) => Ok(id),
         Caller::Anonymous => Err(ApiError::unauthorized("this endpoint needs a user token")),
-        Caller::Admin => Err(ApiError::forbidden(
-            "this endpoint acts for a user; use a user token",
-        )),
+        Caller::Admin => Err(ApiError::forbidden("this endpoint acts for a user; use a user token")),
     }
 }
 
@@ -106,20 +89,12 @@ pub fn path_id(raw: &str, what: &str) -> ApiResult<i64> {
 
 /// Reads the body up to `limit` bytes (413 beyond) and parses it: malformed JSON is 400,
 /// a well-formed body with a wrong field is 422 naming the field.
-pub async fn json_body<T: DeserializeOwned>(
-    mut payload: web::Payload,
-    limit: usize,
-) -> ApiResult<T> {
+pub async fn json_body<T: DeserializeOwned>(mut payload: web::Payload, limit: usize) -> ApiResult<T> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(Code::MalformedJson, format!("failed to read the body: {e}"))
-        })?;
+        let chunk = chunk.map_err(|e| ApiError::new(Code::MalformedJson, format!("failed to read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                Code::PayloadTooLarge,
-                format!("the body is larger than {limit} bytes"),
-            ));
+            return Err(ApiError::new(Code::PayloadTooLarge, format!("the body is larger than {limit} bytes")));
         }
         body.extend_from_slice(&chunk);
     }
@@ -127,65 +102,32 @@ pub async fn json_body<T: DeserializeOwned>(
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    let text = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        &b"{}"[..]
-    } else {
-        body
-    };
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let text = if body.iter().all(|b| b.is_ascii_whitespace()) { &b"{}"[..] } else { body };
+    // Syntax first, so a malformed body is 400 whatever its fields; then the shape, so a
+    // wrong field is 422 naming it.
+    let value: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| ApiError::new(Code::MalformedJson, format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let msg = inner.to_string();
-                let mut field = if path == "." { String::new() } else { path };
-                if let Some(rest) = msg.strip_prefix("missing field `") {
-                    let name = rest.split('`').next().unwrap_or_default();
-                    field = if field.is_empty() {
-                        name.to_string()
-                    } else {
-                        format!("{field}.{name}")
-                    };
-                }
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                ApiError {
-                    code: Code::InvalidField,
-                    message: msg,
-                    field: (!field.is_empty()).then_some(field),
-                }
-            }
-            _ => ApiError::new(
-                Code::MalformedJson,
-                format!("the body is not valid JSON: {inner}"),
-            ),
+        let msg = e.into_inner().to_string();
+        let mut field = if path == "." { String::new() } else { path };
+        if let Some(rest) = msg.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
         }
-    })?;
-    // Trailing characters after the value are malformed too.
-    de.end().map_err(|e| {
-        ApiError::new(
-            Code::MalformedJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
-    Ok(value)
+        ApiError { code: Code::InvalidField, message: msg, field: (!field.is_empty()).then_some(field) }
+    })
 }
 
 /// Runs blocking work (SQLite, tantivy) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
     web::block(f).await.map_err(ApiError::internal)?
 }
 
 /// Query parameters as an ordered list; a malformed query string is 400.
 pub fn query_pairs(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|e| {
-        ApiError::new(
-            Code::InvalidParameter,
-            format!("the query string is malformed: {e}"),
-        )
-    })
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the query string is malformed: {e}")))
 }
 
 /// Typed access to query parameters with errors that name the parameter.
@@ -193,38 +135,18 @@ pub struct Params<'a>(pub &'a [(String, String)]);
 
 impl Params<'_> {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    pub fn f64_in(
-        &self,
-        key: &str,
-        min: f64,
-        max: f64,
-        min_exclusive: bool,
-    ) -> ApiResult<Option<f64>> {
+    pub fn f64_in(&self, key: &str, min: f64, max: f64, min_exclusive: bool) -> ApiResult<Option<f64>> {
         let Some(raw) = self.get(key).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        let v: f64 = raw
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::param(key, format!("{key} must be a number")))?;
+        let v: f64 = raw.trim().parse().map_err(|_| ApiError::param(key, format!("{key} must be a number")))?;
         let low_ok = if min_exclusive { v > min } else { v >= min };
         if !v.is_finite() || !low_ok || v > max {
-            let low = if min_exclusive {
-                format!("greater than {min}")
-            } else {
-                format!("at least {min}")
-            };
-            return Err(ApiError::param(
-                key,
-                format!("{key} must be {low} and at most {max}"),
-            ));
+            let low = if min_exclusive { format!("greater than {min}") } else { format!("at least {min}") };
+            return Err(ApiError::param(key, format!("{key} must be {low} and at most {max}")));
         }
         Ok(Some(v))
     }
@@ -244,10 +166,7 @@ impl Params<'_> {
             None => Ok(20),
             Some(raw) => match raw.trim().parse::<usize>() {
                 Ok(n) if (1..=50).contains(&n) => Ok(n),
-                _ => Err(ApiError::param(
-                    "limit",
-                    "limit must be an integer from 1 to 50",
-                )),
+                _ => Err(ApiError::param("limit", "limit must be an integer from 1 to 50")),
             },
         }
     }

@@ -3,9 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{
-    blocking, caller, json_body, path_id, query_pairs, require_admin, AppData, Params, BODY_LIMIT,
-};
+use super::{blocking, caller, json_body, path_id, query_pairs, require_admin, AppData, Params, BODY_LIMIT};
 use crate::auth::Caller;
 use crate::domain::fields::parse_birth_year;
 use crate::domain::{Gender, Nickname};
@@ -63,10 +61,7 @@ async fn put_user(
     let input = UserInput {
         nickname: Nickname::parse("nickname", &body.nickname)?,
         gender: Gender::parse("gender", &body.gender)?,
-        birth_year: body
-            .birth_year
-            .map(|y| parse_birth_year("birth_year", y, app.current_year()))
-            .transpose()?,
+        birth_year: body.birth_year.map(|y| parse_birth_year("birth_year", y, app.current_year())).transpose()?,
         tier: body.tier,
         show_joined_groups: body.show_joined_groups,
     };
@@ -90,22 +85,12 @@ async fn patch_settings(
     let id = path_id(&path, "user")?;
     match caller(&req, &app)? {
         Caller::User(u) if u == id => {}
-        Caller::Anonymous => {
-            return Err(ApiError::unauthorized("this endpoint needs a user token"))
-        }
-        _ => {
-            return Err(ApiError::forbidden(
-                "only the user may change their settings",
-            ))
-        }
+        Caller::Anonymous => return Err(ApiError::unauthorized("this endpoint needs a user token")),
+        _ => return Err(ApiError::forbidden("only the user may change their settings")),
     }
     let body: SettingsBody = json_body(payload, BODY_LIMIT).await?;
     let app2 = app.clone();
-    let user = blocking(move || {
-        app2.store
-            .set_show_joined_groups(id, body.show_joined_groups)
-    })
-    .await?;
+    let user = blocking(move || app2.store.set_show_joined_groups(id, body.show_joined_groups)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -123,53 +108,28 @@ async fn follow(
     Ok(HttpResponse::Ok().json(serde_json::json!({"from": src, "to": dst, "following": on})))
 }
 
-async fn put_follow(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn put_follow(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     follow(app, req, path, true).await
 }
 
-async fn delete_follow(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
+async fn delete_follow(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     follow(app, req, path, false).await
 }
 
-async fn get_groups(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "user")?;
     let who = caller(&req, &app)?;
     let app2 = app.clone();
-    let list =
-        blocking(move || app2.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
+    let list = blocking(move || app2.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
-async fn get_recommendations(
-    app: AppData,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "user")?;
     match caller(&req, &app)? {
         Caller::User(u) if u == id => {}
-        Caller::Anonymous => {
-            return Err(ApiError::unauthorized(
-                "recommendations need the user's token",
-            ))
-        }
-        _ => {
-            return Err(ApiError::forbidden(
-                "recommendations are for the user themself only",
-            ))
-        }
+        Caller::Anonymous => return Err(ApiError::unauthorized("recommendations need the user's token")),
+        _ => return Err(ApiError::forbidden("recommendations are for the user themself only")),
     }
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
@@ -181,9 +141,7 @@ async fn get_recommendations(
     let groups: Vec<_> = recs
         .into_iter()
         .map(|r| {
-            let mut card = r
-                .group
-                .card(year, r.distance_m.filter(|_| origin.is_some()));
+            let mut card = r.group.card(year, r.distance_m.filter(|_| origin.is_some()));
             card.reasons = Some(r.reasons);
             card
         })

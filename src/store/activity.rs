@@ -23,15 +23,9 @@ pub const ACTIVE_WINDOW_DAYS: i64 = 7;
 
 /// Recomputes a group's activity statistics for the day `yesterday` from its buckets.
 /// Only current members count as active; every message reported for the group counts.
-pub fn refresh_activity_stats(
-    tx: &Connection,
-    group_id: i64,
-    yesterday: i64,
-) -> rusqlite::Result<()> {
+pub fn refresh_activity_stats(tx: &Connection, group_id: i64, yesterday: i64) -> rusqlite::Result<()> {
     let messages: i64 = tx
-        .prepare_cached(
-            "SELECT COALESCE(SUM(messages), 0) FROM activity WHERE group_id = ?1 AND day = ?2",
-        )?
+        .prepare_cached("SELECT COALESCE(SUM(messages), 0) FROM activity WHERE group_id = ?1 AND day = ?2")?
         .query_row([group_id, yesterday], |r| r.get(0))?;
     let active: i64 = tx
         .prepare_cached(
@@ -39,10 +33,7 @@ pub fn refresh_activity_stats(
              JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
              WHERE a.group_id = ?1 AND a.day BETWEEN ?2 AND ?3 AND a.messages > 0",
         )?
-        .query_row(
-            params![group_id, yesterday - (ACTIVE_WINDOW_DAYS - 1), yesterday],
-            |r| r.get(0),
-        )?;
+        .query_row(params![group_id, yesterday - (ACTIVE_WINDOW_DAYS - 1), yesterday], |r| r.get(0))?;
     tx.prepare_cached("UPDATE groups SET yesterday_messages = ?2, active_members = ?3, stats_day = ?4 WHERE id = ?1")?
         .execute(params![group_id, messages, active, yesterday])?;
     Ok(())
@@ -50,18 +41,13 @@ pub fn refresh_activity_stats(
 
 /// Adds events to their buckets; events whose `event_id` was seen before count once.
 /// Returns how many were applied. The caller checks ids beforehand.
-pub fn apply_events(
-    tx: &Connection,
-    events: &[ActivityEvent],
-    yesterday: i64,
-) -> rusqlite::Result<usize> {
+pub fn apply_events(tx: &Connection, events: &[ActivityEvent], yesterday: i64) -> rusqlite::Result<usize> {
     let mut touched = BTreeSet::new();
     let mut applied = 0;
     for e in events {
         if let Some(id) = &e.event_id {
-            let fresh = tx
-                .prepare_cached("INSERT OR IGNORE INTO activity_events (event_id) VALUES (?1)")?
-                .execute([id])?;
+            let fresh =
+                tx.prepare_cached("INSERT OR IGNORE INTO activity_events (event_id) VALUES (?1)")?.execute([id])?;
             if fresh == 0 {
                 continue;
             }
@@ -99,22 +85,14 @@ impl Store {
     pub fn record_activity(&self, events: &[ActivityEvent]) -> ApiResult<usize> {
         let yesterday = day_number(self.ctx.today()) - 1;
         self.write(|tx| {
-            let mut group_ok =
-                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1)")?;
-            let mut user_ok =
-                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")?;
+            let mut group_ok = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1)")?;
+            let mut user_ok = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")?;
             for (i, e) in events.iter().enumerate() {
                 if !group_ok.query_row([e.group_id], |r| r.get::<_, bool>(0))? {
-                    return Err(ApiError::invalid(
-                        &format!("events[{i}].group_id"),
-                        "no such group",
-                    ));
+                    return Err(ApiError::invalid(&format!("events[{i}].group_id"), "no such group"));
                 }
                 if !user_ok.query_row([e.user_id], |r| r.get::<_, bool>(0))? {
-                    return Err(ApiError::invalid(
-                        &format!("events[{i}].user_id"),
-                        "no such user",
-                    ));
+                    return Err(ApiError::invalid(&format!("events[{i}].user_id"), "no such user"));
                 }
             }
             Ok(apply_events(tx, events, yesterday)?)
@@ -162,22 +140,14 @@ impl Store {
         }
         tx.execute_batch("DROP TABLE temp.rolled;")?;
         tx.commit()?;
-        Ok(RollupSummary {
-            groups: groups as u64,
-            changed: changed as u64,
-            history_rows: history as u64,
-        })
+        Ok(RollupSummary { groups: groups as u64, changed: changed as u64, history_rows: history as u64 })
     }
 
     /// The day the live figures were last rolled up for.
     pub fn last_rollup_day(&self) -> anyhow::Result<Option<i64>> {
         use rusqlite::OptionalExtension;
-        let v: Option<String> = self.read(|c| {
-            c.query_row("SELECT value FROM meta WHERE key = 'rollup_day'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-        })?;
+        let v: Option<String> =
+            self.read(|c| c.query_row("SELECT value FROM meta WHERE key = 'rollup_day'", [], |r| r.get(0)).optional())?;
         Ok(v.and_then(|s| s.parse().ok()))
     }
 }

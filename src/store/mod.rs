@@ -77,32 +77,23 @@ impl Store {
     pub fn open(path: &Path, ctx: Arc<StoreContext>, readers: usize) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("failed to create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
             }
         }
-        let mut writer =
-            Connection::open(path).with_context(|| format!("failed to open {}", path.display()))?;
+        let mut writer = Connection::open(path).with_context(|| format!("failed to open {}", path.display()))?;
         configure(&writer)?;
         migrate(&mut writer)?;
         let mut pool = Vec::new();
         for _ in 0..readers.max(1) {
             let conn = Connection::open_with_flags(
                 path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
             )?;
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
             conn.pragma_update(None, "cache_size", -32768)?;
             pool.push(Mutex::new(conn));
         }
-        Ok(Store {
-            writer: Mutex::new(writer),
-            readers: pool,
-            next_reader: AtomicUsize::new(0),
-            ctx,
-        })
+        Ok(Store { writer: Mutex::new(writer), readers: pool, next_reader: AtomicUsize::new(0), ctx })
     }
 
     /// Runs `f` in one write transaction; nothing is kept unless `f` returns Ok.
@@ -137,12 +128,10 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {} failed", i + 1))?;
+        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }

@@ -41,7 +41,9 @@ pub fn group_text(conn: &Connection, id: i64) -> rusqlite::Result<Option<GroupTe
     conn.prepare_cached(&format!(
         "SELECT {GROUP_COLUMNS}, g.description, g.announcement FROM groups g WHERE g.id = ?1 AND g.dissolved_at IS NULL"
     ))?
-    .query_row([id], |r| Ok(GroupText { row: GroupRow::from_row(r)?, description: r.get(21)?, announcement: r.get(22)? }))
+    .query_row([id], |r| {
+        Ok(GroupText { row: GroupRow::from_row(r)?, description: r.get(21)?, announcement: r.get(22)? })
+    })
     .optional()
 }
 
@@ -55,20 +57,15 @@ pub fn for_each_group_text(
     ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        f(GroupText {
-            row: GroupRow::from_row(r)?,
-            description: r.get(21)?,
-            announcement: r.get(22)?,
-        })?;
+        f(GroupText { row: GroupRow::from_row(r)?, description: r.get(21)?, announcement: r.get(22)? })?;
     }
     Ok(())
 }
 
 /// Calls `f` for every live group row (without text), in id order.
 pub fn for_each_group(conn: &Connection, mut f: impl FnMut(GroupRow)) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.dissolved_at IS NULL ORDER BY g.id"
-    ))?;
+    let mut stmt =
+        conn.prepare(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.dissolved_at IS NULL ORDER BY g.id"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         f(GroupRow::from_row(r)?);
@@ -77,17 +74,11 @@ pub fn for_each_group(conn: &Connection, mut f: impl FnMut(GroupRow)) -> rusqlit
 }
 
 pub fn max_change_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
-        r.get(0)
-    })
+    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))
 }
 
 /// The changes after `seq`, oldest first: (seq, group_id).
-pub fn changes_after(
-    conn: &Connection,
-    seq: i64,
-    limit: usize,
-) -> rusqlite::Result<Vec<(i64, i64)>> {
+pub fn changes_after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
     conn.prepare_cached("SELECT seq, group_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
         .query_map(params![seq, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
@@ -128,25 +119,23 @@ pub fn friends_in_group(conn: &Connection, group_id: i64, viewer: i64) -> rusqli
 }
 
 pub fn pending_requests(conn: &Connection, group_id: i64) -> rusqlite::Result<Vec<RequestEntry>> {
-    conn.prepare_cached("SELECT user_id, message, created_at FROM join_requests WHERE group_id = ?1 ORDER BY created_at, user_id")?
-        .query_map([group_id], |r| {
-            let at: i64 = r.get(2)?;
-            Ok(RequestEntry {
-                user_id: r.get(0)?,
-                message: r.get(1)?,
-                created_at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339(),
-            })
-        })?
-        .collect()
+    conn.prepare_cached(
+        "SELECT user_id, message, created_at FROM join_requests WHERE group_id = ?1 ORDER BY created_at, user_id",
+    )?
+    .query_map([group_id], |r| {
+        let at: i64 = r.get(2)?;
+        Ok(RequestEntry {
+            user_id: r.get(0)?,
+            message: r.get(1)?,
+            created_at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339(),
+        })
+    })?
+    .collect()
 }
 
 /// The live groups a user is in, newest membership first; only discoverable ones unless
 /// `include_hidden` (the user looking at their own list).
-pub fn joined_groups(
-    conn: &Connection,
-    user_id: i64,
-    include_hidden: bool,
-) -> rusqlite::Result<Vec<GroupRow>> {
+pub fn joined_groups(conn: &Connection, user_id: i64, include_hidden: bool) -> rusqlite::Result<Vec<GroupRow>> {
     conn.prepare_cached(&format!(
         "SELECT {GROUP_COLUMNS} FROM members m JOIN groups g ON g.id = m.group_id \
          WHERE m.user_id = ?1 AND g.dissolved_at IS NULL AND (?2 OR g.discoverable) ORDER BY m.joined_at DESC, g.id"
@@ -157,24 +146,24 @@ pub fn joined_groups(
 
 /// The ids of the groups a user is in or has applied to.
 pub fn related_group_ids(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<i64>> {
-    conn.prepare_cached("SELECT group_id FROM members WHERE user_id = ?1 UNION SELECT group_id FROM join_requests WHERE user_id = ?1")?
-        .query_map([user_id], |r| r.get(0))?
-        .collect()
+    conn.prepare_cached(
+        "SELECT group_id FROM members WHERE user_id = ?1 UNION SELECT group_id FROM join_requests WHERE user_id = ?1",
+    )?
+    .query_map([user_id], |r| r.get(0))?
+    .collect()
 }
 
 /// A user's mutual-follow friends.
 pub fn friends(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<i64>> {
-    conn.prepare_cached("SELECT f1.dst FROM follows f1 JOIN follows f2 ON f2.src = f1.dst AND f2.dst = f1.src WHERE f1.src = ?1")?
-        .query_map([user_id], |r| r.get(0))?
-        .collect()
+    conn.prepare_cached(
+        "SELECT f1.dst FROM follows f1 JOIN follows f2 ON f2.src = f1.dst AND f2.dst = f1.src WHERE f1.src = ?1",
+    )?
+    .query_map([user_id], |r| r.get(0))?
+    .collect()
 }
 
 /// The groups the user's friends are in, with how many friends each: (group_id, friends).
-pub fn friends_groups(
-    conn: &Connection,
-    user_id: i64,
-    limit: usize,
-) -> rusqlite::Result<Vec<(i64, i64)>> {
+pub fn friends_groups(conn: &Connection, user_id: i64, limit: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
     conn.prepare_cached(
         "SELECT m.group_id, COUNT(*) AS n FROM follows f1 JOIN follows f2 ON f2.src = f1.dst AND f2.dst = f1.src \
          JOIN members m ON m.user_id = f1.dst WHERE f1.src = ?1 GROUP BY m.group_id ORDER BY n DESC, m.group_id LIMIT ?2",

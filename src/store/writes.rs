@@ -49,9 +49,7 @@ pub struct GroupPatch {
 impl GroupPatch {
     /// Whether the patch touches the owner's settings.
     pub fn touches_settings(&self) -> bool {
-        self.join_approval.is_some()
-            || self.members_can_invite.is_some()
-            || self.discoverable.is_some()
+        self.join_approval.is_some() || self.members_can_invite.is_some() || self.discoverable.is_some()
     }
 }
 
@@ -65,11 +63,7 @@ pub struct Person {
 pub fn person(tx: &Connection, user_id: i64) -> rusqlite::Result<Option<Person>> {
     tx.prepare_cached("SELECT gender, birth_year, tier FROM users WHERE id = ?1")?
         .query_row([user_id], |r| {
-            Ok(Person {
-                female: r.get::<_, String>(0)? == "female",
-                birth_year: r.get(1)?,
-                tier: r.get(2)?,
-            })
+            Ok(Person { female: r.get::<_, String>(0)? == "female", birth_year: r.get(1)?, tier: r.get(2)? })
         })
         .optional()
 }
@@ -80,11 +74,9 @@ fn require_person(tx: &Connection, user_id: i64) -> ApiResult<Person> {
 
 /// A live (not dissolved) group.
 pub fn live_group(tx: &Connection, group_id: i64) -> rusqlite::Result<Option<GroupRow>> {
-    tx.prepare_cached(&format!(
-        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1 AND g.dissolved_at IS NULL"
-    ))?
-    .query_row([group_id], GroupRow::from_row)
-    .optional()
+    tx.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1 AND g.dissolved_at IS NULL"))?
+        .query_row([group_id], GroupRow::from_row)
+        .optional()
 }
 
 fn require_group(tx: &Connection, group_id: i64) -> ApiResult<GroupRow> {
@@ -101,15 +93,9 @@ pub fn viewer_of(conn: &Connection, group_id: i64, user_id: i64) -> rusqlite::Re
         return Ok(Viewer::Member(role));
     }
     let pending: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM join_requests WHERE group_id = ?1 AND user_id = ?2)",
-        )?
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM join_requests WHERE group_id = ?1 AND user_id = ?2)")?
         .query_row([group_id, user_id], |r| r.get(0))?;
-    Ok(if pending {
-        Viewer::Pending
-    } else {
-        Viewer::Outsider
-    })
+    Ok(if pending { Viewer::Pending } else { Viewer::Outsider })
 }
 
 /// Outsiders cannot see a group that is not discoverable; it answers 404 to them.
@@ -155,39 +141,25 @@ pub fn insert_member(
 
 /// The membership row and the membership statistics; the caller refreshes the activity
 /// statistics and records the change (the importer does both once per batch).
-pub fn insert_member_row(
-    tx: &Connection,
-    group_id: i64,
-    user_id: i64,
-    role: Role,
-    joined_at: i64,
-) -> ApiResult<()> {
+pub fn insert_member_row(tx: &Connection, group_id: i64, user_id: i64, role: Role, joined_at: i64) -> ApiResult<()> {
     let p = require_person(tx, user_id)?;
-    tx.prepare_cached(
-        "INSERT INTO members (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![group_id, user_id, role.as_str(), joined_at])?;
+    tx.prepare_cached("INSERT INTO members (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![group_id, user_id, role.as_str(), joined_at])?;
     tx.prepare_cached("DELETE FROM join_requests WHERE group_id = ?1 AND user_id = ?2")?
         .execute([group_id, user_id])?;
     tx.prepare_cached(
         "UPDATE groups SET member_count = member_count + 1, female_count = female_count + ?2, \
          birth_sum = birth_sum + ?3, birth_n = birth_n + ?4 WHERE id = ?1",
     )?
-    .execute(params![
-        group_id,
-        p.female as i64,
-        p.birth_year.unwrap_or(0),
-        p.birth_year.is_some() as i64
-    ])?;
+    .execute(params![group_id, p.female as i64, p.birth_year.unwrap_or(0), p.birth_year.is_some() as i64])?;
     Ok(())
 }
 
 /// Removes a member and moves the group's statistics back.
 fn delete_member(tx: &Connection, group_id: i64, user_id: i64, yesterday: i64) -> ApiResult<()> {
     let p = require_person(tx, user_id)?;
-    let n = tx
-        .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?
-        .execute([group_id, user_id])?;
+    let n =
+        tx.prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?.execute([group_id, user_id])?;
     if n == 0 {
         return Err(ApiError::not_found("member"));
     }
@@ -195,12 +167,7 @@ fn delete_member(tx: &Connection, group_id: i64, user_id: i64, yesterday: i64) -
         "UPDATE groups SET member_count = member_count - 1, female_count = female_count - ?2, \
          birth_sum = birth_sum - ?3, birth_n = birth_n - ?4 WHERE id = ?1",
     )?
-    .execute(params![
-        group_id,
-        p.female as i64,
-        p.birth_year.unwrap_or(0),
-        p.birth_year.is_some() as i64
-    ])?;
+    .execute(params![group_id, p.female as i64, p.birth_year.unwrap_or(0), p.birth_year.is_some() as i64])?;
     refresh_activity_stats(tx, group_id, yesterday)?;
     record_change(tx, group_id)?;
     Ok(())
@@ -249,11 +216,7 @@ impl Store {
             if n == 0 {
                 return Err(ApiError::not_found("user"));
             }
-            Ok(tx.query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                [id],
-                UserRow::from_row,
-            )?)
+            Ok(tx.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], UserRow::from_row)?)
         })
     }
 
@@ -270,10 +233,7 @@ impl Store {
                     params![src, dst, now_secs()],
                 )?;
             } else {
-                tx.execute(
-                    "DELETE FROM follows WHERE src = ?1 AND dst = ?2",
-                    [src, dst],
-                )?;
+                tx.execute("DELETE FROM follows WHERE src = ?1 AND dst = ?2", [src, dst])?;
             }
             Ok(())
         })
@@ -323,10 +283,7 @@ impl Store {
 
     /// Changes a group's fields (owner or admin) and settings (owner only).
     pub fn patch_group(&self, actor: i64, group_id: i64, patch: &GroupPatch) -> ApiResult<()> {
-        let located = patch
-            .location
-            .as_ref()
-            .map(|l| (l.clone(), locality(self, l.as_ref())));
+        let located = patch.location.as_ref().map(|l| (l.clone(), locality(self, l.as_ref())));
         self.write(|tx| {
             let group = require_group(tx, group_id)?;
             let viewer = viewer_of(tx, group_id, actor)?;
@@ -404,18 +361,10 @@ impl Store {
             rules::check_owner(viewer)?;
             match viewer_of(tx, group_id, user_id)? {
                 Viewer::Member(Role::Owner) => {
-                    return Err(ApiError::new(
-                        Code::Conflict,
-                        "the owner's role cannot change",
-                    ));
+                    return Err(ApiError::new(Code::Conflict, "the owner's role cannot change"));
                 }
                 Viewer::Member(_) => {}
-                _ => {
-                    return Err(ApiError::new(
-                        Code::NotAMember,
-                        "the user is not a member of this group",
-                    ))
-                }
+                _ => return Err(ApiError::new(Code::NotAMember, "the user is not a member of this group")),
             }
             let role = if admin { Role::Admin } else { Role::Member };
             tx.execute(
@@ -427,20 +376,8 @@ impl Store {
         })
     }
 
-    pub fn set_announcement(
-        &self,
-        actor: i64,
-        group_id: i64,
-        text: &Announcement,
-    ) -> ApiResult<()> {
-        self.patch_group(
-            actor,
-            group_id,
-            &GroupPatch {
-                announcement: Some(text.clone()),
-                ..GroupPatch::default()
-            },
-        )
+    pub fn set_announcement(&self, actor: i64, group_id: i64, text: &Announcement) -> ApiResult<()> {
+        self.patch_group(actor, group_id, &GroupPatch { announcement: Some(text.clone()), ..GroupPatch::default() })
     }
 
     /// Applies to join: open groups admit at once, approval groups queue the application.
@@ -467,13 +404,7 @@ impl Store {
     }
 
     /// Approves or rejects a pending application (owner or admin).
-    pub fn decide_request(
-        &self,
-        actor: i64,
-        group_id: i64,
-        user_id: i64,
-        approve: bool,
-    ) -> ApiResult<()> {
+    pub fn decide_request(&self, actor: i64, group_id: i64, user_id: i64, approve: bool) -> ApiResult<()> {
         let yesterday = self.yesterday();
         self.write(|tx| {
             let group = require_group(tx, group_id)?;
@@ -487,10 +418,7 @@ impl Store {
                 rules::check_room(group.member_count, group.capacity)?;
                 insert_member(tx, group_id, user_id, Role::Member, now_secs(), yesterday)?;
             } else {
-                tx.execute(
-                    "DELETE FROM join_requests WHERE group_id = ?1 AND user_id = ?2",
-                    [group_id, user_id],
-                )?;
+                tx.execute("DELETE FROM join_requests WHERE group_id = ?1 AND user_id = ?2", [group_id, user_id])?;
                 record_change(tx, group_id)?;
             }
             Ok(())
@@ -504,15 +432,11 @@ impl Store {
             let group = require_group(tx, group_id)?;
             let viewer = viewer_of(tx, group_id, inviter)?;
             require_visible(&group, viewer)?;
-            require_person(tx, invitee)
-                .map_err(|_| ApiError::invalid("invitee", "no such user"))?;
+            require_person(tx, invitee).map_err(|_| ApiError::invalid("invitee", "no such user"))?;
             let friends = are_friends(tx, inviter, invitee)?;
             rules::check_invite(viewer, group.members_can_invite, friends)?;
             if let Viewer::Member(_) = viewer_of(tx, group_id, invitee)? {
-                return Err(ApiError::new(
-                    Code::AlreadyMember,
-                    "the invitee is already a member",
-                ));
+                return Err(ApiError::new(Code::AlreadyMember, "the invitee is already a member"));
             }
             rules::check_room(group.member_count, group.capacity)?;
             insert_member(tx, group_id, invitee, Role::Member, now_secs(), yesterday)
@@ -539,11 +463,7 @@ impl Store {
 /// Inserts or updates a user inside a transaction; shared by the API and the importer.
 pub fn upsert_user_tx(tx: &Transaction<'_>, id: i64, input: &UserInput, now: i64) -> ApiResult<()> {
     let old = person(tx, id)?;
-    let tier = input
-        .tier
-        .clone()
-        .or_else(|| old.as_ref().map(|p| p.tier.clone()))
-        .unwrap_or_else(|| "normal".into());
+    let tier = input.tier.clone().or_else(|| old.as_ref().map(|p| p.tier.clone())).unwrap_or_else(|| "normal".into());
     tx.prepare_cached(
         "INSERT INTO users (id, nickname, gender, birth_year, tier, show_joined_groups, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), ?7, ?7) \
@@ -551,7 +471,15 @@ pub fn upsert_user_tx(tx: &Transaction<'_>, id: i64, input: &UserInput, now: i64
          birth_year = excluded.birth_year, tier = excluded.tier, \
          show_joined_groups = COALESCE(?6, users.show_joined_groups), updated_at = excluded.updated_at",
     )?
-    .execute(params![id, input.nickname.as_str(), input.gender.as_str(), input.birth_year, tier, input.show_joined_groups, now])?;
+    .execute(params![
+        id,
+        input.nickname.as_str(),
+        input.gender.as_str(),
+        input.birth_year,
+        tier,
+        input.show_joined_groups,
+        now
+    ])?;
     if let Some(old) = old {
         let new_female = input.gender == Gender::Female;
         if old.female != new_female || old.birth_year != input.birth_year {

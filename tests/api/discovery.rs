@@ -1,0 +1,263 @@
+//! Search, nearby and suggest: filters, sorts, pagination, exactness and freshness.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::helpers::{enc, spawn_app, TestApp};
+
+/// Imports groups through the importer (fast), as (id, name, category, lat, lon).
+fn import_groups(app: &TestApp, groups: &[(i64, String, &str, f64, f64)]) {
+    let mut lines = String::from("{\"type\":\"user\",\"id\":1,\"nickname\":\"主\",\"gender\":\"female\"}\n");
+    for (id, name, cat, lat, lon) in groups {
+        lines.push_str(
+            &json!({"type": "group", "id": id, "owner_id": 1, "name": name, "category": cat,
+                    "location": {"lat": lat, "lon": lon}, "join_approval": false, "members_can_invite": true})
+            .to_string(),
+        );
+        lines.push('\n');
+    }
+    let summary = groupscout::jobs::import::import(&app.app.store, &mut lines.as_bytes(), |_, _| {}).unwrap();
+    assert_eq!(summary.skipped, 0, "{:?}", summary.errors);
+    app.settle();
+}
+
+fn page_all(app: &TestApp, first: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut url = first.to_string();
+    loop {
+        let (s, b) = app.get(&url, None);
+        assert_eq!(s, 200, "{url}: {b}");
+        out.extend(b["groups"].as_array().unwrap().iter().cloned());
+        match b["next_cursor"].as_str() {
+            Some(c) => url = format!("{first}&cursor={}", enc(c)),
+            None => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn nearby_returns_exactly_the_groups_within_the_radius_nearest_first() {
+    let app = spawn_app();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut groups: Vec<(i64, String, &str, f64, f64)> = Vec::new();
+    for id in 1..=2_000 {
+        // A cluster around Beijing, a sprinkle far away, and some exact duplicates.
+        let (lat, lon) = if id % 10 == 0 {
+            (rng.gen_range(20.0..45.0), rng.gen_range(100.0..125.0))
+        } else if id % 50 == 1 && id > 1 {
+            (groups[0].3, groups[0].4)
+        } else {
+            (39.9 + rng.gen_range(-0.6..0.6), 116.4 + rng.gen_range(-0.8..0.8))
+        };
+        groups.push((id, format!("测试群{id}"), "local", lat, lon));
+    }
+    import_groups(&app, &groups);
+    for case in 0..200 {
+        // Points at a group's exact location, on round-number grid lines, and random.
+        let (lat, lon) = match case % 3 {
+            0 => (groups[case * 7 % groups.len()].3, groups[case * 7 % groups.len()].4),
+            1 => ((39.9f64 + rng.gen_range(-0.5..0.5)).round(), (116.4f64 + rng.gen_range(-0.5..0.5)).round()),
+            _ => (39.9 + rng.gen_range(-0.7..0.7), 116.4 + rng.gen_range(-0.9..0.9)),
+        };
+        let radius_km: f64 = if case % 4 == 0 { 100.0 } else { 10f64.powf(rng.gen_range(-1.0..2.0)) };
+        let expected: BTreeSet<i64> = groups
+            .iter()
+            .filter(|g| groupscout::geo::haversine_m(lat, lon, g.3, g.4) <= radius_km * 1000.0)
+            .map(|g| g.0)
+            .collect();
+        let url = format!("/v1/nearby?lat={lat}&lon={lon}&radius_km={radius_km}&limit=50");
+        let got = page_all(&app, &url);
+        let ids: Vec<i64> = got.iter().map(|g| g["id"].as_i64().unwrap()).collect();
+        let unique: BTreeSet<i64> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "duplicates across pages for {url}");
+        assert_eq!(unique, expected, "case {case}: {url}");
+        let mut last = (0.0, 0);
+        for g in &got {
+            let id = g["id"].as_i64().unwrap();
+            let d = g["distance_m"].as_f64().unwrap();
+            let src = &groups[(id - 1) as usize];
+            let reference = groupscout::geo::haversine_m(lat, lon, src.3, src.4);
+            assert!((d - reference).abs() <= 1.0, "distance {d} vs {reference}");
+            assert!((reference, id) >= last, "not nearest first");
+            last = (reference, id);
+        }
+    }
+}
+
+#[test]
+fn a_new_group_is_searchable_within_a_second_and_a_dissolved_one_disappears_as_fast() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    let started = Instant::now();
+    let g = app.located_group(1, "闪电飞盘训练营", "sports", 31.23, 121.47);
+    let found = |q: &str| TestApp::ids(&app.search(q)).contains(&g);
+    let wait = |want: bool, q: &str| {
+        let start = Instant::now();
+        while found(q) != want {
+            assert!(start.elapsed() < Duration::from_secs(1), "not visible within 1 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        start.elapsed()
+    };
+    wait(true, &format!("q={}", enc("飞盘")));
+    wait(true, "lat=31.23&lon=121.47&radius_km=1");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    app.as_user(1, "DELETE", &format!("/v1/groups/{g}"), None);
+    wait(false, &format!("q={}", enc("飞盘")));
+    let near = TestApp::ids(&app.get("/v1/nearby?lat=31.23&lon=121.47&radius_km=1", None).1);
+    assert!(!near.contains(&g));
+}
+
+fn small_world(app: &TestApp) -> Vec<i64> {
+    app.owner(1, 2);
+    for u in 3..=5 {
+        app.owner(u, 2);
+    }
+    let haidian = (39.99, 116.30);
+    let chaoyang = (39.92, 116.44);
+    let hangzhou = (30.27, 120.15);
+    let ids = vec![
+        app.located_group(1, "海淀周末徒步群", "outdoor", haidian.0, haidian.1),
+        app.located_group(1, "海淀羽毛球约球", "sports", haidian.0 + 0.01, haidian.1),
+        app.located_group(3, "朝阳徒步爱好者", "outdoor", chaoyang.0, chaoyang.1),
+        app.located_group(3, "杭州西湖徒步", "outdoor", hangzhou.0, hangzhou.1),
+        app.group(4, json!({"name": "徒步装备交流", "category": "outdoor", "join_approval": true})),
+        app.located_group(5, "王者荣耀5排车队", "gaming", chaoyang.0, chaoyang.1 + 0.02),
+    ];
+    app.settle();
+    ids
+}
+
+#[test]
+fn search_finds_words_infixes_places_and_ranks_full_matches_first() {
+    let app = spawn_app();
+    let ids = small_world(&app);
+    let all = TestApp::ids(&app.search(&format!("q={}&limit=50", enc("徒步"))));
+    assert_eq!(all.iter().collect::<BTreeSet<_>>(), [ids[0], ids[2], ids[3], ids[4]].iter().collect());
+    // 海淀 徒步: the group matching both words comes first; partial matches follow.
+    let both = TestApp::ids(&app.search(&format!("q={}", enc("海淀 徒步"))));
+    assert_eq!(both[0], ids[0]);
+    assert!(both.contains(&ids[1]) && both.contains(&ids[2]));
+    // The text is plain: query syntax is searched as words, never parsed.
+    for q in ["name:*", "\"", "AND", "徒步 OR", "((("] {
+        let (s, _) = app.get(&format!("/v1/search?q={}", enc(q)), None);
+        assert_eq!(s, 200, "{q}");
+    }
+    assert_eq!(TestApp::ids(&app.search(&format!("q={}", enc("5排")))), vec![ids[5]]);
+    let body = app.search(&format!("q={}", enc("羽毛球")));
+    assert_eq!(body["groups"][0]["highlight"], "海淀<em>羽毛球</em>约球");
+}
+
+#[test]
+fn every_filter_narrows_the_results_and_facets_count_the_match_set() {
+    let app = spawn_app();
+    let ids = small_world(&app);
+    let q = enc("徒步");
+    let body = app.search(&format!("q={q}&place={}", enc("海淀")));
+    assert_eq!(TestApp::ids(&body), vec![ids[0]]);
+    let body = app.search(&format!("q={q}&place={}", enc("北京市")));
+    assert_eq!(TestApp::ids(&body).iter().collect::<BTreeSet<_>>(), [ids[0], ids[2]].iter().collect());
+    let body = app.search(&format!("q={q}&place={}", enc("浙江省")));
+    assert_eq!(TestApp::ids(&body), vec![ids[3]]);
+    let body = app.search(&format!("q={q}&open_join=true&limit=50"));
+    assert!(!TestApp::ids(&body).contains(&ids[4]));
+    let body = app.search("lat=39.99&lon=116.30&radius_km=3");
+    assert_eq!(TestApp::ids(&body).iter().collect::<BTreeSet<_>>(), [ids[0], ids[1]].iter().collect());
+    assert!(body["groups"][0]["distance_m"].is_number());
+    let body = app.search("category=gaming");
+    assert_eq!(TestApp::ids(&body), vec![ids[5]]);
+    assert_eq!(body["facets"]["category"], json!({"gaming": 1, "outdoor": 4, "sports": 1}));
+    // has_room: fill a group to capacity through the store's own rules.
+    let body = app.search(&format!("q={q}&has_room=true&limit=50"));
+    assert_eq!(body["total"], 4);
+}
+
+#[test]
+fn sorts_order_by_distance_activity_and_age_with_ties_by_id() {
+    let app = spawn_app();
+    let ids = small_world(&app);
+    let body = app.search("lat=39.99&lon=116.30&sort=distance&limit=50");
+    let order = TestApp::ids(&body);
+    assert_eq!(&order[..2], &[ids[0], ids[1]]);
+    let distances: Vec<f64> =
+        body["groups"].as_array().unwrap().iter().filter_map(|g| g["distance_m"].as_f64()).collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]));
+    let yesterday = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai) - chrono::Duration::days(1);
+    let (s, _) = app.admin(
+        "POST",
+        "/v1/activity",
+        Some(&json!({"events": [{"group_id": ids[3], "user_id": 3, "at": yesterday.to_rfc3339(), "messages": 9}]})),
+    );
+    assert_eq!(s, 200);
+    app.settle();
+    let order = TestApp::ids(&app.search("sort=activity&limit=50"));
+    assert_eq!(order[0], ids[3]);
+    assert_eq!(
+        &order[1..],
+        &{
+            let mut rest: Vec<i64> = ids.iter().copied().filter(|i| *i != ids[3]).collect();
+            rest.sort();
+            rest
+        }[..]
+    );
+    let newest = TestApp::ids(&app.search("sort=newest&limit=50"));
+    assert_eq!(newest.len(), ids.len());
+}
+
+#[test]
+fn search_pages_follow_the_cursor_without_gaps_or_repeats() {
+    let app = spawn_app();
+    let groups: Vec<(i64, String, &str, f64, f64)> =
+        (1..=120).map(|i| (i, format!("读书会第{i}期"), "reading", 30.0 + i as f64 * 0.001, 120.0)).collect();
+    import_groups(&app, &groups);
+    let pages = page_all(&app, &format!("/v1/search?q={}&limit=7", enc("读书会")));
+    let ids: Vec<i64> = pages.iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 120);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 120);
+    // A cursor from one query is refused for another.
+    let (_, first) = app.get(&format!("/v1/search?q={}&limit=7", enc("读书会")), None);
+    let c = first["next_cursor"].as_str().unwrap();
+    let (s, b) = app.get(&format!("/v1/search?q={}&limit=7&cursor={}", enc("读书"), enc(c)), None);
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_cursor")));
+    let near = page_all(&app, "/v1/nearby?lat=30.05&lon=120&radius_km=20&sort=blend&limit=9");
+    let near_ids: BTreeSet<i64> = near.iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    assert_eq!(near_ids.len(), near.len());
+}
+
+#[test]
+fn suggest_completes_names_pinyin_and_initials() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    app.owner(3, 2);
+    let g = app.group(1, json!({"name": "户外徒步俱乐部", "category": "outdoor"}));
+    app.group(3, json!({"name": "美食探店", "category": "food"}));
+    app.settle();
+    for q in ["户外", "户", "huwai", "hu wai", "huw", "hwtb", "HWTB", "戶外"] {
+        let (s, b) = app.get(&format!("/v1/suggest?q={}", enc(q)), None);
+        assert_eq!(s, 200);
+        let ids: Vec<i64> = b["suggestions"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![g], "{q}");
+    }
+    let (_, b) = app.get("/v1/suggest?q=", None);
+    assert_eq!(b["suggestions"], json!([]));
+}
+
+#[test]
+fn the_detail_page_shows_the_viewer_and_friends_inside() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    app.user(3, "male", None);
+    app.befriend(3, 2);
+    let g = app.group(1, json!({"name": "详情群", "category": "pets", "description": "柯基", "join_approval": true}));
+    app.as_user(1, "POST", &format!("/v1/groups/{g}/invites"), Some(&json!({"invitee": 2})));
+    let (s, d) = app.as_user(3, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(s, 200);
+    assert_eq!(d["viewer"], json!({"role": "none", "can_apply": true, "friends_in_group": 1}));
+    assert_eq!(d["description"], "柯基");
+    let (_, anon) = app.get(&format!("/v1/groups/{g}"), None);
+    assert!(anon.get("viewer").is_none());
+}

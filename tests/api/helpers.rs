@@ -1,0 +1,195 @@
+//! The test app: the real service on port 0 with its own temporary database and index,
+//! and helpers that speak HTTP to it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use groupscout::config::{RankingWeights, Rules, Settings};
+use groupscout::service::App;
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub app: Arc<App>,
+    #[allow(dead_code)]
+    pub dir: tempfile::TempDir,
+    agent: ureq::Agent,
+}
+
+pub fn settings_in(dir: &std::path::Path, rules: Rules) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".into(),
+        db: dir.join("db").join("groupscout.db"),
+        index: dir.join("index"),
+        secret: SECRET.into(),
+        admin_token: ADMIN.into(),
+        timezone: chrono_tz::Asia::Shanghai,
+        rules,
+        ranking: RankingWeights::default(),
+        data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
+    }
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(Rules::default())
+}
+
+pub fn spawn_app_with(rules: Rules) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    spawn_app_in(dir, rules)
+}
+
+pub fn spawn_app_in(dir: tempfile::TempDir, rules: Rules) -> TestApp {
+    let app = App::open(settings_in(dir.path(), rules)).expect("the app opens");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().unwrap().port();
+    let server_app = app.clone();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            groupscout::startup::build_server(server_app, listener, 2).expect("the server builds").await
+        })
+    });
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+    TestApp { base: format!("http://127.0.0.1:{port}"), app, dir, agent }
+}
+
+pub fn token(user: i64) -> String {
+    groupscout::auth::issue_user_token(SECRET, user, chrono::Utc::now().timestamp(), 3600)
+}
+
+impl TestApp {
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>, auth: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.request(method, &format!("{}{}", self.base, path));
+        if let Some(t) = auth {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn raw(&self, method: &str, path: &str, body: &[u8], auth: Option<&str>) -> (u16, Value) {
+        let mut req =
+            self.agent.request(method, &format!("{}{}", self.base, path)).set("Content-Type", "application/json");
+        if let Some(t) = auth {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let resp = match req.send_bytes(body) {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str, auth: Option<&str>) -> (u16, Value) {
+        self.call("GET", path, None, auth)
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call(method, path, body, Some(ADMIN))
+    }
+
+    pub fn as_user(&self, user: i64, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call(method, path, body, Some(&token(user)))
+    }
+
+    /// Creates a user with a gender and an optional birth year.
+    #[track_caller]
+    pub fn user(&self, id: i64, gender: &str, birth_year: Option<i64>) {
+        let mut body = json!({"nickname": format!("用户{id}"), "gender": gender});
+        if let Some(y) = birth_year {
+            body["birth_year"] = json!(y);
+        }
+        let (s, b) = self.admin("PUT", &format!("/v1/users/{id}"), Some(&body));
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// Makes two users mutual-follow friends.
+    #[track_caller]
+    pub fn befriend(&self, a: i64, b: i64) {
+        for (x, y) in [(a, b), (b, a)] {
+            let (s, body) = self.admin("PUT", &format!("/v1/users/{x}/follows/{y}"), None);
+            assert_eq!(s, 200, "{body}");
+        }
+    }
+
+    /// A user with one friend, ready to create groups: returns nothing, panics on failure.
+    #[track_caller]
+    pub fn owner(&self, id: i64, friend: i64) {
+        self.user(id, "female", Some(1995));
+        self.user(friend, "male", Some(1990));
+        self.befriend(id, friend);
+    }
+
+    /// Creates a group and returns its id.
+    #[track_caller]
+    pub fn group(&self, owner: i64, body: Value) -> i64 {
+        let (s, b) = self.as_user(owner, "POST", "/v1/groups", Some(&body));
+        assert_eq!(s, 201, "{b}");
+        b["id"].as_i64().expect("an id")
+    }
+
+    /// A located group with the given name in a category.
+    #[track_caller]
+    pub fn located_group(&self, owner: i64, name: &str, category: &str, lat: f64, lon: f64) -> i64 {
+        self.group(
+            owner,
+            json!({"name": name, "category": category, "location": {"lat": lat, "lon": lon}, "join_approval": false, "members_can_invite": true}),
+        )
+    }
+
+    /// Waits until everything written so far is visible to search.
+    pub fn settle(&self) {
+        let target = self.app.store.read(|c| groupscout::store::reads::max_change_seq(c)).unwrap();
+        self.app.engine.notify();
+        let started = Instant::now();
+        while self.app.engine.committed_seq() < target {
+            assert!(started.elapsed() < Duration::from_secs(10), "the index did not catch up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn search(&self, query: &str) -> Value {
+        let (s, b) = self.get(&format!("/v1/search?{query}"), None);
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    pub fn ids(body: &Value) -> Vec<i64> {
+        body["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    url_encode(s)
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP API: one binary, a module per feature.
+
+mod helpers;
+
+mod activity;
+mod auth;
+mod discovery;
+mod groups;
+mod privacy;
+mod users;
+mod validation;
