@@ -46,6 +46,10 @@ enum Command {
         /// HTTP worker threads (default: the number of cores).
         #[arg(long)]
         workers: Option<usize>,
+        /// When the database has no groups yet, generate and import a sample world of this
+        /// many groups first (seed 42).
+        #[arg(long)]
+        sample: Option<usize>,
     },
     /// Load users, follows, groups, members and activity from import lines (`-` for stdin).
     Import { file: PathBuf },
@@ -98,10 +102,30 @@ fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Store::open(&settings.db, ctx, 2)
 }
 
+/// Fills an empty database with a generated world, through the importer.
+fn load_sample(settings: &Settings, groups: usize) -> anyhow::Result<()> {
+    let store = open_store(settings)?;
+    let existing: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
+    if existing > 0 {
+        return Ok(());
+    }
+    let opts = jobs::gen::GenOptions { groups, seed: 42, today: store.ctx.today() };
+    let mut world = Vec::new();
+    jobs::generate(&store.ctx.gazetteer, &opts, &mut world)?;
+    let bar = jobs::progress_bar(Some(world.len() as u64), "sample");
+    let summary = jobs::import::import(&store, &mut world.as_slice(), |bytes, _| bar.set_position(bytes))?;
+    bar.finish_and_clear();
+    eprintln!("sample: imported {} lines ({} groups) in {:.1} s", summary.imported, groups, summary.seconds);
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Serve { bind, workers } => {
+        Command::Serve { bind, workers, sample } => {
             let settings = settings(&cli, bind.clone())?;
+            if let Some(groups) = sample {
+                load_sample(&settings, *groups)?;
+            }
             let listener =
                 TcpListener::bind(&settings.bind).with_context(|| format!("failed to bind {}", settings.bind))?;
             let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

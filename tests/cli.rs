@@ -1,0 +1,312 @@
+//! The binary as an operator runs it: durability across `kill -9`, import, reindex under
+//! load, and the roll-up checked against an independent computation.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration as Days, NaiveDate};
+use chrono_tz::Asia::Shanghai;
+use serde_json::{json, Value};
+
+const SECRET: &str = "cli-test-secret-0123456789abcdef";
+const ADMIN: &str = "cli-test-admin-0123456789abcdef";
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_groupscout")
+}
+
+fn command(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .env("GROUPSCOUT_DB", dir.join("db").join("g.db"))
+        .env("GROUPSCOUT_INDEX", dir.join("index"))
+        .env("GROUPSCOUT_SECRET", SECRET)
+        .env("GROUPSCOUT_ADMIN_TOKEN", ADMIN)
+        .env("GROUPSCOUT_DATA", concat!(env!("CARGO_MANIFEST_DIR"), "/data"))
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn start(dir: &Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = command(dir)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while ureq::get(&format!("{base}/healthz")).call().is_err() {
+        assert!(started.elapsed() < Duration::from_secs(60), "serve did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, base, dir: dir.to_path_buf() }
+}
+
+impl Server {
+    fn call(&self, method: &str, path: &str, body: Option<Value>, auth: Option<&str>) -> (u16, Value) {
+        let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
+        if let Some(t) = auth {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        let resp = match resp {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        (status, resp.into_json().unwrap_or(Value::Null))
+    }
+
+    fn kill9(mut self) -> PathBuf {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+        self.dir.clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn user_token(id: i64) -> String {
+    groupscout::auth::issue_user_token(SECRET, id, chrono::Utc::now().timestamp(), 3600)
+}
+
+fn run(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = command(dir).args(args).output().expect("the binary runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_acknowledged_write_survives_kill_dash_nine() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut acknowledged_groups = Vec::new();
+    for u in 1..=30 {
+        let (s, _) = server.call(
+            "PUT",
+            &format!("/v1/users/{u}"),
+            Some(json!({"nickname": format!("u{u}"), "gender": "female", "birth_year": 1990})),
+            Some(ADMIN),
+        );
+        assert_eq!(s, 200);
+    }
+    for u in 1..=29 {
+        for (a, b) in [(u, u + 1), (u + 1, u)] {
+            assert_eq!(server.call("PUT", &format!("/v1/users/{a}/follows/{b}"), None, Some(ADMIN)).0, 200);
+        }
+    }
+    for u in 1..=20 {
+        let (s, b) = server.call(
+            "POST",
+            "/v1/groups",
+            Some(json!({"name": format!("持久群{u}"), "category": "other", "location": {"lat": 30.0, "lon": 120.0}})),
+            Some(&user_token(u)),
+        );
+        assert_eq!(s, 201);
+        let g = b["id"].as_i64().unwrap();
+        let (s, _) = server.call("POST", &format!("/v1/groups/{g}/join"), Some(json!({})), Some(&user_token(u + 1)));
+        assert_eq!(s, 200);
+        acknowledged_groups.push(g);
+    }
+    let yesterday = (chrono::Utc::now().with_timezone(&Shanghai) - Days::days(1)).to_rfc3339();
+    let (s, _) = server.call(
+        "POST",
+        "/v1/activity",
+        Some(json!({"events": [{"group_id": acknowledged_groups[0], "user_id": 1, "at": yesterday, "messages": 42}]})),
+        Some(ADMIN),
+    );
+    assert_eq!(s, 200);
+    // No pause: the kill comes right after the last acknowledgement.
+    let dir_path = server.kill9();
+    let server = start(&dir_path);
+    for (i, g) in acknowledged_groups.iter().enumerate() {
+        let (s, d) = server.call("GET", &format!("/v1/groups/{g}"), None, None);
+        assert_eq!(s, 200, "group {g} lost");
+        assert_eq!(d["name"], format!("持久群{}", i + 1));
+        assert_eq!(d["member_count"], 2);
+    }
+    let (_, d) = server.call("GET", &format!("/v1/groups/{}", acknowledged_groups[0]), None, None);
+    assert_eq!(d["yesterday_messages"], 42);
+    let (_, found) = server.call("GET", "/v1/nearby?lat=30&lon=120&radius_km=1&limit=50", None, None);
+    assert_eq!(found["total"], 20);
+}
+
+/// Stats per group computed from the import lines alone, without the service's code:
+/// (female members, yesterday's messages, active members, members).
+fn independent_stats(world: &str, today: NaiveDate) -> BTreeMap<i64, (i64, i64, i64, i64)> {
+    let yesterday = today - Days::days(1);
+    let mut members: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let mut female: HashMap<i64, bool> = HashMap::new();
+    let mut messages: HashMap<i64, i64> = HashMap::new();
+    let mut active: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let mut activity = Vec::new();
+    for line in world.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        match v["type"].as_str().unwrap() {
+            "user" => {
+                female.insert(v["id"].as_i64().unwrap(), v["gender"] == "female");
+            }
+            "member" => {
+                members.entry(v["group_id"].as_i64().unwrap()).or_default().insert(v["user_id"].as_i64().unwrap());
+            }
+            "activity" => activity.push(v),
+            _ => {}
+        }
+    }
+    for v in activity {
+        let g = v["group_id"].as_i64().unwrap();
+        let u = v["user_id"].as_i64().unwrap();
+        let day =
+            DateTime::parse_from_rfc3339(v["at"].as_str().unwrap()).unwrap().with_timezone(&Shanghai).date_naive();
+        let n = v["messages"].as_i64().unwrap();
+        if day == yesterday {
+            *messages.entry(g).or_default() += n;
+        }
+        let in_window = day <= yesterday && day > yesterday - Days::days(7);
+        if n > 0 && in_window && members.get(&g).is_some_and(|m| m.contains(&u)) {
+            active.entry(g).or_default().insert(u);
+        }
+    }
+    members
+        .iter()
+        .map(|(g, ms)| {
+            let f = ms.iter().filter(|u| female.get(u).copied().unwrap_or(false)).count() as i64;
+            let m = messages.get(g).copied().unwrap_or(0);
+            let a = active.get(g).map_or(0, |a| a.len() as i64);
+            (*g, (f, m, a, ms.len() as i64))
+        })
+        .collect()
+}
+
+#[test]
+fn import_is_idempotent_and_rollup_matches_an_independent_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let today = chrono::Utc::now().with_timezone(&Shanghai).date_naive();
+    let world_path = dir.path().join("world.jsonl");
+    let (ok, out) = run(dir.path(), &["gen", "--groups", "400", "--seed", "3", "--out", world_path.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let mut world = std::fs::read_to_string(&world_path).unwrap();
+    // Events on both sides of Shanghai's midnight, which is 16:00 in UTC.
+    let boundary = [
+        (format!("{}T23:59:59+08:00", today - Days::days(1)), 5, true),
+        (format!("{}T16:00:00Z", today - Days::days(1)), 7, false), // 00:00 today in Shanghai
+        (format!("{}T15:59:59Z", today - Days::days(1)), 11, true), // 23:59:59 yesterday in Shanghai
+    ];
+    let first_member: Value =
+        world.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|v| v["type"] == "member").unwrap();
+    for (at, n, _) in &boundary {
+        world.push_str(&json!({"type": "activity", "group_id": first_member["group_id"], "user_id": first_member["user_id"], "at": at, "messages": n}).to_string());
+        world.push('\n');
+    }
+    world.push_str("{\"type\":\"member\",\"group_id\":99999999,\"user_id\":1}\n");
+    world.push_str("this is not json\n");
+    std::fs::write(&world_path, &world).unwrap();
+    let lines = world.lines().count();
+    let (ok, out) = run(dir.path(), &["import", world_path.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("line {}:", lines - 1)), "{out}");
+    assert!(out.contains(&format!("line {lines}:")), "{out}");
+    assert!(out.contains("2 skipped"), "{out}");
+    let db = dir.path().join("db").join("g.db");
+    let snapshot = || -> Vec<(i64, i64, i64, i64, i64)> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, member_count, female_count, yesterday_messages, active_members FROM groups ORDER BY id",
+            )
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let first = snapshot();
+    let (ok, out) = run(dir.path(), &["import", world_path.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert_eq!(snapshot(), first, "a second import changed something");
+    let (ok, out) = run(dir.path(), &["rollup"]);
+    assert!(ok, "{out}");
+    let (ok, _) = run(dir.path(), &["rollup"]);
+    assert!(ok);
+    let after = snapshot();
+    let expected = independent_stats(&world, today);
+    assert!(expected.len() > 300);
+    let mut with_messages = 0;
+    for (id, members, female, messages, active) in after {
+        let (e_female, e_messages, e_active, e_members) = expected.get(&id).copied().unwrap_or((0, 0, 0, 0));
+        assert_eq!((members, female, messages, active), (e_members, e_female, e_messages, e_active), "group {id}");
+        with_messages += (messages > 0) as usize;
+    }
+    assert!(with_messages > 20, "the world should have activity yesterday");
+}
+
+#[test]
+fn searches_never_fail_while_reindex_switches_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let world_path = dir.path().join("world.jsonl");
+    assert!(run(dir.path(), &["gen", "--groups", "3000", "--out", world_path.to_str().unwrap()]).0);
+    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    let server = Arc::new(start(dir.path()));
+    let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    let total = before["total"].as_i64().unwrap();
+    assert!(total > 100);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok_count, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let (server, stop, ok_count, errors) = (server.clone(), stop.clone(), ok_count.clone(), errors.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (s, b) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+                    if s == 200 && b["total"].as_i64() == Some(total) {
+                        ok_count.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        let (ok, out) = run(dir.path(), &["reindex"]);
+        assert!(ok, "{out}");
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for l in loops {
+        l.join().unwrap();
+    }
+    assert_eq!(errors.load(Ordering::Relaxed), 0);
+    assert!(ok_count.load(Ordering::Relaxed) > 10);
+    let (_, health) = server.call("GET", "/healthz", None, None);
+    let current = std::fs::read_to_string(dir.path().join("index").join("CURRENT")).unwrap();
+    assert_eq!(health["generation"], current.trim());
+    let gens: Vec<_> = std::fs::read_dir(dir.path().join("index"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+        .collect();
+    assert_eq!(gens.len(), 1, "old generations are removed");
+    let (_, after) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    assert_eq!(after["total"], total);
+}
