@@ -128,9 +128,9 @@ pub fn short_name(name: &str) -> String {
 }
 
 fn level_of(adcode: u64) -> Level {
-    if adcode % 10_000_000_000 == 0 {
+    if adcode.is_multiple_of(10_000_000_000) {
         Level::Province
-    } else if adcode % 100_000_000 == 0 {
+    } else if adcode.is_multiple_of(100_000_000) {
         Level::City
     } else {
         Level::District

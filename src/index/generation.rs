@@ -100,7 +100,7 @@ pub fn build(
                     documents += 1;
                 }
                 read += 1;
-                if read % 10_000 == 0 {
+                if read.is_multiple_of(10_000) {
                     progress(read);
                 }
                 Ok(())

@@ -295,41 +295,51 @@ pub enum NearbyFrom {
     Offset(usize),
 }
 
-/// The discoverable groups within `radius_m`, exactly, nearest first (or blended).
-pub fn nearby(
-    catalog: &Catalog,
-    weights: &RankingWeights,
-    (lat, lon): (f64, f64),
-    radius_m: f64,
-    category: Option<&str>,
-    sort: NearbySort,
-    from: NearbyFrom,
-    limit: usize,
-) -> (usize, Vec<(f64, Arc<GroupRow>)>, bool) {
-    let mut all = catalog.within(lat, lon, radius_m);
-    if let Some(c) = category {
-        all.retain(|(_, g)| g.category == c);
+/// A nearby request, validated by the route.
+#[derive(Debug, Clone)]
+pub struct NearbyQuery {
+    pub origin: (f64, f64),
+    pub radius_m: f64,
+    pub category: Option<String>,
+    pub sort: NearbySort,
+    pub from: NearbyFrom,
+    pub limit: usize,
+}
+
+/// One page of nearby results: (distance in metres, group).
+#[derive(Debug, Clone)]
+pub struct NearbyPage {
+    pub total: usize,
+    pub hits: Vec<(f64, Arc<GroupRow>)>,
+    pub has_more: bool,
+}
+
+/// The discoverable groups within the radius, exactly, nearest first (or blended).
+pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> NearbyPage {
+    let (lat, lon) = nq.origin;
+    let mut all = catalog.within(lat, lon, nq.radius_m);
+    if let Some(c) = &nq.category {
+        all.retain(|(_, g)| &g.category == c);
     }
     let total = all.len();
-    match sort {
+    match nq.sort {
         NearbySort::Distance => {
-            if let NearbyFrom::After(d, id) = from {
+            if let NearbyFrom::After(d, id) = nq.from {
                 all.retain(|(gd, g)| gd.total_cmp(&d).then(g.id.cmp(&id)) == Ordering::Greater);
             }
             let rest = all.len();
-            let page = page_of(all, 0, limit, |a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
-            let more = rest > page.len();
-            (total, page, more)
+            let hits = page_of(all, 0, nq.limit, |a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+            NearbyPage { total, has_more: rest > hits.len(), hits }
         }
         NearbySort::Blend => {
-            let offset = match from {
+            let offset = match nq.from {
                 NearbyFrom::Offset(o) => o,
                 _ => 0,
             };
             let score = |x: &(f64, Arc<GroupRow>)| ranking::nearby_blend(&x.1, x.0, weights);
-            let page = page_of(all, offset, limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id)));
-            let more = offset + limit < total && offset + limit < MAX_DEPTH;
-            (total, page, more)
+            let hits = page_of(all, offset, nq.limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id)));
+            let end = offset + nq.limit;
+            NearbyPage { total, hits, has_more: end < total && end < MAX_DEPTH }
         }
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::{blocking, caller, query_pairs, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::index::searcher::{self, NearbyFrom, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
+use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/search", web::get().to(search))
@@ -140,18 +140,10 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         }
     };
     let app2 = app.clone();
-    let (total, page, more) = blocking(move || {
+    let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit };
+    let NearbyPage { total, hits: page, has_more: more } = blocking(move || {
         let catalog = app2.engine.catalog.read();
-        Ok(searcher::nearby(
-            &catalog,
-            &app2.settings.ranking,
-            origin,
-            radius_km * 1000.0,
-            category.as_deref(),
-            sort,
-            from,
-            limit,
-        ))
+        Ok(searcher::nearby(&catalog, &app2.settings.ranking, &nq))
     })
     .await?;
     let year = app.current_year();

@@ -158,7 +158,7 @@ impl TestApp {
 
     /// Waits until everything written so far is visible to search.
     pub fn settle(&self) {
-        let target = self.app.store.read(|c| groupscout::store::reads::max_change_seq(c)).unwrap();
+        let target = self.app.store.read(groupscout::store::reads::max_change_seq).unwrap();
         self.app.engine.notify();
         let started = Instant::now();
         while self.app.engine.committed_seq() < target {
