@@ -4,7 +4,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -73,6 +72,24 @@ enum Command {
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
     },
+    /// Measure every kind of read at scale (builds or reuses a generated world).
+    Bench {
+        /// Groups in the world.
+        #[arg(long, default_value_t = 1_000_000)]
+        groups: usize,
+        /// Where the world, its database and its index live.
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// Queries per kind.
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        /// The figures as JSON.
+        #[arg(long, default_value = "bench-data/bench.json")]
+        out: PathBuf,
+        /// Also write varied URLs for an HTTP load run (one per line).
+        #[arg(long)]
+        urls: Option<PathBuf>,
+    },
     /// Print a token: a user token (HS256 JWT) or the admin token.
     Token {
         #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
@@ -98,8 +115,7 @@ fn settings(cli: &Cli, bind: Option<String>) -> anyhow::Result<Settings> {
 }
 
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let ctx = Arc::new(load_context(settings)?);
-    Store::open(&settings.db, ctx, 2)
+    groupscout::service::open_store(settings)
 }
 
 /// Fills an empty database with a generated world, through the importer.
@@ -212,6 +228,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.activity,
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Bench { groups, dir, queries, out, urls } => {
+            // The bench keeps its own database and index beside the world it generates.
+            let mut settings = settings(&cli, None)?;
+            settings.db = dir.join(format!("bench-{groups}.db"));
+            settings.index = dir.join(format!("index-{groups}"));
+            let opts = jobs::bench::BenchOptions {
+                groups: *groups,
+                dir: dir.clone(),
+                queries: *queries,
+                out: out.clone(),
+                urls: urls.clone(),
+            };
+            let report = jobs::bench::run(settings, &opts)?;
+            print!("{}", jobs::bench::table(&report));
+            println!("figures written to {}", out.display());
         }
         Command::Token { user, admin, ttl } => {
             let settings = settings(&cli, None)?;

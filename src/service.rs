@@ -74,6 +74,11 @@ pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
     Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone })
 }
 
+/// Opens the store alone, for jobs.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::open(&settings.db, Arc::new(load_context(settings)?), 2)
+}
+
 impl App {
     /// Opens the store and the index (building or catching it up) for serving.
     pub fn open(settings: Settings) -> anyhow::Result<Arc<App>> {

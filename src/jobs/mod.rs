@@ -1,6 +1,7 @@
 //! Batch jobs of the one binary: import, reindex, rollup and gen. The CLI and the tests
 //! call these; they share the store's code paths with the API.
 
+pub mod bench;
 pub mod gen;
 pub mod import;
 

@@ -1,0 +1,305 @@
+//! `groupscout bench`: builds (or reuses) a generated world, imports it, reindexes, opens the
+//! service in-process and measures p50/p99 of every kind of read over varied queries, one
+//! thread, warm. Prints a table and writes the same figures as JSON.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::index::searcher::{self, NearbyFrom, NearbyQuery, NearbySort, SearchQuery, SortBy};
+use crate::index::text;
+use crate::service::App;
+use crate::store::GroupRow;
+
+/// What to run.
+pub struct BenchOptions {
+    pub groups: usize,
+    pub dir: PathBuf,
+    pub queries: usize,
+    pub out: PathBuf,
+    /// Write one URL per line here for the HTTP load run.
+    pub urls: Option<PathBuf>,
+}
+
+/// Latency figures of one kind of query, in milliseconds.
+#[derive(Debug, Serialize, Clone)]
+pub struct Figure {
+    pub kind: String,
+    pub queries: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    pub mean_results: f64,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Report {
+    pub date: String,
+    pub groups: u64,
+    pub import_lines: u64,
+    pub import_seconds: f64,
+    pub import_lines_per_second: f64,
+    pub reindex_seconds: f64,
+    pub index_bytes: u64,
+    pub open_seconds: f64,
+    pub rss_bytes_after_open: u64,
+    pub figures: Vec<Figure>,
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Resident memory of this process, from /proc (0 where unavailable).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn measure<T>(kind: &str, inputs: &[T], mut run: impl FnMut(&T) -> usize) -> Figure {
+    // Warm up on a tenth of the inputs, then measure every input once.
+    for input in inputs.iter().take(inputs.len() / 10 + 1) {
+        run(input);
+    }
+    let mut times = Vec::with_capacity(inputs.len());
+    let mut results = 0usize;
+    for input in inputs {
+        let t = Instant::now();
+        results += run(input);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    times.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| times.get(((times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    Figure {
+        kind: kind.to_string(),
+        queries: inputs.len(),
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        mean_ms: mean,
+        mean_results: results as f64 / inputs.len().max(1) as f64,
+    }
+}
+
+fn search_query(q: &str) -> SearchQuery {
+    SearchQuery {
+        q: q.to_string(),
+        category: None,
+        areas: Vec::new(),
+        origin: None,
+        radius_m: None,
+        sort: SortBy::Relevance,
+        has_room: false,
+        open_join: false,
+        offset: 0,
+        limit: 20,
+    }
+}
+
+/// A search word from a group name: a jieba word of two or more CJK characters.
+fn name_words(name: &str) -> Vec<String> {
+    text::query_words(name).into_iter().filter(|w| w.chars().count() >= 2 && w.chars().all(text::is_cjk)).collect()
+}
+
+/// Builds the world if needed and measures. `settings` points at the bench database and index.
+pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
+    let mut report = Report { date: chrono::Utc::now().to_rfc3339(), ..Report::default() };
+    std::fs::create_dir_all(&opts.dir)?;
+    {
+        let store = crate::service::open_store(&settings)?;
+        let have: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
+        if (have as usize) < opts.groups {
+            let world = opts.dir.join(format!("world-{}.jsonl", opts.groups));
+            if !world.exists() {
+                eprintln!("bench: generating {} groups into {}", opts.groups, world.display());
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&world)?);
+                let o = super::gen::GenOptions { groups: opts.groups, seed: 42, today: store.ctx.today() };
+                super::generate(&store.ctx.gazetteer, &o, &mut f)?;
+                use std::io::Write;
+                f.flush()?;
+            }
+            let file = std::fs::File::open(&world).with_context(|| format!("failed to open {}", world.display()))?;
+            let len = file.metadata()?.len();
+            let bar = super::progress_bar(Some(len), "import");
+            let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+            let s = super::import::import(&store, &mut reader, |b, _| bar.set_position(b))?;
+            bar.finish_and_clear();
+            eprintln!("bench: imported {} lines in {:.1} s ({:.0} lines/s)", s.lines, s.seconds, s.lines_per_second());
+            report.import_lines = s.lines;
+            report.import_seconds = s.seconds;
+            report.import_lines_per_second = s.lines_per_second();
+            super::rollup(&store, None)?;
+        }
+        let r = super::reindex(&store, &settings.index)?;
+        eprintln!("bench: reindexed {} documents in {:.1} s", r.documents, r.seconds);
+        report.reindex_seconds = r.seconds;
+        report.groups = r.documents;
+    }
+    report.index_bytes = dir_size(&settings.index);
+    let started = Instant::now();
+    let app: Arc<App> = App::open(settings)?;
+    report.open_seconds = started.elapsed().as_secs_f64();
+    report.rss_bytes_after_open = rss_bytes();
+    eprintln!("bench: opened in {:.1} s, RSS {} MiB", report.open_seconds, report.rss_bytes_after_open >> 20);
+
+    // Varied inputs drawn from the data itself.
+    let mut rng = StdRng::seed_from_u64(7);
+    let sample: Vec<Arc<GroupRow>> = {
+        let catalog = app.engine.catalog.read();
+        let all: Vec<&Arc<GroupRow>> = catalog.iter().filter(|g| g.discoverable).collect();
+        (0..opts.queries.max(100)).map(|_| (*all.choose(&mut rng).expect("a world with groups")).clone()).collect()
+    };
+    let words: Vec<String> = sample.iter().flat_map(|g| name_words(&g.name).into_iter().take(1)).collect();
+    let text1: Vec<String> = sample
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let w = name_words(&g.name);
+            if i % 2 == 0 {
+                w.first().cloned()
+            } else {
+                w.first().map(|a| format!("{a} {}", words[(i * 7) % words.len()]))
+            }
+        })
+        .collect();
+    let with_category: Vec<SearchQuery> = sample
+        .iter()
+        .zip(text1.iter().cycle())
+        .map(|(g, q)| SearchQuery { category: Some(g.category.clone()), ..search_query(q) })
+        .collect();
+    let with_place: Vec<SearchQuery> = sample
+        .iter()
+        .zip(text1.iter().cycle())
+        .filter_map(|(g, q)| {
+            let city = g.city.as_deref()?;
+            let areas = app.store.ctx.gazetteer.resolve(city).iter().map(|p| p.prefix()).collect();
+            Some(SearchQuery { areas, ..search_query(q) })
+        })
+        .collect();
+    let located: Vec<(f64, f64)> = sample
+        .iter()
+        .filter_map(|g| g.location())
+        .map(|(lat, lon)| (lat + rng.gen_range(-0.02..0.02), lon + rng.gen_range(-0.02..0.02)))
+        .collect();
+    let with_radius: Vec<SearchQuery> = located
+        .iter()
+        .zip(text1.iter().cycle())
+        .map(|(o, q)| SearchQuery { origin: Some(*o), radius_m: Some(10_000.0), ..search_query(q) })
+        .collect();
+    let prefixes: Vec<String> = sample
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let keys = text::suggest_keys(&g.name);
+            match i % 3 {
+                0 => keys[0].chars().take(2).collect(),
+                1 => keys[1].chars().take(5).collect(),
+                _ => keys[2].chars().take(3).collect(),
+            }
+        })
+        .collect();
+    let ids: Vec<i64> = sample.iter().map(|g| g.id).collect();
+    let owners: Vec<i64> = sample.iter().map(|g| g.owner_id).collect();
+    let weights = app.settings.ranking.clone();
+
+    let mut figures = Vec::new();
+    let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.hits.len()).unwrap_or(0);
+    let plain: Vec<SearchQuery> = text1.iter().map(|q| search_query(q)).collect();
+    figures.push(measure("text, top 20", &plain, run_search));
+    figures.push(measure("text + category", &with_category, run_search));
+    figures.push(measure("text + place", &with_place, run_search));
+    figures.push(measure("text + 10 km, ranked", &with_radius, run_search));
+    for (kind, radius) in [("nearby 5 km", 5_000.0), ("nearby 30 km", 30_000.0)] {
+        let f = measure(kind, &located, |o| {
+            let catalog = app.engine.catalog.read();
+            let nq = NearbyQuery {
+                origin: *o,
+                radius_m: radius,
+                category: None,
+                sort: NearbySort::Distance,
+                from: NearbyFrom::Start,
+                limit: 20,
+            };
+            searcher::nearby(&catalog, &weights, &nq).hits.len()
+        });
+        figures.push(f);
+    }
+    figures.push(measure("suggest", &prefixes, |p| {
+        let catalog = app.engine.catalog.read();
+        searcher::suggest(&catalog, p, 10).len()
+    }));
+    figures.push(measure("group detail", &ids, |id| app.group_detail(*id, Some(1), None).map(|_| 1).unwrap_or(0)));
+    figures.push(measure("profile list", &owners, |u| {
+        app.profile_groups(*u, Some(*u), false).map(|l| l.groups.len()).unwrap_or(0)
+    }));
+    let rec_inputs: Vec<(i64, (f64, f64))> = owners.iter().copied().zip(located.iter().copied()).collect();
+    figures.push(measure("recommendations", &rec_inputs, |(u, o)| {
+        app.recommendations(*u, Some(*o), 20).map(|r| r.len()).unwrap_or(0)
+    }));
+    report.figures = figures;
+
+    if let Some(path) = &opts.urls {
+        let mut lines = Vec::new();
+        let enc = |s: &str| -> String {
+            s.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect()
+        };
+        for (i, q) in text1.iter().enumerate() {
+            let (lat, lon) = located[i % located.len()];
+            lines.push(format!("/v1/search?q={}", enc(q)));
+            lines.push(format!("/v1/nearby?lat={lat:.5}&lon={lon:.5}&radius_km=5"));
+            lines.push(format!("/v1/suggest?q={}", enc(&prefixes[i % prefixes.len()])));
+            lines.push(format!("/v1/groups/{}", ids[i % ids.len()]));
+            lines.push(format!("/v1/search?q={}&lat={lat:.5}&lon={lon:.5}&radius_km=10", enc(q)));
+        }
+        std::fs::write(path, lines.join("\n") + "\n")?;
+    }
+    std::fs::write(&opts.out, serde_json::to_string_pretty(&report)?)?;
+    Ok(report)
+}
+
+/// The report as a table.
+pub fn table(r: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "groups {} | import {:.0} lines/s ({} lines, {:.1} s) | reindex {:.1} s | index {} MiB | open {:.1} s | RSS {} MiB\n",
+        r.groups,
+        r.import_lines_per_second,
+        r.import_lines,
+        r.import_seconds,
+        r.reindex_seconds,
+        r.index_bytes >> 20,
+        r.open_seconds,
+        r.rss_bytes_after_open >> 20
+    ));
+    out.push_str(&format!(
+        "{:<24} {:>8} {:>9} {:>9} {:>9} {:>8}\n",
+        "query", "n", "p50 ms", "p99 ms", "mean ms", "results"
+    ));
+    for f in &r.figures {
+        out.push_str(&format!(
+            "{:<24} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>8.1}\n",
+            f.kind, f.queries, f.p50_ms, f.p99_ms, f.mean_ms, f.mean_results
+        ));
+    }
+    out
+}
