@@ -2,7 +2,7 @@
 //! Every field is validated with the same domain types as the API; a bad line is reported
 //! with its number and skipped, the rest kept. Running the same file twice changes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 use std::time::Instant;
 
@@ -13,9 +13,9 @@ use serde::Deserialize;
 use crate::domain::fields::parse_birth_year;
 use crate::domain::rules::Role;
 use crate::domain::{Announcement, Description, Gender, GroupName, Location, Nickname};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::store::activity::{apply_events, refresh_activity_stats, ActivityEvent};
-use crate::store::writes::{insert_member_row, locality, person, upsert_user_tx, UserInput};
+use crate::store::writes::{insert_member_of, locality, person, upsert_user_tx, Person, UserInput};
 use crate::store::{day_number, now_secs, record_change, Store};
 
 /// Lines per transaction: large enough to be fast, small enough that a running server's
@@ -105,10 +105,6 @@ fn require_id(field: &str, id: i64) -> ApiResult<i64> {
     Ok(id)
 }
 
-fn group_exists(tx: &Connection, id: i64) -> rusqlite::Result<bool> {
-    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1 AND dissolved_at IS NULL)")?
-        .query_row([id], |r| r.get(0))
-}
 
 /// State carried through one batch.
 struct Batch {
@@ -116,7 +112,47 @@ struct Batch {
     events: Vec<ActivityEvent>,
 }
 
-fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: &mut Batch) -> ApiResult<()> {
+/// What the importer has already looked up: users' attributes and groups' owners. Lines
+/// come users first, so most lookups are answered here instead of by SQLite.
+#[derive(Default)]
+struct Known {
+    people: HashMap<i64, Person, ahash::RandomState>,
+    owners: HashMap<i64, i64, ahash::RandomState>,
+}
+
+impl Known {
+    fn person(&mut self, tx: &Connection, id: i64) -> rusqlite::Result<Option<&Person>> {
+        if !self.people.contains_key(&id) {
+            match person(tx, id)? {
+                Some(p) => self.people.insert(id, p),
+                None => return Ok(None),
+            };
+        }
+        Ok(self.people.get(&id))
+    }
+
+    fn owner(&mut self, tx: &Connection, group_id: i64) -> rusqlite::Result<Option<i64>> {
+        if let Some(o) = self.owners.get(&group_id) {
+            return Ok(Some(*o));
+        }
+        let o: Option<i64> = tx
+            .prepare_cached("SELECT owner_id FROM groups WHERE id = ?1 AND dissolved_at IS NULL")?
+            .query_row([group_id], |r| r.get(0))
+            .optional()?;
+        if let Some(o) = o {
+            self.owners.insert(group_id, o);
+        }
+        Ok(o)
+    }
+}
+
+fn apply_line(
+    store: &Store,
+    tx: &rusqlite::Transaction<'_>,
+    line: Line,
+    batch: &mut Batch,
+    known: &mut Known,
+) -> ApiResult<()> {
     let ctx = &store.ctx;
     match line {
         Line::User { id, nickname, gender, birth_year, tier, show_joined_groups } => {
@@ -134,13 +170,14 @@ fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: 
                 show_joined_groups,
             };
             upsert_user_tx(tx, id, &input, now_secs())?;
+            known.people.remove(&id);
         }
         Line::Follow { from, to } => {
             if from == to {
                 return Err(ApiError::invalid("to", "a user cannot follow themself"));
             }
             for (field, id) in [("from", from), ("to", to)] {
-                if person(tx, id)?.is_none() {
+                if known.person(tx, id)?.is_none() {
                     return Err(ApiError::invalid(field, format!("unknown user {id}")));
                 }
             }
@@ -201,23 +238,22 @@ fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: 
                 capacity,
                 created
             ])?;
+            known.owners.insert(id, owner_id);
             batch.touched.insert(id);
         }
         Line::Member { group_id, user_id, role, joined_at } => {
-            if !group_exists(tx, group_id)? {
-                return Err(ApiError::invalid("group_id", format!("unknown group {group_id}")));
-            }
-            if person(tx, user_id)?.is_none() {
-                return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
-            }
+            let owner = known
+                .owner(tx, group_id)?
+                .ok_or_else(|| ApiError::invalid("group_id", format!("unknown group {group_id}")))?;
+            let who = known
+                .person(tx, user_id)?
+                .ok_or_else(|| ApiError::invalid("user_id", format!("unknown user {user_id}")))?;
             let role = match role.as_deref() {
                 None => Role::Member,
                 Some(r) => {
                     Role::parse(r).ok_or_else(|| ApiError::invalid("role", "role must be owner, admin or member"))?
                 }
             };
-            let owner: i64 =
-                tx.prepare_cached("SELECT owner_id FROM groups WHERE id = ?1")?.query_row([group_id], |r| r.get(0))?;
             if (role == Role::Owner) != (owner == user_id) {
                 return Err(ApiError::invalid("role", "the owner, and only the owner, has the role owner"));
             }
@@ -227,7 +263,7 @@ fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: 
                 .query_row([group_id, user_id], |r| r.get(0))
                 .optional()?;
             match existing {
-                None => insert_member_row(tx, group_id, user_id, role, joined)?,
+                None => insert_member_of(tx, group_id, user_id, &who, role, joined)?,
                 Some(r) if r != role.as_str() => {
                     tx.prepare_cached("UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")?
                         .execute(params![group_id, user_id, role.as_str()])?;
@@ -237,10 +273,10 @@ fn apply_line(store: &Store, tx: &rusqlite::Transaction<'_>, line: Line, batch: 
             batch.touched.insert(group_id);
         }
         Line::Activity { group_id, user_id, at, messages, event_id } => {
-            if !group_exists(tx, group_id)? {
+            if known.owner(tx, group_id)?.is_none() {
                 return Err(ApiError::invalid("group_id", format!("unknown group {group_id}")));
             }
-            if person(tx, user_id)?.is_none() {
+            if known.person(tx, user_id)?.is_none() {
                 return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
             }
             let at = DateTime::parse_from_rfc3339(&at)
@@ -287,6 +323,7 @@ pub fn import(
     let mut bytes = 0u64;
     let mut buf = String::new();
     let mut done = false;
+    let mut known = Known::default();
     while !done {
         let mut conn = store.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -307,19 +344,18 @@ pub fn import(
                 continue;
             }
             let result = match serde_json::from_str::<Line>(text) {
-                Ok(line) => {
-                    tx.execute_batch("SAVEPOINT line")?;
-                    let r = apply_line(store, &tx, line, &mut batch);
-                    if r.is_ok() {
-                        tx.execute_batch("RELEASE line")?;
-                    } else {
-                        tx.execute_batch("ROLLBACK TO line; RELEASE line")?;
+                // Every line validates everything before it writes, so a refused line has
+                // written nothing; a failure of SQLite itself ends the import.
+                Ok(line) => match apply_line(store, &tx, line, &mut batch, &mut known) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.code == Code::Internal => {
+                        anyhow::bail!("line {}: the store failed: {}", summary.lines, e.message)
                     }
-                    r.map_err(|e| match e.field {
+                    Err(e) => Err(match e.field {
                         Some(f) => format!("{f}: {}", e.message),
                         None => e.message,
-                    })
-                }
+                    }),
+                },
                 Err(e) => Err(format!("not a valid import line: {e}")),
             };
             match result {

@@ -54,6 +54,7 @@ impl GroupPatch {
 }
 
 /// A user's membership-relevant attributes.
+#[derive(Debug, Clone)]
 pub struct Person {
     pub female: bool,
     pub birth_year: Option<i32>,
@@ -143,6 +144,18 @@ pub fn insert_member(
 /// statistics and records the change (the importer does both once per batch).
 pub fn insert_member_row(tx: &Connection, group_id: i64, user_id: i64, role: Role, joined_at: i64) -> ApiResult<()> {
     let p = require_person(tx, user_id)?;
+    insert_member_of(tx, group_id, user_id, &p, role, joined_at)
+}
+
+/// `insert_member_row` for a caller that already holds the user's attributes.
+pub fn insert_member_of(
+    tx: &Connection,
+    group_id: i64,
+    user_id: i64,
+    p: &Person,
+    role: Role,
+    joined_at: i64,
+) -> ApiResult<()> {
     tx.prepare_cached("INSERT INTO members (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![group_id, user_id, role.as_str(), joined_at])?;
     tx.prepare_cached("DELETE FROM join_requests WHERE group_id = ?1 AND user_id = ?2")?
