@@ -24,9 +24,9 @@ pub fn proximity(distance_m: Option<f64>, w: &RankingWeights) -> f32 {
     }
 }
 
-/// The relevance of a text match.
-pub fn blend(text_score: f32, g: &GroupRow, distance_m: Option<f64>, w: &RankingWeights) -> f32 {
-    text_score.max(0.0) * quality(g, w) * proximity(distance_m, w)
+/// The relevance of a text match, given the group's `quality`.
+pub fn blend(text_score: f32, quality: f32, distance_m: Option<f64>, w: &RankingWeights) -> f32 {
+    text_score.max(0.0) * quality * proximity(distance_m, w)
 }
 
 /// The "blend" order of nearby: activity weighed against distance.
@@ -67,14 +67,15 @@ mod tests {
     #[test]
     fn activity_raises_the_score_of_an_equal_text_match() {
         let w = RankingWeights::default();
-        assert!(blend(5.0, &group(100, 20, 50), None, &w) > blend(5.0, &group(0, 0, 50), None, &w));
+        let (busy, quiet) = (quality(&group(100, 20, 50), &w), quality(&group(0, 0, 50), &w));
+        assert!(blend(5.0, busy, None, &w) > blend(5.0, quiet, None, &w));
     }
 
     #[test]
     fn nearer_groups_score_higher() {
         let w = RankingWeights::default();
-        let g = group(10, 3, 10);
-        assert!(blend(5.0, &g, Some(500.0), &w) > blend(5.0, &g, Some(20_000.0), &w));
+        let q = quality(&group(10, 3, 10), &w);
+        assert!(blend(5.0, q, Some(500.0), &w) > blend(5.0, q, Some(20_000.0), &w));
         assert!(proximity(Some(1e9), &w) >= 1.0 - w.proximity - 1e-6);
     }
 }

@@ -84,7 +84,7 @@ impl App {
     pub fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
         let ctx = Arc::new(load_context(&settings)?);
         let store = Arc::new(Store::open(&settings.db, ctx, 4)?);
-        let engine = Engine::start(store.clone(), &settings.index)?;
+        let engine = Engine::start(store.clone(), &settings.index, settings.ranking.clone())?;
         Ok(Arc::new(App { settings, store, engine, metrics: Metrics::default() }))
     }
 

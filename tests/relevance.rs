@@ -85,7 +85,7 @@ fn settle(app: &App) {
 
 fn load_queries() -> Vec<Labelled> {
     let path = relevance_dir().join("queries.json");
-    let text = std::fs::read_to_string(&path).expect("queries.json is readable");
+    let text = std::fs::read_to_string(path).expect("queries.json is readable");
     serde_json::from_str(&text).expect("queries.json is a list of labelled queries")
 }
 
@@ -139,7 +139,7 @@ fn search_quality_meets_the_bar_on_the_labelled_set() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let app = App::open(settings_in(dir.path())).expect("the app opens");
     let corpus = relevance_dir().join("corpus.jsonl");
-    let mut input = BufReader::new(File::open(&corpus).expect("corpus.jsonl is readable"));
+    let mut input = BufReader::new(File::open(corpus).expect("corpus.jsonl is readable"));
     let summary = groupscout::jobs::import::import(&app.store, &mut input, |_, _| {}).expect("the import runs");
     assert_eq!(summary.skipped, 0, "bad corpus lines: {:?}", summary.errors);
     settle(&app);
@@ -201,7 +201,7 @@ fn search_quality_meets_the_bar_on_the_labelled_set() {
     }
 
     println!();
-    println!("{:<16} {:>7} {:>10} {:>7}", "kind", "queries", "recall@10", "MRR");
+    println!("kind             queries  recall@10     MRR");
     for (kind, t) in &by_kind {
         if kind == "empty" {
             println!("{kind:<16} {:>7} {:>18}", t.queries, format!("{}/{} return nothing", t.empty_ok, t.queries));
@@ -212,7 +212,7 @@ fn search_quality_meets_the_bar_on_the_labelled_set() {
     }
     let n = overall.queries as f64;
     let (recall, mrr) = (overall.recall / n, overall.mrr / n);
-    println!("{:<16} {:>7} {recall:>10.3} {mrr:>7.3}", "overall", overall.queries);
+    println!("overall          {:>7} {recall:>10.3} {mrr:>7.3}", overall.queries);
     if !misses.is_empty() || !empty_failures.is_empty() {
         println!("\nqueries below a perfect score:");
         for m in misses.iter().chain(&empty_failures) {

@@ -8,33 +8,127 @@ use std::sync::Arc;
 use rstar::RTree;
 
 use super::text::suggest_keys;
+use crate::config::RankingWeights;
 use crate::geo::{chord2_for_m, haversine_m, unit_xyz, GeoEntry};
+use crate::ranking;
 use crate::store::GroupRow;
 
-/// Live groups by id, with the derived structures for nearby and suggest.
-#[derive(Default)]
+/// Ids below this live in a dense array; the rare larger id goes to a side table.
+const DENSE_IDS: i64 = 1 << 26;
+
+/// What a search needs of a group to filter, count and rank it, packed small and kept in
+/// an array indexed by id: matches arrive in document order, which is close to id order,
+/// so scanning many matches reads memory nearly in sequence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hot {
+    /// Discoverable and live; every other field is meaningless when false.
+    pub listed: bool,
+    pub category: u8,
+    pub join_approval: bool,
+    pub has_room: bool,
+    pub located: bool,
+    pub lat: f64,
+    pub lon: f64,
+    pub adcode: u64,
+    pub created_at: i64,
+    pub yesterday_messages: u32,
+    pub active_members: u32,
+    /// The activity-and-room factor of the ranking, precomputed.
+    pub quality: f32,
+}
+
+/// Live groups by id, with the derived structures for search, nearby and suggest.
 pub struct Catalog {
     groups: HashMap<i64, Arc<GroupRow>, ahash::RandomState>,
+    hot: Vec<Hot>,
+    hot_far: HashMap<i64, Hot, ahash::RandomState>,
+    categories: Vec<String>,
+    weights: RankingWeights,
     geo: RTree<GeoEntry>,
-    suggest: BTreeSet<(String, i64)>,
+    /// (key, kind, id): kind 0 is the folded name, 1 its full pinyin, 2 its initials.
+    suggest: BTreeSet<(String, u8, i64)>,
 }
 
 impl Catalog {
+    /// An empty catalog for the given category ids (their order gives `Hot::category`).
+    pub fn new(categories: Vec<String>, weights: RankingWeights) -> Catalog {
+        Catalog {
+            groups: HashMap::default(),
+            hot: Vec::new(),
+            hot_far: HashMap::default(),
+            categories,
+            weights,
+            geo: RTree::new(),
+            suggest: BTreeSet::new(),
+        }
+    }
+
+    /// The category ids, in the order of `Hot::category`.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The index of a category id (unknown ids map past the end).
+    pub fn category_index(&self, id: &str) -> u8 {
+        self.categories.iter().position(|c| c == id).unwrap_or(self.categories.len()) as u8
+    }
+
+    fn hot_of(&self, g: &GroupRow) -> Hot {
+        let (lat, lon) = g.location().unwrap_or((0.0, 0.0));
+        Hot {
+            listed: g.discoverable,
+            category: self.category_index(&g.category),
+            join_approval: g.join_approval,
+            has_room: g.has_room(),
+            located: g.location().is_some(),
+            lat,
+            lon,
+            adcode: g.adcode,
+            created_at: g.created_at,
+            yesterday_messages: g.yesterday_messages.clamp(0, u32::MAX as i64) as u32,
+            active_members: g.active_members.clamp(0, u32::MAX as i64) as u32,
+            quality: ranking::quality(g, &self.weights),
+        }
+    }
+
+    fn set_hot(&mut self, id: i64, hot: Hot) {
+        if (0..DENSE_IDS).contains(&id) {
+            let i = id as usize;
+            if i >= self.hot.len() {
+                self.hot.resize(i + 1, Hot::default());
+            }
+            self.hot[i] = hot;
+        } else if hot.listed {
+            self.hot_far.insert(id, hot);
+        } else {
+            self.hot_far.remove(&id);
+        }
+    }
+
+    /// The search fields of a discoverable group.
+    #[inline]
+    pub fn hot(&self, id: i64) -> Option<&Hot> {
+        let h = if (0..DENSE_IDS).contains(&id) { self.hot.get(id as usize) } else { self.hot_far.get(&id) };
+        h.filter(|h| h.listed)
+    }
+
     /// Builds the catalog in bulk (faster than one insert at a time).
-    pub fn from_rows(rows: Vec<GroupRow>) -> Catalog {
-        let mut cat = Catalog::default();
+    pub fn from_rows(rows: Vec<GroupRow>, categories: Vec<String>, weights: RankingWeights) -> Catalog {
+        let mut cat = Catalog::new(categories, weights);
         let mut points = Vec::new();
         for row in rows {
             if row.discoverable {
                 if let Some((lat, lon)) = row.location() {
                     points.push(GeoEntry::new(unit_xyz(lat, lon), row.id));
                 }
-                for k in suggest_keys(&row.name) {
+                for (kind, k) in suggest_keys(&row.name).into_iter().enumerate() {
                     if !k.is_empty() {
-                        cat.suggest.insert((k, row.id));
+                        cat.suggest.insert((k, kind as u8, row.id));
                     }
                 }
             }
+            let hot = cat.hot_of(&row);
+            cat.set_hot(row.id, hot);
             cat.groups.insert(row.id, Arc::new(row));
         }
         cat.geo = RTree::bulk_load(points);
@@ -58,6 +152,12 @@ impl Catalog {
         self.groups.get(&id).filter(|g| g.discoverable)
     }
 
+    /// Every discoverable group's search fields, with its id.
+    pub fn hot_iter(&self) -> impl Iterator<Item = (i64, &Hot)> {
+        let dense = self.hot.iter().enumerate().map(|(i, h)| (i as i64, h));
+        dense.chain(self.hot_far.iter().map(|(id, h)| (*id, h))).filter(|(_, h)| h.listed)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Arc<GroupRow>> {
         self.groups.values()
     }
@@ -67,14 +167,16 @@ impl Catalog {
             if let Some((lat, lon)) = old.location() {
                 self.geo.remove(&GeoEntry::new(unit_xyz(lat, lon), old.id));
             }
-            for k in suggest_keys(&old.name) {
-                self.suggest.remove(&(k, old.id));
+            for (kind, k) in suggest_keys(&old.name).into_iter().enumerate() {
+                self.suggest.remove(&(k, kind as u8, old.id));
             }
         }
     }
 
     /// Inserts or replaces a group.
     pub fn upsert(&mut self, row: GroupRow) {
+        let hot = self.hot_of(&row);
+        self.set_hot(row.id, hot);
         if let Some(old) = self.groups.get(&row.id).cloned() {
             if *old == row {
                 return;
@@ -91,9 +193,9 @@ impl Catalog {
             if let Some((lat, lon)) = row.location() {
                 self.geo.insert(GeoEntry::new(unit_xyz(lat, lon), row.id));
             }
-            for k in suggest_keys(&row.name) {
+            for (kind, k) in suggest_keys(&row.name).into_iter().enumerate() {
                 if !k.is_empty() {
-                    self.suggest.insert((k, row.id));
+                    self.suggest.insert((k, kind as u8, row.id));
                 }
             }
         }
@@ -101,6 +203,7 @@ impl Catalog {
     }
 
     pub fn remove(&mut self, id: i64) {
+        self.set_hot(id, Hot::default());
         if let Some(old) = self.groups.remove(&id) {
             self.unlink(&old);
         }
@@ -124,20 +227,15 @@ impl Catalog {
     }
 
     /// Discoverable groups whose name, pinyin or initials start with `prefix`, up to
-    /// `scan` candidates in key order (deduplicated by id).
-    pub fn suggest_candidates(&self, prefix: &str, scan: usize) -> Vec<Arc<GroupRow>> {
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for (key, id) in self.suggest.range((prefix.to_string(), i64::MIN)..) {
-            if !key.starts_with(prefix) || out.len() >= scan {
+    /// `scan` keys in key order, each with whether its name itself matched.
+    pub fn suggest_candidates(&self, prefix: &str, scan: usize) -> Vec<(bool, Arc<GroupRow>)> {
+        let mut best: HashMap<i64, bool, ahash::RandomState> = HashMap::default();
+        for (key, kind, id) in self.suggest.range((prefix.to_string(), 0u8, i64::MIN)..).take(scan) {
+            if !key.starts_with(prefix) {
                 break;
             }
-            if seen.insert(*id) {
-                if let Some(g) = self.discoverable(*id) {
-                    out.push(g.clone());
-                }
-            }
+            *best.entry(*id).or_insert(false) |= *kind == 0;
         }
-        out
+        best.into_iter().filter_map(|(id, name)| Some((name, self.discoverable(id)?.clone()))).collect()
     }
 }

@@ -21,6 +21,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use self::catalog::Catalog;
 use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
+use crate::config::RankingWeights;
 use crate::store::{reads, Store};
 
 /// How long the indexer waits for a wake-up before polling `changes` again (other
@@ -80,7 +81,7 @@ fn open_or_build(store: &Store, root: &Path) -> anyhow::Result<(Generation, Inde
 
 impl Engine {
     /// Opens the index and the catalog and starts the indexer thread.
-    pub fn start(store: Arc<Store>, root: &Path) -> anyhow::Result<Arc<Engine>> {
+    pub fn start(store: Arc<Store>, root: &Path, weights: RankingWeights) -> anyhow::Result<Arc<Engine>> {
         text::warm_up();
         std::fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
         let (gen, writer) = open_or_build(&store, root)?;
@@ -101,7 +102,11 @@ impl Engine {
         })?;
         let start_seq = index_seq.min(catalog_seq);
         let engine = Arc::new(Engine {
-            catalog: RwLock::new(Catalog::from_rows(rows)),
+            catalog: RwLock::new(Catalog::from_rows(
+                rows,
+                store.ctx.categories.ids().map(String::from).collect(),
+                weights,
+            )),
             generation: ArcSwap::from_pointee(gen),
             wake: (Mutex::new(false), Condvar::new()),
             applied_seq: AtomicI64::new(start_seq),

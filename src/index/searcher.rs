@@ -11,7 +11,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQue
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Hot};
 use super::schema::Fields;
 use super::text;
 use super::Engine;
@@ -157,28 +157,29 @@ fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(clauses))
 }
 
-/// The ordering key of a candidate.
-struct Ranked {
-    group: Arc<GroupRow>,
-    distance_m: Option<f64>,
+/// A candidate in the match set, with every key any sort needs.
+#[derive(Clone, Copy)]
+struct Candidate {
+    id: i64,
     tier: u32,
     score: f32,
+    distance_m: Option<f64>,
+    yesterday_messages: u32,
+    active_members: u32,
+    created_at: i64,
 }
 
-fn compare(sort: SortBy, a: &Ranked, b: &Ranked) -> Ordering {
-    let by_id = a.group.id.cmp(&b.group.id);
+fn compare(sort: SortBy, a: &Candidate, b: &Candidate) -> Ordering {
+    let by_id = a.id.cmp(&b.id);
     match sort {
         SortBy::Relevance => b.tier.cmp(&a.tier).then(b.score.total_cmp(&a.score)).then(by_id),
         SortBy::Distance => {
             a.distance_m.unwrap_or(f64::INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::INFINITY)).then(by_id)
         }
-        SortBy::Activity => b
-            .group
-            .yesterday_messages
-            .cmp(&a.group.yesterday_messages)
-            .then(b.group.active_members.cmp(&a.group.active_members))
-            .then(by_id),
-        SortBy::Newest => b.group.created_at.cmp(&a.group.created_at).then(by_id),
+        SortBy::Activity => {
+            b.yesterday_messages.cmp(&a.yesterday_messages).then(b.active_members.cmp(&a.active_members)).then(by_id)
+        }
+        SortBy::Newest => b.created_at.cmp(&a.created_at).then(by_id),
     }
 }
 
@@ -208,73 +209,80 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         Some(searcher.search(text_query(&gen.fields, &words).as_ref(), &IdScores)?)
     };
     let catalog = engine.catalog.read();
-    let keep = |g: &GroupRow, distance: Option<f64>| -> bool {
-        if !g.discoverable {
-            return false;
-        }
-        if sq.has_room && !g.has_room() {
-            return false;
-        }
-        if sq.open_join && g.join_approval {
-            return false;
-        }
-        if !sq.areas.is_empty() && !sq.areas.iter().any(|a| a.contains(g.adcode)) {
-            return false;
-        }
-        match (sq.radius_m, distance) {
-            (Some(r), Some(d)) => d <= r,
-            (Some(_), None) => false,
-            _ => true,
-        }
-    };
-    let distance_of = |g: &GroupRow| -> Option<f64> {
-        let (lat, lon) = sq.origin?;
-        let (glat, glon) = g.location()?;
-        Some(haversine_m(lat, lon, glat, glon))
-    };
-    let mut facets: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ranked: Vec<Ranked> = Vec::new();
-    let mut consider = |g: &Arc<GroupRow>, distance: Option<f64>, tier: u32, text_score: f32| {
-        if !keep(g, distance) {
+    let wanted_category = sq.category.as_deref().map(|c| catalog.category_index(c));
+    let mut facets = [0u64; 256];
+    let mut matched: Vec<Candidate> = Vec::with_capacity(text_hits.as_ref().map_or(1024, |h| h.len()));
+    let mut consider = |id: i64, hot: &Hot, tier: u32, text_score: f32, known_distance: Option<f64>| {
+        if (sq.has_room && !hot.has_room) || (sq.open_join && hot.join_approval) {
             return;
+        }
+        if !sq.areas.is_empty() && !sq.areas.iter().any(|a| a.contains(hot.adcode)) {
+            return;
+        }
+        let distance_m = known_distance.or_else(|| {
+            let (lat, lon) = sq.origin?;
+            hot.located.then(|| haversine_m(lat, lon, hot.lat, hot.lon))
+        });
+        if let Some(r) = sq.radius_m {
+            if distance_m.is_none_or(|d| d > r) {
+                return;
+            }
         }
         // Facets count the whole match set under every filter but the category itself,
         // so a client can show what switching the category would give.
-        *facets.entry(g.category.clone()).or_default() += 1;
-        if sq.category.as_deref().is_some_and(|c| c != g.category) {
+        facets[hot.category as usize] += 1;
+        if wanted_category.is_some_and(|c| c != hot.category) {
             return;
         }
-        let score = ranking::blend(text_score, g, distance, weights);
-        ranked.push(Ranked { group: g.clone(), distance_m: distance, tier, score });
+        matched.push(Candidate {
+            id,
+            tier,
+            score: ranking::blend(text_score, hot.quality, distance_m, weights),
+            distance_m,
+            yesterday_messages: hot.yesterday_messages,
+            active_members: hot.active_members,
+            created_at: hot.created_at,
+        });
     };
-    match text_hits {
+    match &text_hits {
         Some(hits) => {
-            for (id, score) in hits {
-                if let Some(g) = catalog.discoverable(id) {
+            for &(id, score) in hits {
+                if let Some(hot) = catalog.hot(id) {
                     let tier = (score / WORD_TIER).floor();
-                    consider(g, distance_of(g), tier as u32, score - tier * WORD_TIER);
+                    consider(id, hot, tier as u32, score - tier * WORD_TIER, None);
                 }
             }
         }
         None => match (sq.origin, sq.radius_m) {
             (Some((lat, lon)), Some(r)) => {
                 for (d, g) in catalog.within(lat, lon, r) {
-                    consider(&g, Some(d), 0, 1.0);
+                    if let Some(hot) = catalog.hot(g.id) {
+                        consider(g.id, hot, 0, 1.0, Some(d));
+                    }
                 }
             }
             _ => {
-                for g in catalog.iter() {
-                    consider(g, distance_of(g), 0, 1.0);
+                for (id, hot) in catalog.hot_iter() {
+                    consider(id, hot, 0, 1.0, None);
                 }
             }
         },
     }
-    drop(catalog);
-    let total = ranked.len();
-    let page = page_of(ranked, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    let total = matched.len();
+    let page = page_of(matched, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
     let hits = page
         .into_iter()
-        .map(|r| Hit { highlight: text::highlight(&r.group.name, &words), group: r.group, distance_m: r.distance_m })
+        .filter_map(|c| {
+            let group = catalog.get(c.id)?.clone();
+            Some(Hit { highlight: text::highlight(&group.name, &words), group, distance_m: c.distance_m })
+        })
+        .collect();
+    let facets = catalog
+        .categories()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| facets[*i] > 0)
+        .map(|(i, c)| (c.clone(), facets[i]))
         .collect();
     let end = sq.offset + sq.limit;
     Ok(Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH })
@@ -351,11 +359,9 @@ pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
     if prefix.is_empty() {
         return Vec::new();
     }
-    let mut found = catalog.suggest_candidates(&prefix, 2_000);
-    let name_match = |g: &GroupRow| text::suggest_keys(&g.name)[0].starts_with(&prefix);
-    found.sort_by(|a, b| {
-        name_match(b).cmp(&name_match(a)).then(b.member_count.cmp(&a.member_count)).then(a.id.cmp(&b.id))
+    let mut found = catalog.suggest_candidates(&prefix, 1_000);
+    found.sort_by(|(a_name, a), (b_name, b)| {
+        b_name.cmp(a_name).then(b.member_count.cmp(&a.member_count)).then(a.id.cmp(&b.id))
     });
-    found.truncate(limit);
-    found
+    found.into_iter().take(limit).map(|(_, g)| g).collect()
 }

@@ -24,16 +24,19 @@ pub fn warm_up() {
 }
 
 fn fold_char(c: char) -> char {
-    match c {
+    let c = match c {
         '\u{3000}' => ' ',
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-        _ => {
-            let mut lower = c.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(l), None) => l,
-                _ => c,
-            }
-        }
+        _ => c,
+    };
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    // Only one-to-one lowercasings keep the folded text aligned with the original.
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
     }
 }
 

@@ -149,6 +149,8 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
             super::rollup(&store, None)?;
         }
         let r = super::reindex(&store, &settings.index)?;
+        // No server reads this index, so the previous generation can go now.
+        crate::index::generation::remove_generations_except(&settings.index, &[r.generation.as_str()]);
         eprintln!("bench: reindexed {} documents in {:.1} s", r.documents, r.seconds);
         report.reindex_seconds = r.seconds;
         report.groups = r.documents;

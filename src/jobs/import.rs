@@ -105,7 +105,6 @@ fn require_id(field: &str, id: i64) -> ApiResult<i64> {
     Ok(id)
 }
 
-
 /// State carried through one batch.
 struct Batch {
     touched: BTreeSet<i64>,
@@ -122,9 +121,9 @@ struct Known {
 
 impl Known {
     fn person(&mut self, tx: &Connection, id: i64) -> rusqlite::Result<Option<&Person>> {
-        if !self.people.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.people.entry(id) {
             match person(tx, id)? {
-                Some(p) => self.people.insert(id, p),
+                Some(p) => slot.insert(p),
                 None => return Ok(None),
             };
         }
@@ -263,7 +262,7 @@ fn apply_line(
                 .query_row([group_id, user_id], |r| r.get(0))
                 .optional()?;
             match existing {
-                None => insert_member_of(tx, group_id, user_id, &who, role, joined)?,
+                None => insert_member_of(tx, group_id, user_id, who, role, joined)?,
                 Some(r) if r != role.as_str() => {
                     tx.prepare_cached("UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")?
                         .execute(params![group_id, user_id, role.as_str()])?;
