@@ -90,6 +90,16 @@ enum Command {
         #[arg(long)]
         urls: Option<PathBuf>,
     },
+    /// Offline evaluation of recommendations: hit rate@10 of held-out joins against a
+    /// "most members within 10 km" baseline, on a generated world in a temporary directory.
+    EvalRecs {
+        #[arg(long, default_value_t = 20_000)]
+        groups: usize,
+        #[arg(long, default_value_t = 3_000)]
+        users: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Print a token: a user token (HS256 JWT) or the admin token.
     Token {
         #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
@@ -244,6 +254,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = jobs::bench::run(settings, &opts)?;
             print!("{}", jobs::bench::table(&report));
             println!("figures written to {}", out.display());
+        }
+        Command::EvalRecs { groups, users, seed } => {
+            let mut settings = settings(&cli, None)?;
+            let dir = std::env::temp_dir().join(format!("groupscout-eval-{}", std::process::id()));
+            settings.db = dir.join("eval.db");
+            settings.index = dir.join("index");
+            let report = jobs::eval::run(settings, *groups, *users, *seed);
+            let _ = std::fs::remove_dir_all(&dir);
+            let r = report?;
+            println!(
+                "eval-recs: {} users, hit rate@10 {:.3}, baseline (most members within 10 km) {:.3}, ratio {:.2}, {:.1} s",
+                r.users,
+                r.hit_rate,
+                r.baseline_hit_rate,
+                r.hit_rate / r.baseline_hit_rate.max(1e-9),
+                r.seconds
+            );
         }
         Command::Token { user, admin, ttl } => {
             let settings = settings(&cli, None)?;

@@ -137,9 +137,10 @@ fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
     } else if all_cjk && cjk_len == 1 {
         clauses.push((Occur::Should, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
-        // Pinyin or initials typed in Latin letters.
+        // Pinyin or initials typed in Latin letters, or the start of a Latin word.
         clauses.push((Occur::Should, term_query(f.name_py, word, 1.2)));
         clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
+        clauses.push((Occur::Should, term_query(f.name_ch, word, 0.8)));
     } else {
         clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
     }
@@ -200,12 +201,19 @@ fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &
 
 /// Runs a search.
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
-    let words = text::query_words(&sq.q);
+    let mut words = text::query_words(&sq.q);
     let text_hits: Option<Vec<(i64, f32)>> = if words.is_empty() {
         None
     } else {
         let gen = engine.generation();
         let searcher = gen.reader.searcher();
+        // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
+        if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
+            let joined = words.concat();
+            if searcher.doc_freq(&Term::from_field_text(gen.fields.name_py, &joined))? > 0 {
+                words = vec![joined];
+            }
+        }
         Some(searcher.search(text_query(&gen.fields, &words).as_ref(), &IdScores)?)
     };
     let catalog = engine.catalog.read();

@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
-use pinyin::ToPinyin;
+use pinyin::{ToPinyin, ToPinyinMulti};
 
 /// One jieba instance for the whole process, with the domain dictionary of `data/userdict.txt`.
 static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
@@ -157,9 +157,19 @@ pub fn word_bigrams(word: &str) -> Vec<String> {
     chars.windows(2).map(|w| w.iter().collect()).collect()
 }
 
-/// Every CJK character of the text, for single-character queries (猫 finds 萌猫乐园).
+/// Fragments for partial queries: every CJK character (猫 finds 萌猫乐园) and the leading
+/// parts of Latin words (ai finds AIGC, cos finds cosplay).
 pub fn unigrams(text: &str) -> Vec<String> {
-    normalize(text).chars().filter(|c| is_cjk(*c)).map(String::from).collect()
+    let folded = normalize(text);
+    let mut out: Vec<String> = folded.chars().filter(|c| is_cjk(*c)).map(String::from).collect();
+    let mut runs = Vec::new();
+    push_runs(&folded, &mut runs);
+    for run in runs.iter().filter(|r| r.chars().all(|c| c.is_ascii_alphabetic())) {
+        for end in 2..run.len() {
+            out.push(run[..end].to_string());
+        }
+    }
+    out
 }
 
 /// Full pinyin and initials of a word: 户外 → ("huwai", "hw"). Non-CJK characters are kept
@@ -181,17 +191,85 @@ pub fn pinyin_of(word: &str) -> (String, String) {
     (full, initials)
 }
 
-/// Pinyin terms of a name: for every CJK word, its full pinyin and its initials.
-pub fn pinyin_terms(name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in index_words(name) {
-        if w.chars().any(is_cjk) {
-            let (full, initials) = pinyin_of(&w);
-            if !full.is_empty() {
-                out.push(full);
+/// The plain readings of a character, the most common first, without duplicates.
+fn readings(c: char) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for p in multi {
+            if !out.contains(&p.plain()) {
+                out.push(p.plain());
             }
-            if initials.chars().count() > 1 {
+        }
+    } else if let Some(p) = c.to_pinyin() {
+        out.push(p.plain());
+    }
+    out
+}
+
+/// The most variants of one word's pinyin kept for characters with several readings
+/// (银行 is yinhang, not only yinxing).
+const MAX_VARIANTS: usize = 6;
+
+/// Full pinyin and initials of a word for every combination of readings, up to
+/// `MAX_VARIANTS`, the most common first.
+pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
+    let mut variants = vec![(String::new(), String::new())];
+    for c in word.chars() {
+        if is_cjk(c) {
+            let rs = readings(c);
+            if rs.is_empty() {
+                continue;
+            }
+            let mut next = Vec::new();
+            for (full, initials) in &variants {
+                for r in &rs {
+                    if next.len() >= MAX_VARIANTS {
+                        break;
+                    }
+                    next.push((format!("{full}{r}"), format!("{initials}{}", &r[..1])));
+                }
+            }
+            variants = next;
+        } else if c.is_alphanumeric() {
+            for (full, initials) in variants.iter_mut() {
+                full.push(c);
+                initials.push(c);
+            }
+        }
+    }
+    variants.retain(|(f, _)| !f.is_empty());
+    variants
+}
+
+/// Pinyin terms of a name: full pinyin and initials of every word and of every run of up
+/// to three neighbouring words, so huwaitubu and hwtb find 户外徒步俱乐部.
+pub fn pinyin_terms(name: &str) -> Vec<String> {
+    let folded = normalize(name);
+    let mut words: Vec<String> = Vec::new();
+    for t in JIEBA.cut(&folded, true) {
+        push_runs(t.word, &mut words);
+    }
+    let words: Vec<String> = words.into_iter().filter(|w| w.chars().any(is_cjk)).collect();
+    let mut spans: Vec<String> = Vec::new();
+    for i in 0..words.len() {
+        for len in 1..=3.min(words.len() - i) {
+            spans.push(words[i..i + len].concat());
+        }
+    }
+    // Search-mode pieces of long words too (银行 inside 农业银行).
+    for w in index_words(name) {
+        if w.chars().any(is_cjk) && !spans.contains(&w) {
+            spans.push(w);
+        }
+    }
+    let mut out = Vec::new();
+    for span in spans {
+        for (full, initials) in pinyin_variants(&span) {
+            if initials.chars().count() > 1 && !out.contains(&initials) {
                 out.push(initials);
+            }
+            if !out.contains(&full) {
+                out.push(full);
             }
         }
     }
@@ -304,6 +382,16 @@ mod tests {
         assert_eq!(keys[1], "huwaitubu");
         assert_eq!(keys[2], "hwtb");
         assert_eq!(suggest_query("hu wai"), "huwai");
+    }
+
+    #[test]
+    fn pinyin_spans_words_and_knows_other_readings() {
+        let terms = pinyin_terms("户外徒步俱乐部");
+        for t in ["huwai", "hw", "huwaitubu", "hwtb", "tubu"] {
+            assert!(terms.contains(&t.to_string()), "{t}: {terms:?}");
+        }
+        assert!(pinyin_terms("农业银行交流群").contains(&"yinhang".to_string()));
+        assert!(unigrams("AIGC创作者").contains(&"ai".to_string()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! call these; they share the store's code paths with the API.
 
 pub mod bench;
+pub mod eval;
 pub mod gen;
 pub mod import;
 
