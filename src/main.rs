@@ -89,6 +89,12 @@ enum Command {
         /// Also write varied URLs for an HTTP load run (one per line).
         #[arg(long)]
         urls: Option<PathBuf>,
+        /// Seconds of streamed writes for the freshness measurement (0 skips it).
+        #[arg(long, default_value_t = 20)]
+        freshness_seconds: u64,
+        /// Writes per second during the freshness measurement.
+        #[arg(long, default_value_t = 500.0)]
+        writes_per_second: f64,
     },
     /// Offline evaluation of recommendations: hit rate@10 of held-out joins against a
     /// "most members within 10 km" baseline, on a generated world in a temporary directory.
@@ -239,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Bench { groups, dir, queries, out, urls } => {
+        Command::Bench { groups, dir, queries, out, urls, freshness_seconds, writes_per_second } => {
             // The bench keeps its own database and index beside the world it generates.
             let mut settings = settings(&cli, None)?;
             settings.db = dir.join(format!("bench-{groups}.db"));
@@ -250,6 +256,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 queries: *queries,
                 out: out.clone(),
                 urls: urls.clone(),
+                freshness_seconds: *freshness_seconds,
+                writes_per_second: *writes_per_second,
             };
             let report = jobs::bench::run(settings, &opts)?;
             print!("{}", jobs::bench::table(&report));

@@ -29,11 +29,6 @@ pub fn blend(text_score: f32, quality: f32, distance_m: Option<f64>, w: &Ranking
     text_score.max(0.0) * quality * proximity(distance_m, w)
 }
 
-/// The "blend" order of nearby: activity weighed against distance.
-pub fn nearby_blend(g: &GroupRow, distance_m: f64, w: &RankingWeights) -> f32 {
-    quality(g, w) * proximity(Some(distance_m), w)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! favourite categories and active groups nearby, merged, scored, diversified, and each
 //! explained by the reasons that scored it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -69,6 +69,18 @@ fn distance_text(d: f64) -> String {
     }
 }
 
+/// How many of the nearest groups are considered around the user.
+const NEAREST_CANDIDATES: usize = 3_000;
+
+/// A scored candidate before its row is fetched.
+struct Scored {
+    id: i64,
+    category: u8,
+    distance_m: Option<f64>,
+    reasons: Vec<String>,
+    score: f64,
+}
+
 /// Scores and explains the candidates; `origin` is the given location or the user's home.
 pub fn recommend(
     catalog: &Catalog,
@@ -78,41 +90,47 @@ pub fn recommend(
     limit: usize,
 ) -> Vec<Recommendation> {
     let center = origin.or(profile.home);
-    let excluded: std::collections::HashSet<i64> = profile.excluded.iter().copied().collect();
-    let eligible = |g: &GroupRow| g.discoverable && g.has_room() && !excluded.contains(&g.id);
-    let total_joined: u32 = profile.categories.values().sum();
-    // Candidate id → friends inside.
-    let mut candidates: HashMap<i64, (Arc<GroupRow>, i64)> = HashMap::new();
+    let excluded: HashSet<i64> = profile.excluded.iter().copied().collect();
+    let eligible = |id: i64| catalog.hot(id).filter(|h| h.has_room && !excluded.contains(&id));
+    let liked: HashMap<u8, u32> = profile.categories.iter().map(|(c, n)| (catalog.category_index(c), *n)).collect();
+    let total_joined: u32 = liked.values().sum();
+    // Candidate id → (friends inside, distance).
+    let mut candidates: HashMap<i64, (i64, Option<f64>)> = HashMap::new();
     for &(id, friends) in &profile.friends_groups {
-        if let Some(g) = catalog.discoverable(id) {
-            if eligible(g) {
-                candidates.insert(id, (g.clone(), friends));
+        if eligible(id).is_some() {
+            candidates.insert(id, (friends, None));
+        }
+    }
+    if let Some(c) = center {
+        let reach = if liked.is_empty() { NEAR_M } else { AFFINITY_M };
+        let (near, _) = catalog.nearest(c, reach, None, None, NEAREST_CANDIDATES);
+        for (d, id) in near {
+            if let Some(h) = eligible(id) {
+                if d <= NEAR_M || liked.contains_key(&h.category) {
+                    candidates.entry(id).or_insert((0, None)).1 = Some(d);
+                }
             }
         }
     }
-    if let Some((lat, lon)) = center {
-        let reach = if profile.categories.is_empty() { NEAR_M } else { AFFINITY_M };
-        for (d, g) in catalog.within(lat, lon, reach) {
-            let liked = profile.categories.contains_key(&g.category);
-            if eligible(&g) && (d <= NEAR_M || liked) {
-                candidates.entry(g.id).or_insert((g, 0));
-            }
-        }
-    }
-    let mut scored: Vec<Recommendation> = candidates
-        .into_values()
-        .map(|(g, friends)| {
-            let distance = center.and_then(|(lat, lon)| g.location().map(|(a, b)| haversine_m(lat, lon, a, b)));
+    let mut scored: Vec<Scored> = candidates
+        .into_iter()
+        .filter_map(|(id, (friends, near))| {
+            let h = eligible(id)?;
+            let distance = near.or_else(|| {
+                let (lat, lon) = center?;
+                h.located.then(|| haversine_m(lat, lon, h.lat, h.lon))
+            });
             let mut score = 0.0;
             let mut reasons = Vec::new();
             if friends > 0 {
                 score += 3.0 * (1.0 + friends as f64).ln() + 1.0;
                 reasons.push(format!("{friends}位好友在群"));
             }
-            let affinity = profile.categories.get(&g.category).copied().unwrap_or(0);
+            let affinity = liked.get(&h.category).copied().unwrap_or(0);
             if affinity > 0 && total_joined > 0 {
                 score += 2.0 * f64::from(affinity) / f64::from(total_joined) + 0.5;
-                reasons.push(format!("你常逛{}", categories.label(&g.category)));
+                let id_str = catalog.categories().get(h.category as usize).map(String::as_str).unwrap_or("");
+                reasons.push(format!("你常逛{}", categories.label(id_str)));
             }
             if let Some(d) = distance {
                 if d <= NEAR_M {
@@ -120,32 +138,36 @@ pub fn recommend(
                     reasons.push(distance_text(d));
                 }
             }
-            let activity =
-                (1.0 + g.yesterday_messages as f64).ln() * 0.15 + (1.0 + g.active_members as f64).ln() * 0.25;
-            score += activity;
-            if g.active_members >= 5 || g.yesterday_messages >= 50 {
-                reasons.push(format!("{}人活跃", g.active_members));
+            score += (1.0 + h.yesterday_messages as f64).ln() * 0.15 + (1.0 + h.active_members as f64).ln() * 0.25;
+            if h.active_members >= 5 || h.yesterday_messages >= 50 {
+                reasons.push(format!("{}人活跃", h.active_members));
             }
             if reasons.is_empty() {
                 reasons.push("热门群聊".to_string());
             }
-            Recommendation { group: g, distance_m: distance, reasons, score }
+            Some(Scored { id, category: h.category, distance_m: distance, reasons, score })
         })
         .collect();
-    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.group.id.cmp(&b.group.id)));
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     diversify(scored, limit)
+        .into_iter()
+        .filter_map(|s| {
+            let group = catalog.get(s.id)?.clone();
+            Some(Recommendation { group, distance_m: s.distance_m, reasons: s.reasons, score: s.score })
+        })
+        .collect()
 }
 
 /// Keeps at most `PER_CATEGORY` of one category among the first ten, moving the rest down.
-fn diversify(sorted: Vec<Recommendation>, limit: usize) -> Vec<Recommendation> {
+fn diversify(sorted: Vec<Scored>, limit: usize) -> Vec<Scored> {
     let mut out = Vec::with_capacity(limit);
     let mut deferred = Vec::new();
-    let mut per_category: HashMap<String, usize> = HashMap::new();
+    let mut per_category: HashMap<u8, usize> = HashMap::new();
     for r in sorted {
         if out.len() >= limit {
             break;
         }
-        let n = per_category.entry(r.group.category.clone()).or_default();
+        let n = per_category.entry(r.category).or_default();
         if out.len() < 10 && *n >= PER_CATEGORY {
             deferred.push(r);
             continue;

@@ -310,3 +310,47 @@ fn searches_never_fail_while_reindex_switches_generations() {
     let (_, after) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
     assert_eq!(after["total"], total);
 }
+
+#[test]
+fn a_reindex_that_dies_halfway_leaves_the_old_generation_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let world_path = dir.path().join("world.jsonl");
+    assert!(run(dir.path(), &["gen", "--groups", "500", "--out", world_path.to_str().unwrap()]).0);
+    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    let server = start(dir.path());
+    let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    let serving = std::fs::read_to_string(dir.path().join("index").join("CURRENT")).unwrap();
+    // A reindex killed while building: its half-written generation was never switched to.
+    let mut child = command(dir.path()).arg("reindex").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let _ = child.kill();
+    child.wait().unwrap();
+    let half = dir.path().join("index").join("gen-90");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("meta.json"), b"{ half written").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (s, after) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    assert_eq!(s, 200);
+    assert_eq!(after["total"], before["total"]);
+    // The pointer names a whole generation: the one serving before, or the killed
+    // reindex's own if it finished before the kill.
+    let pointer = std::fs::read_to_string(dir.path().join("index").join("CURRENT")).unwrap();
+    assert!(dir.path().join("index").join(pointer.trim()).join("meta.json").exists());
+    let _ = serving;
+    // The next reindex completes past the debris, and the server follows it.
+    let (ok, out) = run(dir.path(), &["reindex"]);
+    assert!(ok, "{out}");
+    let current = std::fs::read_to_string(dir.path().join("index").join("CURRENT")).unwrap();
+    let started = Instant::now();
+    loop {
+        let (_, health) = server.call("GET", "/healthz", None, None);
+        if health["generation"] == current.trim() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the server did not switch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, last) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    assert_eq!(last["total"], before["total"]);
+    assert!(!half.exists(), "debris of a dead reindex is removed");
+}

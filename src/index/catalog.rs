@@ -211,19 +211,96 @@ impl Catalog {
 
     /// Every discoverable group within `radius_m` of a point, with its exact distance.
     pub fn within(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(f64, Arc<GroupRow>)> {
+        self.within_ids(lat, lon, radius_m, None)
+            .into_iter()
+            .filter_map(|(d, id)| Some((d, self.groups.get(&id)?.clone())))
+            .collect()
+    }
+
+    /// Every discoverable group (of one category, if given) within `radius_m`, as
+    /// (exact distance in metres, id).
+    pub fn within_ids(&self, lat: f64, lon: f64, radius_m: f64, category: Option<u8>) -> Vec<(f64, i64)> {
         let center = unit_xyz(lat, lon);
         let mut out = Vec::new();
         for e in self.geo.locate_within_distance(center, chord2_for_m(radius_m)) {
-            if let Some(g) = self.discoverable(e.data) {
-                if let Some((glat, glon)) = g.location() {
-                    let d = haversine_m(lat, lon, glat, glon);
-                    if d <= radius_m {
-                        out.push((d, g.clone()));
-                    }
+            if let Some(h) = self.hot(e.data) {
+                if category.is_some_and(|c| c != h.category) {
+                    continue;
+                }
+                let d = haversine_m(lat, lon, h.lat, h.lon);
+                if d <= radius_m {
+                    out.push((d, e.data));
                 }
             }
         }
         out
+    }
+
+    /// How many discoverable groups (of one category, if given) lie within `radius_m`.
+    /// Chord order is great-circle order, so only points at the very edge need the exact
+    /// distance.
+    pub fn count_within(&self, lat: f64, lon: f64, radius_m: f64, category: Option<u8>) -> usize {
+        let center = unit_xyz(lat, lon);
+        let outer = chord2_for_m(radius_m);
+        let inner = outer * (1.0 - 1e-6);
+        let mut n = 0;
+        for e in self.geo.locate_within_distance(center, outer) {
+            let Some(h) = self.hot(e.data) else { continue };
+            if category.is_some_and(|c| c != h.category) {
+                continue;
+            }
+            let p = e.geom();
+            let d2 = (p[0] - center[0]).powi(2) + (p[1] - center[1]).powi(2) + (p[2] - center[2]).powi(2);
+            if d2 <= inner || haversine_m(lat, lon, h.lat, h.lon) <= radius_m {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The nearest discoverable groups (of one category, if given) within `radius_m` that
+    /// come after `after` in (distance, id) order: up to `limit`, and whether more follow.
+    pub fn nearest(
+        &self,
+        (lat, lon): (f64, f64),
+        radius_m: f64,
+        category: Option<u8>,
+        after: Option<(f64, i64)>,
+        limit: usize,
+    ) -> (Vec<(f64, i64)>, bool) {
+        let center = unit_xyz(lat, lon);
+        let outer = chord2_for_m(radius_m);
+        let mut found: Vec<(f64, i64)> = Vec::with_capacity(limit + 1);
+        let mut last_d2 = 0.0;
+        for (e, d2) in self.geo.nearest_neighbor_iter_with_distance_2(&center) {
+            if d2 > outer {
+                break;
+            }
+            // Stop once the page is full and the next point is clearly farther; points at
+            // equal distance are all taken so the (distance, id) order is exact.
+            if found.len() > limit && d2 > last_d2 * (1.0 + 1e-9) + 1e-18 {
+                break;
+            }
+            let Some(h) = self.hot(e.data) else { continue };
+            if category.is_some_and(|c| c != h.category) {
+                continue;
+            }
+            let d = haversine_m(lat, lon, h.lat, h.lon);
+            if d > radius_m {
+                continue;
+            }
+            if let Some((ad, aid)) = after {
+                if d.total_cmp(&ad).then(e.data.cmp(&aid)) != std::cmp::Ordering::Greater {
+                    continue;
+                }
+            }
+            found.push((d, e.data));
+            last_d2 = d2;
+        }
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let more = found.len() > limit;
+        found.truncate(limit);
+        (found, more)
     }
 
     /// Discoverable groups whose name, pinyin or initials start with `prefix`, up to

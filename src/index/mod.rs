@@ -33,6 +33,9 @@ const MIN_COMMIT_GAP: Duration = Duration::from_millis(100);
 const MAX_COMMIT_DELAY: Duration = Duration::from_millis(400);
 /// Changes read per step.
 const BATCH: usize = 5_000;
+/// How often applied changes are pruned, and how old they must be.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const CHANGES_KEPT_SECS: i64 = 3600;
 
 /// One open generation: the index, its reader and its fields.
 pub struct Generation {
@@ -174,6 +177,7 @@ impl Indexer {
         let mut dirty_since: Option<Instant> = None;
         let mut last_commit = Instant::now() - MIN_COMMIT_GAP;
         let mut last_pointer_check = Instant::now();
+        let mut last_prune = Instant::now();
         loop {
             let stopping = self.engine.stop.load(Ordering::Acquire);
             let applied = match self.apply_step() {
@@ -208,6 +212,10 @@ impl Indexer {
                 if let Err(e) = self.follow_pointer() {
                     tracing::error!(error = %format!("{e:#}"), "failed to switch index generation");
                 }
+            }
+            if caught_up && last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                self.prune();
             }
             if caught_up {
                 let wait = if dirty_since.is_some() { MIN_COMMIT_GAP } else { POLL };
@@ -262,6 +270,18 @@ impl Indexer {
         self.last_seq = max_seq;
         self.engine.applied_seq.store(max_seq, Ordering::Release);
         Ok(batch.len())
+    }
+
+    /// Drops changes the live generation has committed once they are an hour old: a
+    /// reindex snapshot younger than that may still need them to catch up from.
+    fn prune(&self) {
+        let committed = self.engine.committed_seq();
+        let before = chrono::Utc::now().timestamp() - CHANGES_KEPT_SECS;
+        match self.store.write(|tx| reads::prune_changes(tx, committed, before, 50_000)) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(pruned = n, "pruned applied changes"),
+            Err(e) => tracing::warn!(error = %e, "failed to prune changes"),
+        }
     }
 
     fn commit(&mut self) -> anyhow::Result<()> {

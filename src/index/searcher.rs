@@ -149,6 +149,9 @@ fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
 
 /// All words as one query: each word adds `WORD_TIER` when matched plus its text score.
 fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    if let [only] = words {
+        return word_query(f, only);
+    }
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for w in words {
         let q = word_query(f, w);
@@ -203,6 +206,11 @@ fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
     let mut words = text::query_words(&sq.q);
     let text_hits: Option<Vec<(i64, f32)>> = if words.is_empty() {
+        // Text with nothing searchable in it (only punctuation or emoji) matches nothing;
+        // no text at all browses.
+        if !sq.q.trim().is_empty() {
+            return Ok(Page { total: 0, hits: Vec::new(), facets: BTreeMap::new(), has_more: false });
+        }
         None
     } else {
         let gen = engine.generation();
@@ -263,9 +271,9 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         }
         None => match (sq.origin, sq.radius_m) {
             (Some((lat, lon)), Some(r)) => {
-                for (d, g) in catalog.within(lat, lon, r) {
-                    if let Some(hot) = catalog.hot(g.id) {
-                        consider(g.id, hot, 0, 1.0, Some(d));
+                for (d, id) in catalog.within_ids(lat, lon, r, None) {
+                    if let Some(hot) = catalog.hot(id) {
+                        consider(id, hot, 0, 1.0, Some(d));
                     }
                 }
             }
@@ -333,29 +341,34 @@ pub struct NearbyPage {
 /// The discoverable groups within the radius, exactly, nearest first (or blended).
 pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> NearbyPage {
     let (lat, lon) = nq.origin;
-    let mut all = catalog.within(lat, lon, nq.radius_m);
-    if let Some(c) = &nq.category {
-        all.retain(|(_, g)| &g.category == c);
-    }
-    let total = all.len();
+    let category = nq.category.as_deref().map(|c| catalog.category_index(c));
+    let to_rows = |ids: Vec<(f64, i64)>| -> Vec<(f64, Arc<GroupRow>)> {
+        ids.into_iter().filter_map(|(d, id)| Some((d, catalog.get(id)?.clone()))).collect()
+    };
     match nq.sort {
         NearbySort::Distance => {
-            if let NearbyFrom::After(d, id) = nq.from {
-                all.retain(|(gd, g)| gd.total_cmp(&d).then(g.id.cmp(&id)) == Ordering::Greater);
-            }
-            let rest = all.len();
-            let hits = page_of(all, 0, nq.limit, |a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
-            NearbyPage { total, has_more: rest > hits.len(), hits }
+            let total = catalog.count_within(lat, lon, nq.radius_m, category);
+            let after = match nq.from {
+                NearbyFrom::After(d, id) => Some((d, id)),
+                _ => None,
+            };
+            let (ids, has_more) = catalog.nearest(nq.origin, nq.radius_m, category, after, nq.limit);
+            NearbyPage { total, hits: to_rows(ids), has_more }
         }
         NearbySort::Blend => {
+            let all = catalog.within_ids(lat, lon, nq.radius_m, category);
+            let total = all.len();
             let offset = match nq.from {
                 NearbyFrom::Offset(o) => o,
                 _ => 0,
             };
-            let score = |x: &(f64, Arc<GroupRow>)| ranking::nearby_blend(&x.1, x.0, weights);
-            let hits = page_of(all, offset, nq.limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.id.cmp(&b.1.id)));
+            let score = |x: &(f64, i64)| {
+                let quality = catalog.hot(x.1).map_or(1.0, |h| h.quality);
+                quality * ranking::proximity(Some(x.0), weights)
+            };
+            let ids = page_of(all, offset, nq.limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.cmp(&b.1)));
             let end = offset + nq.limit;
-            NearbyPage { total, hits, has_more: end < total && end < MAX_DEPTH }
+            NearbyPage { total, hits: to_rows(ids), has_more: end < total && end < MAX_DEPTH }
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Write one URL per line here for the HTTP load run.
     pub urls: Option<PathBuf>,
+    /// How long to stream writes for the freshness measurement (0: skip it).
+    pub freshness_seconds: u64,
+    pub writes_per_second: f64,
 }
 
 /// Latency figures of one kind of query, in milliseconds.
@@ -51,6 +54,118 @@ pub struct Report {
     pub open_seconds: f64,
     pub rss_bytes_after_open: u64,
     pub figures: Vec<Figure>,
+    pub freshness: Option<Freshness>,
+}
+
+/// Visibility of writes, and read latency, while writes stream in.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Freshness {
+    pub writes_per_second: f64,
+    pub renames: usize,
+    pub visible_p50_ms: f64,
+    pub visible_p99_ms: f64,
+    pub read_p50_ms: f64,
+    pub read_p99_ms: f64,
+    pub idle_read_p99_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
+}
+
+/// Streams writes (joins, activity, renames) through the store at `rate` per second for
+/// `seconds`, while one thread searches; every rename gives a fresh word whose time to
+/// become searchable is measured.
+fn freshness(
+    app: &Arc<App>,
+    reads: &[SearchQuery],
+    sample: &[Arc<GroupRow>],
+    seconds: u64,
+    rate: f64,
+) -> anyhow::Result<Freshness> {
+    use crate::store::activity::ActivityEvent;
+    use crate::store::writes::GroupPatch;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (app, stop, reads) = (app.clone(), stop.clone(), reads.to_vec());
+        std::thread::spawn(move || {
+            let mut times = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let _ = searcher::search(&app.engine, &app.settings.ranking, &reads[i % reads.len()]);
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                i += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            times
+        })
+    };
+    let started = Instant::now();
+    let mut writes = 0usize;
+    let mut visible = Vec::new();
+    let mut rng = StdRng::seed_from_u64(11);
+    let users: i64 = app.store.read(|c| c.query_row("SELECT MAX(id) FROM users", [], |r| r.get(0)))?;
+    let yesterday = crate::store::day_number(app.store.ctx.today()) - 1;
+    let mut pending: Vec<(String, Instant)> = Vec::new();
+    let interval = std::time::Duration::from_secs_f64(1.0 / rate);
+    let mut next = Instant::now();
+    while started.elapsed().as_secs() < seconds {
+        let g = &sample[rng.gen_range(0..sample.len())];
+        match writes % 10 {
+            0 => {
+                let word = format!("fresh{}x{}", writes, rng.gen_range(1000..9999));
+                let patch = GroupPatch {
+                    description: Some(crate::domain::Description::parse("d", &word)?),
+                    ..GroupPatch::default()
+                };
+                if app.store.patch_group(g.owner_id, g.id, &patch).is_ok() {
+                    pending.push((word, Instant::now()));
+                }
+            }
+            1..=4 => {
+                let _ = app.store.join_group(rng.gen_range(1..=users), g.id, "");
+            }
+            _ => {
+                let e =
+                    ActivityEvent { group_id: g.id, user_id: g.owner_id, day: yesterday, messages: 1, event_id: None };
+                app.store.record_activity(&[e])?;
+            }
+        }
+        app.engine.notify();
+        writes += 1;
+        // Check the renames still waiting to be seen.
+        pending.retain(|(word, at)| {
+            let found = searcher::search(&app.engine, &app.settings.ranking, &search_query(word))
+                .map(|p| p.total > 0)
+                .unwrap_or(false);
+            if found {
+                visible.push(at.elapsed().as_secs_f64() * 1000.0);
+            }
+            !found && at.elapsed().as_secs() < 10
+        });
+        next += interval;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // Renames never seen within 10 s count as 10 s.
+    visible.extend(pending.iter().map(|_| 10_000.0));
+    stop.store(true, Ordering::Relaxed);
+    let mut read_times = reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+    read_times.sort_by(|a, b| a.total_cmp(b));
+    visible.sort_by(|a, b| a.total_cmp(b));
+    Ok(Freshness {
+        writes_per_second: writes as f64 / elapsed,
+        renames: visible.len(),
+        visible_p50_ms: percentile(&visible, 0.5),
+        visible_p99_ms: percentile(&visible, 0.99),
+        read_p50_ms: percentile(&read_times, 0.5),
+        read_p99_ms: percentile(&read_times, 0.99),
+        idle_read_p99_ms: 0.0,
+    })
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -258,6 +373,16 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     }));
     report.figures = figures;
 
+    if opts.freshness_seconds > 0 {
+        let idle = measure("text (idle)", &plain, run_search);
+        let f = freshness(&app, &plain, &sample, opts.freshness_seconds, opts.writes_per_second)?;
+        eprintln!(
+            "bench: freshness under {:.0} writes/s: visible p50 {:.0} ms, p99 {:.0} ms over {} renames; read p99 {:.3} ms loaded vs {:.3} ms idle",
+            f.writes_per_second, f.visible_p50_ms, f.visible_p99_ms, f.renames, f.read_p99_ms, idle.p99_ms
+        );
+        report.freshness = Some(Freshness { idle_read_p99_ms: idle.p99_ms, ..f });
+    }
+
     if let Some(path) = &opts.urls {
         let mut lines = Vec::new();
         let enc = |s: &str| -> String {
@@ -301,6 +426,12 @@ pub fn table(r: &Report) -> String {
         out.push_str(&format!(
             "{:<24} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>8.1}\n",
             f.kind, f.queries, f.p50_ms, f.p99_ms, f.mean_ms, f.mean_results
+        ));
+    }
+    if let Some(f) = &r.freshness {
+        out.push_str(&format!(
+            "freshness at {:.0} writes/s: visible p50 {:.0} ms, p99 {:.0} ms ({} renames); search p99 {:.3} ms under writes vs {:.3} ms idle\n",
+            f.writes_per_second, f.visible_p50_ms, f.visible_p99_ms, f.renames, f.read_p99_ms, f.idle_read_p99_ms
         ));
     }
     out

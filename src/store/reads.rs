@@ -175,3 +175,12 @@ pub fn friends_groups(conn: &Connection, user_id: i64, limit: usize) -> rusqlite
 pub fn is_live_group(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     Ok(live_group(conn, id)?.is_some())
 }
+
+/// Deletes up to `limit` changes at or below `seq` that are older than `before` (unix
+/// seconds); returns how many went.
+pub fn prune_changes(conn: &Connection, seq: i64, before: i64, limit: usize) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq <= ?1 AND at < ?2 ORDER BY seq LIMIT ?3)",
+        params![seq, before, limit as i64],
+    )
+}

@@ -148,6 +148,9 @@ fn search_finds_words_infixes_places_and_ranks_full_matches_first() {
         assert_eq!(s, 200, "{q}");
     }
     assert_eq!(TestApp::ids(&app.search(&format!("q={}", enc("5排")))), vec![ids[5]]);
+    // Text with nothing searchable in it finds nothing (no text at all browses).
+    assert_eq!(app.search(&format!("q={}", enc("🎉！？")))["total"], 0);
+    assert_eq!(app.search("q=")["total"], 6);
     let body = app.search(&format!("q={}", enc("羽毛球")));
     assert_eq!(body["groups"][0]["highlight"], "海淀<em>羽毛球</em>约球");
 }
