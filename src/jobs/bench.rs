@@ -108,20 +108,24 @@ fn freshness(
     let mut rng = StdRng::seed_from_u64(11);
     let users: i64 = app.store.read(|c| c.query_row("SELECT MAX(id) FROM users", [], |r| r.get(0)))?;
     let yesterday = crate::store::day_number(app.store.ctx.today()) - 1;
-    let mut pending: Vec<(String, Instant)> = Vec::new();
+    let mut pending: Vec<(String, i64, Instant)> = Vec::new();
     let interval = std::time::Duration::from_secs_f64(1.0 / rate);
     let mut next = Instant::now();
     while started.elapsed().as_secs() < seconds {
         let g = &sample[rng.gen_range(0..sample.len())];
         match writes % 10 {
             0 => {
-                let word = format!("fresh{}x{}", writes, rng.gen_range(1000..9999));
+                // A word of letters only, found in no other group.
+                let word: String = format!("zq{writes}")
+                    .chars()
+                    .map(|c| if c.is_ascii_digit() { (b'a' + (c as u8 - b'0')) as char } else { c })
+                    .collect();
                 let patch = GroupPatch {
                     description: Some(crate::domain::Description::parse("d", &word)?),
                     ..GroupPatch::default()
                 };
                 if app.store.patch_group(g.owner_id, g.id, &patch).is_ok() {
-                    pending.push((word, Instant::now()));
+                    pending.push((word, g.id, Instant::now()));
                 }
             }
             1..=4 => {
@@ -136,9 +140,9 @@ fn freshness(
         app.engine.notify();
         writes += 1;
         // Check the renames still waiting to be seen.
-        pending.retain(|(word, at)| {
+        pending.retain(|(word, id, at)| {
             let found = searcher::search(&app.engine, &app.settings.ranking, &search_query(word))
-                .map(|p| p.total > 0)
+                .map(|p| p.hits.iter().any(|h| h.group.id == *id))
                 .unwrap_or(false);
             if found {
                 visible.push(at.elapsed().as_secs_f64() * 1000.0);
@@ -338,7 +342,8 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let weights = app.settings.ranking.clone();
 
     let mut figures = Vec::new();
-    let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.hits.len()).unwrap_or(0);
+    // For searches the results column is the size of the whole match set.
+    let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.total).unwrap_or(0);
     let plain: Vec<SearchQuery> = text1.iter().map(|q| search_query(q)).collect();
     figures.push(measure("text, top 20", &plain, run_search));
     figures.push(measure("text + category", &with_category, run_search));
