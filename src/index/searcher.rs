@@ -5,14 +5,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::catalog::{Catalog, Hot};
-use super::schema::Fields;
+use super::schema::{self, Fields};
 use super::text;
 use super::Engine;
 use crate::config::RankingWeights;
@@ -65,45 +65,6 @@ pub struct Page {
     pub hits: Vec<Hit>,
     pub facets: BTreeMap<String, u64>,
     pub has_more: bool,
-}
-
-/// Collects (group id, score) of every matching document.
-struct IdScores;
-
-struct IdScoresSegment {
-    ids: Column<u64>,
-    out: Vec<(i64, Score)>,
-}
-
-impl Collector for IdScores {
-    type Fruit = Vec<(i64, Score)>;
-    type Child = IdScoresSegment;
-
-    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<IdScoresSegment> {
-        Ok(IdScoresSegment { ids: segment.fast_fields().u64("id")?, out: Vec::new() })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<(i64, Score)>>) -> tantivy::Result<Vec<(i64, Score)>> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-impl SegmentCollector for IdScoresSegment {
-    type Fruit = Vec<(i64, Score)>;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(id) = self.ids.first(doc) {
-            self.out.push((id as i64, score));
-        }
-    }
-
-    fn harvest(self) -> Vec<(i64, Score)> {
-        self.out
-    }
 }
 
 fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn Query> {
@@ -202,95 +163,271 @@ fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &
     items
 }
 
-/// Runs a search.
+/// Collects the group id of every matching document, without scoring.
+struct Ids;
+
+struct IdsSegment {
+    ids: Column<u64>,
+    out: Vec<i64>,
+}
+
+impl Collector for Ids {
+    type Fruit = Vec<i64>;
+    type Child = IdsSegment;
+
+    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<IdsSegment> {
+        Ok(IdsSegment { ids: segment.fast_fields().u64("id")?, out: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for IdsSegment {
+    type Fruit = Vec<i64>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(id) = self.ids.first(doc) {
+            self.out.push(id as i64);
+        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for &doc in docs {
+            if let Some(id) = self.ids.first(doc) {
+                self.out.push(id as i64);
+            }
+        }
+    }
+
+    fn harvest(self) -> Vec<i64> {
+        self.out
+    }
+}
+
+/// A filter clause that narrows without scoring.
+fn must_any(field: tantivy::schema::Field, terms: &[String]) -> (Occur, Box<dyn Query>) {
+    let any: Vec<(Occur, Box<dyn Query>)> = terms
+        .iter()
+        .map(|t| {
+            let q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic));
+            (Occur::Should, q)
+        })
+        .collect();
+    (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)))
+}
+
+/// The index-side filters of a search; the catalog re-checks each of them exactly.
+fn filter_clauses(f: &Fields, sq: &SearchQuery, with_category: bool) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut out = Vec::new();
+    if with_category {
+        if let Some(c) = &sq.category {
+            out.push(must_any(f.cat, std::slice::from_ref(c)));
+        }
+    }
+    if !sq.areas.is_empty() {
+        let terms: Vec<String> = sq
+            .areas
+            .iter()
+            .map(|a| match a.div {
+                10_000_000_000 => format!("p{}", a.prefix),
+                100_000_000 => format!("c{}", a.prefix),
+                _ => format!("d{}", a.prefix),
+            })
+            .collect();
+        out.push(must_any(f.area, &terms));
+    }
+    if sq.has_room {
+        out.push(must_any(f.flags, &["room".to_string()]));
+    }
+    if sq.open_join {
+        out.push(must_any(f.flags, &["open".to_string()]));
+    }
+    if let (Some((lat, lon)), Some(r)) = (sq.origin, sq.radius_m) {
+        if let Some(cells) = schema::covering_cells(lat, lon, r) {
+            out.push(must_any(f.cell, &cells));
+        }
+    }
+    out
+}
+
+fn with_filters(text: &dyn Query, filters: Vec<(Occur, Box<dyn Query>)>) -> Box<dyn Query> {
+    if filters.is_empty() {
+        return text.box_clone();
+    }
+    let mut clauses = vec![(Occur::Must, text.box_clone())];
+    clauses.extend(filters);
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Runs a search. Text searches take two passes over the index: an unscored pass over
+/// the whole match set for `total` and the facets (and, for the plain sorts, the order),
+/// and for relevance a top-N pass by text score (Block-WAND) whose candidates are
+/// re-ranked by the blended score. Every candidate is checked against the catalog, which
+/// is always current, so the index lagging a write never leaks a group.
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
     let mut words = text::query_words(&sq.q);
-    let text_hits: Option<Vec<(i64, f32)>> = if words.is_empty() {
+    if words.is_empty() {
         // Text with nothing searchable in it (only punctuation or emoji) matches nothing;
         // no text at all browses.
         if !sq.q.trim().is_empty() {
             return Ok(Page { total: 0, hits: Vec::new(), facets: BTreeMap::new(), has_more: false });
         }
-        None
-    } else {
-        let gen = engine.generation();
-        let searcher = gen.reader.searcher();
-        // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
-        if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
-            let joined = words.concat();
-            if searcher.doc_freq(&Term::from_field_text(gen.fields.name_py, &joined))? > 0 {
-                words = vec![joined];
-            }
-        }
-        Some(searcher.search(text_query(&gen.fields, &words).as_ref(), &IdScores)?)
-    };
-    let catalog = engine.catalog.read();
-    let wanted_category = sq.category.as_deref().map(|c| catalog.category_index(c));
-    let mut facets = [0u64; 256];
-    let mut matched: Vec<Candidate> = Vec::with_capacity(text_hits.as_ref().map_or(1024, |h| h.len()));
-    let mut consider = |id: i64, hot: &Hot, tier: u32, text_score: f32, known_distance: Option<f64>| {
-        if (sq.has_room && !hot.has_room) || (sq.open_join && hot.join_approval) {
-            return;
-        }
-        if !sq.areas.is_empty() && !sq.areas.iter().any(|a| a.contains(hot.adcode)) {
-            return;
-        }
-        let distance_m = known_distance.or_else(|| {
-            let (lat, lon) = sq.origin?;
-            hot.located.then(|| haversine_m(lat, lon, hot.lat, hot.lon))
-        });
-        if let Some(r) = sq.radius_m {
-            if distance_m.is_none_or(|d| d > r) {
-                return;
-            }
-        }
-        // Facets count the whole match set under every filter but the category itself,
-        // so a client can show what switching the category would give.
-        facets[hot.category as usize] += 1;
-        if wanted_category.is_some_and(|c| c != hot.category) {
-            return;
-        }
-        matched.push(Candidate {
-            id,
-            tier,
-            score: ranking::blend(text_score, hot.quality, distance_m, weights),
-            distance_m,
-            yesterday_messages: hot.yesterday_messages,
-            active_members: hot.active_members,
-            created_at: hot.created_at,
-        });
-    };
-    match &text_hits {
-        Some(hits) => {
-            for &(id, score) in hits {
-                if let Some(hot) = catalog.hot(id) {
-                    let tier = (score / WORD_TIER).floor();
-                    consider(id, hot, tier as u32, score - tier * WORD_TIER, None);
-                }
-            }
-        }
-        None => match (sq.origin, sq.radius_m) {
-            (Some((lat, lon)), Some(r)) => {
-                for (d, id) in catalog.within_ids(lat, lon, r, None) {
-                    if let Some(hot) = catalog.hot(id) {
-                        consider(id, hot, 0, 1.0, Some(d));
-                    }
-                }
-            }
-            _ => {
-                for (id, hot) in catalog.hot_iter() {
-                    consider(id, hot, 0, 1.0, None);
-                }
-            }
-        },
+        return Ok(browse(&engine.catalog.read(), weights, sq));
     }
-    let total = matched.len();
-    let page = page_of(matched, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    let gen = engine.generation();
+    let searcher = gen.reader.searcher();
+    // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
+    if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
+        let joined = words.concat();
+        if searcher.doc_freq(&Term::from_field_text(gen.fields.name_py, &joined))? > 0 {
+            words = vec![joined];
+        }
+    }
+    let text = text_query(&gen.fields, &words);
+    let matched_ids =
+        searcher.search(with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, false)).as_ref(), &Ids)?;
+    let catalog = engine.catalog.read();
+    let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
+    let mut facets = [0u64; 256];
+    let mut total = 0usize;
+    let mut ordered: Vec<Candidate> = Vec::new();
+    for id in matched_ids {
+        let Some(hot) = catalog.hot(id) else { continue };
+        let Some(distance_m) = admits(sq, hot) else { continue };
+        facets[hot.category as usize] += 1;
+        if wanted.is_some_and(|c| c != hot.category) {
+            continue;
+        }
+        total += 1;
+        if sq.sort != SortBy::Relevance {
+            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+        }
+    }
+    let need = sq.offset + sq.limit;
+    if sq.sort == SortBy::Relevance {
+        let page_query = with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, true));
+        let mut n = (need * 3).max(100);
+        loop {
+            let top = searcher.search(page_query.as_ref(), &TopDocs::with_limit(n).order_by_score())?;
+            let exhausted = top.len() < n;
+            let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
+            ordered.clear();
+            for (score, addr) in top {
+                let column = match &mut columns[addr.segment_ord as usize] {
+                    Some(c) => c,
+                    slot => slot.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?),
+                };
+                let Some(id) = column.first(addr.doc_id).map(|v| v as i64) else { continue };
+                let Some(hot) = catalog.hot(id) else { continue };
+                let Some(distance_m) = admits(sq, hot) else { continue };
+                if wanted.is_some_and(|c| c != hot.category) {
+                    continue;
+                }
+                let tier = (score / WORD_TIER).floor();
+                ordered.push(candidate(id, hot, tier as u32, score - tier * WORD_TIER, distance_m, weights));
+            }
+            // Enough candidates survived the exact checks, or there are no more to fetch.
+            if ordered.len() >= need.min(total) || exhausted {
+                break;
+            }
+            n *= 4;
+        }
+    }
+    let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    Ok(finish(&catalog, sq, &words, total, page, &facets))
+}
+
+/// Whether a discoverable group passes the search's filters, other than the category;
+/// `Some(distance)` when it does (the distance only when the search gave a location).
+fn admits(sq: &SearchQuery, hot: &Hot) -> Option<Option<f64>> {
+    if (sq.has_room && !hot.has_room) || (sq.open_join && hot.join_approval) {
+        return None;
+    }
+    if !sq.areas.is_empty() && !sq.areas.iter().any(|a| a.contains(hot.adcode)) {
+        return None;
+    }
+    let distance_m = match sq.origin {
+        Some((lat, lon)) if hot.located => Some(haversine_m(lat, lon, hot.lat, hot.lon)),
+        _ => None,
+    };
+    if let Some(r) = sq.radius_m {
+        if distance_m.is_none_or(|d| d > r) {
+            return None;
+        }
+    }
+    Some(distance_m)
+}
+
+fn candidate(
+    id: i64,
+    hot: &Hot,
+    tier: u32,
+    text_score: f32,
+    distance_m: Option<f64>,
+    weights: &RankingWeights,
+) -> Candidate {
+    Candidate {
+        id,
+        tier,
+        score: ranking::blend(text_score, hot.quality, distance_m, weights),
+        distance_m,
+        yesterday_messages: hot.yesterday_messages,
+        active_members: hot.active_members,
+        created_at: hot.created_at,
+    }
+}
+
+/// Search without text: every discoverable group (or those within the radius), filtered.
+fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page {
+    let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
+    let mut facets = [0u64; 256];
+    let mut ordered = Vec::new();
+    let mut consider = |id: i64, hot: &Hot| {
+        let Some(distance_m) = admits(sq, hot) else { return };
+        facets[hot.category as usize] += 1;
+        if wanted.is_none_or(|c| c == hot.category) {
+            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+        }
+    };
+    match (sq.origin, sq.radius_m) {
+        (Some((lat, lon)), Some(r)) => {
+            for (_, id) in catalog.within_ids(lat, lon, r, None) {
+                if let Some(hot) = catalog.hot(id) {
+                    consider(id, hot);
+                }
+            }
+        }
+        _ => {
+            for (id, hot) in catalog.hot_iter() {
+                consider(id, hot);
+            }
+        }
+    }
+    let total = ordered.len();
+    let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    finish(catalog, sq, &[], total, page, &facets)
+}
+
+/// Turns a page of candidates into hits with rows and highlights.
+fn finish(
+    catalog: &Catalog,
+    sq: &SearchQuery,
+    words: &[String],
+    total: usize,
+    page: Vec<Candidate>,
+    facets: &[u64; 256],
+) -> Page {
     let hits = page
         .into_iter()
         .filter_map(|c| {
             let group = catalog.get(c.id)?.clone();
-            Some(Hit { highlight: text::highlight(&group.name, &words), group, distance_m: c.distance_m })
+            Some(Hit { highlight: text::highlight(&group.name, words), group, distance_m: c.distance_m })
         })
         .collect();
     let facets = catalog
@@ -301,7 +438,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         .map(|(i, c)| (c.clone(), facets[i]))
         .collect();
     let end = sq.offset + sq.limit;
-    Ok(Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH })
+    Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH }
 }
 
 /// How nearby orders its results.
