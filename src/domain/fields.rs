@@ -198,6 +198,11 @@ impl CategoryList {
         self.entries.iter().find(|(i, _)| i == id).map(|(_, l)| l.as_str()).unwrap_or("")
     }
 
+    /// The position of a category id in the list (the list's length when unknown).
+    pub fn position(&self, id: &str) -> usize {
+        self.entries.iter().position(|(i, _)| i == id).unwrap_or(self.entries.len())
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(id, _)| id.as_str())
     }

@@ -30,8 +30,10 @@ pub struct Fields {
     pub area: Field,
     /// Filter terms: `room` while the group has room, `open` without join approval.
     pub flags: Field,
-    /// Filter terms: the grid cells of the location at a few sizes (see `geo_cells`).
+    /// Filter terms: the grid cells of the location at a few sizes (see `covering_cells`).
     pub cell: Field,
+    /// The category's position in the category list, for counting facets from a column.
+    pub cat_ord: Field,
 }
 
 /// Grid cell sizes in degrees, finest first.
@@ -99,6 +101,7 @@ pub fn build_schema() -> (Schema, Fields) {
         area: b.add_text_field("area", filter_field()),
         flags: b.add_text_field("flags", filter_field()),
         cell: b.add_text_field("cell", filter_field()),
+        cat_ord: b.add_u64_field("cat_ord", FAST),
     };
     (b.build(), fields)
 }
@@ -116,6 +119,7 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         area: schema.get_field("area")?,
         flags: schema.get_field("flags")?,
         cell: schema.get_field("cell")?,
+        cat_ord: schema.get_field("cat_ord")?,
     })
 }
 
@@ -170,6 +174,7 @@ pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Op
         f.area => areas.join(" "),
         f.flags => flags.join(" "),
         f.cell => cells.join(" "),
+        f.cat_ord => categories.position(&row.category) as u64,
     ))
 }
 

@@ -2,7 +2,7 @@
 //! distances, facets and the blended ranking run over the in-memory catalog.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
@@ -19,10 +19,6 @@ use crate::config::RankingWeights;
 use crate::geo::{haversine_m, AreaPrefix};
 use crate::ranking;
 use crate::store::GroupRow;
-
-/// Each query word a document matches adds this much, so documents matching more words
-/// always rank above documents matching fewer; the remainder is the text score.
-const WORD_TIER: f32 = 1000.0;
 
 /// How deep a result list may be paged.
 pub const MAX_DEPTH: usize = 1000;
@@ -73,14 +69,14 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
 }
 
 /// The query for one word: any field may match it, with boosts by field.
-fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
+fn word_query(f: &Fields, word: &str, fields: Reach) -> Box<dyn Query> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-        (Occur::Should, term_query(f.name, word, 3.0)),
-        (Occur::Should, term_query(f.place, word, 2.0)),
-        (Occur::Should, term_query(f.body, word, 0.4)),
-    ];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Should, term_query(f.name, word, 3.0)), (Occur::Should, term_query(f.place, word, 2.0))];
+    if fields == Reach::WithDescriptions {
+        clauses.push((Occur::Should, term_query(f.body, word, 0.4)));
+    }
     if all_cjk && cjk_len >= 2 {
         // Any substring of a name: its bigrams in a row.
         let grams = text::word_bigrams(word);
@@ -108,18 +104,31 @@ fn word_query(f: &Fields, word: &str) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(clauses))
 }
 
-/// All words as one query: each word adds `WORD_TIER` when matched plus its text score.
-fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
+/// Which fields a word may match: names, places and categories only, or descriptions and
+/// announcements too. Name matches are what people look for; description matches widen
+/// the match set and come after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Names,
+    WithDescriptions,
+}
+
+/// Documents matching any of the words (the match set of a search).
+fn any_word(f: &Fields, words: &[String], reach: Reach) -> Box<dyn Query> {
     if let [only] = words {
-        return word_query(f, only);
+        return word_query(f, only, reach);
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for w in words {
-        let q = word_query(f, w);
-        clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(q.box_clone(), WORD_TIER))));
-        clauses.push((Occur::Should, q));
-    }
-    Box::new(BooleanQuery::new(clauses))
+    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Should, word_query(f, w, reach))).collect()))
+}
+
+/// Documents matching every word in a name, place or category.
+fn every_word(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Must, word_query(f, w, Reach::Names))).collect()))
+}
+
+/// The match set of a search's words.
+pub fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    any_word(f, words, Reach::WithDescriptions)
 }
 
 /// A candidate in the match set, with every key any sort needs.
@@ -210,6 +219,58 @@ impl SegmentCollector for IdsSegment {
     }
 }
 
+/// Counts matching documents per category from the `cat_ord` column, without scoring.
+struct CategoryCounts;
+
+struct CategoryCountsSegment {
+    ords: Column<u64>,
+    buf: Vec<Option<u64>>,
+    counts: Vec<u64>,
+}
+
+impl Collector for CategoryCounts {
+    type Fruit = Vec<u64>;
+    type Child = CategoryCountsSegment;
+
+    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<CategoryCountsSegment> {
+        Ok(CategoryCountsSegment { ords: segment.fast_fields().u64("cat_ord")?, buf: Vec::new(), counts: vec![0; 256] })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        let mut total = vec![0u64; 256];
+        for f in fruits {
+            total.iter_mut().zip(f).for_each(|(t, n)| *t += n);
+        }
+        Ok(total)
+    }
+}
+
+impl SegmentCollector for CategoryCountsSegment {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(o) = self.ords.first(doc) {
+            self.counts[(o as usize).min(255)] += 1;
+        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.buf.resize(docs.len(), None);
+        self.ords.first_vals(docs, &mut self.buf);
+        for o in self.buf.iter().flatten() {
+            self.counts[(*o as usize).min(255)] += 1;
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.counts
+    }
+}
+
 /// A filter clause that narrows without scoring.
 fn must_any(field: tantivy::schema::Field, terms: &[String]) -> (Occur, Box<dyn Query>) {
     let any: Vec<(Occur, Box<dyn Query>)> = terms
@@ -290,53 +351,80 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         }
     }
     let text = text_query(&gen.fields, &words);
-    let matched_ids =
-        searcher.search(with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, false)).as_ref(), &Ids)?;
+    let count_query = with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, false));
     let catalog = engine.catalog.read();
     let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
     let mut facets = [0u64; 256];
     let mut total = 0usize;
     let mut ordered: Vec<Candidate> = Vec::new();
-    for id in matched_ids {
-        let Some(hot) = catalog.hot(id) else { continue };
-        let Some(distance_m) = admits(sq, hot) else { continue };
-        facets[hot.category as usize] += 1;
-        if wanted.is_some_and(|c| c != hot.category) {
-            continue;
-        }
-        total += 1;
-        if sq.sort != SortBy::Relevance {
-            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+    if sq.sort == SortBy::Relevance && sq.radius_m.is_none() {
+        // Every filter is exact in the index, so the match set is counted from a column
+        // (as of the last commit, at most half a second behind the store).
+        let counts = searcher.search(count_query.as_ref(), &CategoryCounts)?;
+        facets.iter_mut().zip(&counts).for_each(|(f, n)| *f = *n);
+        total = match wanted {
+            Some(c) => counts[c as usize] as usize,
+            None => counts.iter().sum::<u64>() as usize,
+        };
+    } else {
+        // A radius needs the exact distance, and the plain sorts need every candidate.
+        for id in searcher.search(count_query.as_ref(), &Ids)? {
+            let Some(hot) = catalog.hot(id) else { continue };
+            let Some(distance_m) = admits(sq, hot) else { continue };
+            facets[hot.category as usize] += 1;
+            if wanted.is_some_and(|c| c != hot.category) {
+                continue;
+            }
+            total += 1;
+            if sq.sort != SortBy::Relevance {
+                ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+            }
         }
     }
     let need = sq.offset + sq.limit;
     if sq.sort == SortBy::Relevance {
-        let page_query = with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, true));
-        let mut n = (need * 3).max(100);
-        loop {
-            let top = searcher.search(page_query.as_ref(), &TopDocs::with_limit(n).order_by_score())?;
-            let exhausted = top.len() < n;
-            let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
-            ordered.clear();
-            for (score, addr) in top {
-                let column = match &mut columns[addr.segment_ord as usize] {
-                    Some(c) => c,
-                    slot => slot.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?),
-                };
-                let Some(id) = column.first(addr.doc_id).map(|v| v as i64) else { continue };
-                let Some(hot) = catalog.hot(id) else { continue };
-                let Some(distance_m) = admits(sq, hot) else { continue };
-                if wanted.is_some_and(|c| c != hot.category) {
-                    continue;
+        // Passes from the best matches down, each ranked by text score with Block-WAND:
+        // every word in a name or place; any word in a name or place; any word anywhere.
+        // A pass's tier ranks its groups above later passes' whatever the blend says.
+        let mut passes: Vec<(Box<dyn Query>, u32)> = Vec::new();
+        if words.len() > 1 {
+            passes.push((every_word(&gen.fields, &words), 2));
+        }
+        passes.push((any_word(&gen.fields, &words, Reach::Names), 1));
+        passes.push((text, 0));
+        let filters = || filter_clauses(&gen.fields, sq, true);
+        let mut seen: HashSet<i64> = HashSet::new();
+        for (query, tier) in passes {
+            let query = with_filters(query.as_ref(), filters());
+            let mut n = (need * 3).max(100);
+            loop {
+                let top = searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?;
+                let exhausted = top.len() < n;
+                let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
+                for (score, addr) in top {
+                    let column = match &mut columns[addr.segment_ord as usize] {
+                        Some(c) => c,
+                        slot => slot.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?),
+                    };
+                    let Some(id) = column.first(addr.doc_id).map(|v| v as i64) else { continue };
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    let Some(hot) = catalog.hot(id) else { continue };
+                    let Some(distance_m) = admits(sq, hot) else { continue };
+                    if wanted.is_some_and(|c| c != hot.category) {
+                        continue;
+                    }
+                    ordered.push(candidate(id, hot, tier, score, distance_m, weights));
                 }
-                let tier = (score / WORD_TIER).floor();
-                ordered.push(candidate(id, hot, tier as u32, score - tier * WORD_TIER, distance_m, weights));
+                if ordered.len() >= need.min(total) || exhausted {
+                    break;
+                }
+                n *= 4;
             }
-            // Enough candidates survived the exact checks, or there are no more to fetch.
-            if ordered.len() >= need.min(total) || exhausted {
+            if ordered.len() >= need.min(total) {
                 break;
             }
-            n *= 4;
         }
     }
     let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
