@@ -7,5 +7,6 @@ mod auth;
 mod discovery;
 mod groups;
 mod privacy;
+mod recommend;
 mod users;
 mod validation;
