@@ -68,12 +68,16 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
     Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
-/// The query for one word: any field may match it, with boosts by field.
-fn word_query(f: &Fields, word: &str, fields: Reach) -> Box<dyn Query> {
+/// The query for one word: any field may match it, with boosts by field. For counting,
+/// the whole-word name term is left out: the bigram and character fields match a
+/// superset of its documents, so the match set is the same with fewer postings to merge.
+fn word_query(f: &Fields, word: &str, fields: Reach, counting: bool) -> Box<dyn Query> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Should, term_query(f.name, word, 3.0)), (Occur::Should, term_query(f.place, word, 2.0))];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term_query(f.place, word, 2.0))];
+    if !counting {
+        clauses.push((Occur::Should, term_query(f.name, word, 3.0)));
+    }
     if fields == Reach::WithDescriptions {
         clauses.push((Occur::Should, term_query(f.body, word, 0.4)));
     }
@@ -113,22 +117,17 @@ enum Reach {
     WithDescriptions,
 }
 
-/// Documents matching any of the words (the match set of a search).
-fn any_word(f: &Fields, words: &[String], reach: Reach) -> Box<dyn Query> {
+/// Documents matching any of the words.
+fn any_word(f: &Fields, words: &[String], reach: Reach, counting: bool) -> Box<dyn Query> {
     if let [only] = words {
-        return word_query(f, only, reach);
+        return word_query(f, only, reach, counting);
     }
-    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Should, word_query(f, w, reach))).collect()))
+    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Should, word_query(f, w, reach, counting))).collect()))
 }
 
 /// Documents matching every word in a name, place or category.
 fn every_word(f: &Fields, words: &[String]) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Must, word_query(f, w, Reach::Names))).collect()))
-}
-
-/// The match set of a search's words.
-pub fn text_query(f: &Fields, words: &[String]) -> Box<dyn Query> {
-    any_word(f, words, Reach::WithDescriptions)
+    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Must, word_query(f, w, Reach::Names, false))).collect()))
 }
 
 /// A candidate in the match set, with every key any sort needs.
@@ -350,36 +349,44 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
             words = vec![joined];
         }
     }
-    let text = text_query(&gen.fields, &words);
-    let count_query = with_filters(text.as_ref(), filter_clauses(&gen.fields, sq, false));
     let catalog = engine.catalog.read();
     let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
     let mut facets = [0u64; 256];
-    let mut total = 0usize;
+    let mut total: usize;
     let mut ordered: Vec<Candidate> = Vec::new();
-    if sq.sort == SortBy::Relevance && sq.radius_m.is_none() {
-        // Every filter is exact in the index, so the match set is counted from a column
-        // (as of the last commit, at most half a second behind the store).
-        let counts = searcher.search(count_query.as_ref(), &CategoryCounts)?;
-        facets.iter_mut().zip(&counts).for_each(|(f, n)| *f = *n);
-        total = match wanted {
-            Some(c) => counts[c as usize] as usize,
-            None => counts.iter().sum::<u64>() as usize,
-        };
-    } else {
-        // A radius needs the exact distance, and the plain sorts need every candidate.
-        for id in searcher.search(count_query.as_ref(), &Ids)? {
-            let Some(hot) = catalog.hot(id) else { continue };
-            let Some(distance_m) = admits(sq, hot) else { continue };
-            facets[hot.category as usize] += 1;
-            if wanted.is_some_and(|c| c != hot.category) {
-                continue;
-            }
-            total += 1;
-            if sq.sort != SortBy::Relevance {
-                ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+    // The match set is the groups whose name, place or category matches a word; only when
+    // there are none do descriptions and announcements count, so a query whose words exist
+    // somewhere never comes back empty.
+    let mut reach = Reach::Names;
+    loop {
+        let count_query =
+            with_filters(any_word(&gen.fields, &words, reach, true).as_ref(), filter_clauses(&gen.fields, sq, false));
+        if sq.sort == SortBy::Relevance && sq.radius_m.is_none() {
+            // Every filter is exact in the index, so the match set is counted from a column
+            // (as of the last commit, at most half a second behind the store).
+            let counts = searcher.search(count_query.as_ref(), &CategoryCounts)?;
+            facets.iter_mut().zip(&counts).for_each(|(f, n)| *f = *n);
+        } else {
+            // A radius needs the exact distance, and the plain sorts need every candidate.
+            facets = [0u64; 256];
+            ordered.clear();
+            for id in searcher.search(count_query.as_ref(), &Ids)? {
+                let Some(hot) = catalog.hot(id) else { continue };
+                let Some(distance_m) = admits(sq, hot) else { continue };
+                facets[hot.category as usize] += 1;
+                if sq.sort != SortBy::Relevance && wanted.is_none_or(|c| c == hot.category) {
+                    ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                }
             }
         }
+        total = match wanted {
+            Some(c) => facets[c as usize] as usize,
+            None => facets.iter().sum::<u64>() as usize,
+        };
+        if reach == Reach::WithDescriptions || facets.iter().any(|n| *n > 0) {
+            break;
+        }
+        reach = Reach::WithDescriptions;
     }
     let need = sq.offset + sq.limit;
     if sq.sort == SortBy::Relevance {
@@ -390,8 +397,10 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         if words.len() > 1 {
             passes.push((every_word(&gen.fields, &words), 2));
         }
-        passes.push((any_word(&gen.fields, &words, Reach::Names), 1));
-        passes.push((text, 0));
+        passes.push((any_word(&gen.fields, &words, Reach::Names, false), 1));
+        if reach == Reach::WithDescriptions {
+            passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), 0));
+        }
         let filters = || filter_clauses(&gen.fields, sq, true);
         let mut seen: HashSet<i64> = HashSet::new();
         for (query, tier) in passes {

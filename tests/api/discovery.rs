@@ -264,3 +264,17 @@ fn the_detail_page_shows_the_viewer_and_friends_inside() {
     let (_, anon) = app.get(&format!("/v1/groups/{g}"), None);
     assert!(anon.get("viewer").is_none());
 }
+
+#[test]
+fn descriptions_are_searched_when_no_name_or_place_matches() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    let ball = app.group(1, json!({"name": "篮球约战", "category": "sports", "description": "每周末室内打球"}));
+    let hike = app.group(1, json!({"name": "周末徒步", "category": "outdoor", "description": "爬山"}));
+    app.settle();
+    // 周末 is in one name and in another description: the name match is the answer.
+    assert_eq!(TestApp::ids(&app.search(&format!("q={}", enc("周末")))), vec![hike]);
+    // 打球 is only in a description, so descriptions are searched.
+    let body = app.search(&format!("q={}", enc("打球")));
+    assert_eq!((TestApp::ids(&body), body["total"].as_i64()), (vec![ball], Some(1)));
+}

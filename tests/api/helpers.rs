@@ -65,38 +65,24 @@ pub fn token(user: i64) -> String {
 impl TestApp {
     /// Sends a request; returns the status and the JSON body (Null when empty).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>, auth: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.request(method, &format!("{}{}", self.base, path));
-        if let Some(t) = auth {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        let result = match body {
+        let req = self.request(method, path, auth);
+        answer(match body {
             Some(b) => req.send_json(b.clone()),
             None => req.call(),
-        };
-        let resp = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request failed: {e}"),
-        };
-        let status = resp.status();
-        let text = resp.into_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
     }
 
+    /// Sends raw bytes as a JSON body.
     pub fn raw(&self, method: &str, path: &str, body: &[u8], auth: Option<&str>) -> (u16, Value) {
-        let mut req =
-            self.agent.request(method, &format!("{}{}", self.base, path)).set("Content-Type", "application/json");
-        if let Some(t) = auth {
-            req = req.set("Authorization", &format!("Bearer {t}"));
+        answer(self.request(method, path, auth).set("Content-Type", "application/json").send_bytes(body))
+    }
+
+    fn request(&self, method: &str, path: &str, auth: Option<&str>) -> ureq::Request {
+        let req = self.agent.request(method, &format!("{}{}", self.base, path));
+        match auth {
+            Some(t) => req.set("Authorization", &format!("Bearer {t}")),
+            None => req,
         }
-        let resp = match req.send_bytes(body) {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request failed: {e}"),
-        };
-        let status = resp.status();
-        let text = resp.into_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub fn get(&self, path: &str, auth: Option<&str>) -> (u16, Value) {
@@ -176,6 +162,18 @@ impl TestApp {
     pub fn ids(body: &Value) -> Vec<i64> {
         body["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
     }
+}
+
+/// The status and JSON body of an answer, errors included.
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = resp.status();
+    let text = resp.into_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 pub fn enc(s: &str) -> String {
