@@ -71,7 +71,7 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
 /// The query for one word: any field may match it, with boosts by field. For counting,
 /// the whole-word name term is left out: the bigram and character fields match a
 /// superset of its documents, so the match set is the same with fewer postings to merge.
-fn word_query(f: &Fields, word: &str, fields: Reach, counting: bool) -> Box<dyn Query> {
+fn word_clauses(f: &Fields, word: &str, fields: Reach, counting: bool) -> Vec<(Occur, Box<dyn Query>)> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term_query(f.place, word, 2.0))];
@@ -105,7 +105,7 @@ fn word_query(f: &Fields, word: &str, fields: Reach, counting: bool) -> Box<dyn 
     } else {
         clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
     }
-    Box::new(BooleanQuery::new(clauses))
+    clauses
 }
 
 /// Which fields a word may match: names, places and categories only, or descriptions and
@@ -118,16 +118,22 @@ enum Reach {
 }
 
 /// Documents matching any of the words.
+/// One flat union of every word's clauses: a union of term queries is what Block-WAND
+/// can prune.
 fn any_word(f: &Fields, words: &[String], reach: Reach, counting: bool) -> Box<dyn Query> {
-    if let [only] = words {
-        return word_query(f, only, reach, counting);
-    }
-    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Should, word_query(f, w, reach, counting))).collect()))
+    Box::new(BooleanQuery::new(words.iter().flat_map(|w| word_clauses(f, w, reach, counting)).collect()))
 }
 
-/// Documents matching every word in a name, place or category.
-fn every_word(f: &Fields, words: &[String]) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Must, word_query(f, w, Reach::Names, false))).collect()))
+/// How many of the words a group's name or place contains: the tier that ranks groups
+/// matching every word above groups matching some.
+fn words_matched(g: &GroupRow, words: &[String]) -> u32 {
+    let text = [Some(g.name.as_str()), g.place_name.as_deref(), g.city.as_deref(), g.district.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let folded = text::normalize(&text);
+    words.iter().filter(|w| folded.contains(w.as_str())).count() as u32
 }
 
 /// A candidate in the match set, with every key any sort needs.
@@ -389,21 +395,18 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         reach = Reach::WithDescriptions;
     }
     let need = sq.offset + sq.limit;
-    if sq.sort == SortBy::Relevance {
-        // Passes from the best matches down, each ranked by text score with Block-WAND:
-        // every word in a name or place; any word in a name or place; any word anywhere.
-        // A pass's tier ranks its groups above later passes' whatever the blend says.
-        let mut passes: Vec<(Box<dyn Query>, u32)> = Vec::new();
-        if words.len() > 1 {
-            passes.push((every_word(&gen.fields, &words), 2));
-        }
-        passes.push((any_word(&gen.fields, &words, Reach::Names, false), 1));
+    if sq.sort == SortBy::Relevance && total > 0 {
+        // The best matches by text score with Block-WAND, re-ranked: groups whose name or
+        // place holds more of the words first, then the blend. Description matches (only
+        // searched when nothing else matched) come in a pass of their own.
+        let mut passes: Vec<(Box<dyn Query>, Option<u32>)> =
+            vec![(any_word(&gen.fields, &words, Reach::Names, false), None)];
         if reach == Reach::WithDescriptions {
-            passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), 0));
+            passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), Some(0)));
         }
         let filters = || filter_clauses(&gen.fields, sq, true);
         let mut seen: HashSet<i64> = HashSet::new();
-        for (query, tier) in passes {
+        for (query, fixed_tier) in passes {
             let query = with_filters(query.as_ref(), filters());
             let mut n = (need * 3).max(100);
             loop {
@@ -424,6 +427,11 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
                     if wanted.is_some_and(|c| c != hot.category) {
                         continue;
                     }
+                    let tier = match (fixed_tier, words.len()) {
+                        (Some(t), _) => t,
+                        (None, 1) => 1,
+                        (None, _) => catalog.get(id).map_or(1, |g| words_matched(g, &words).max(1)),
+                    };
                     ordered.push(candidate(id, hot, tier, score, distance_m, weights));
                 }
                 if ordered.len() >= need.min(total) || exhausted {
