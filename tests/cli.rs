@@ -354,3 +354,24 @@ fn a_reindex_that_dies_halfway_leaves_the_old_generation_serving() {
     assert_eq!(last["total"], before["total"]);
     assert!(!half.exists(), "debris of a dead reindex is removed");
 }
+
+#[test]
+fn an_unreadable_index_is_rebuilt_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let world_path = dir.path().join("world.jsonl");
+    assert!(run(dir.path(), &["gen", "--groups", "300", "--out", world_path.to_str().unwrap()]).0);
+    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    let server = start(dir.path());
+    let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    assert!(before["total"].as_i64().unwrap() > 50);
+    let dir_path = server.kill9();
+    let index = dir_path.join("index");
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    std::fs::write(index.join(current.trim()).join("meta.json"), b"not an index").unwrap();
+    let server = start(&dir_path);
+    let (s, after) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
+    assert_eq!(s, 200);
+    assert_eq!(after["total"], before["total"]);
+    let rebuilt = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    assert_ne!(rebuilt.trim(), current.trim());
+}

@@ -186,5 +186,7 @@ pub fn document_signature(g: &GroupText) -> u64 {
     let r = &g.row;
     (&r.name, &r.category, &r.place_name, &r.city, &r.district, r.discoverable, &g.description, &g.announcement)
         .hash(&mut h);
+    // The filter terms: area, room left, join approval and location.
+    (r.adcode, r.has_room(), r.join_approval, r.lat.map(f64::to_bits), r.lon.map(f64::to_bits)).hash(&mut h);
     h.finish()
 }

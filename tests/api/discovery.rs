@@ -278,3 +278,26 @@ fn descriptions_are_searched_when_no_name_or_place_matches() {
     let body = app.search(&format!("q={}", enc("打球")));
     assert_eq!((TestApp::ids(&body), body["total"].as_i64()), (vec![ball], Some(1)));
 }
+
+#[test]
+fn has_room_leaves_out_full_groups_and_homophones_rank_below_the_characters() {
+    let mut rules = groupscout::config::Rules::default();
+    rules.tiers.insert("normal".into(), groupscout::config::Tier { max_groups: 10, capacity: 2 });
+    let app = crate::helpers::spawn_app_with(rules);
+    app.owner(1, 2);
+    let full = app.group(1, json!({"name": "户外徒步满员", "category": "outdoor"}));
+    let open = app.group(1, json!({"name": "户外徒步有位", "category": "outdoor"}));
+    let homophone = app.group(1, json!({"name": "湖外风光", "category": "photography"}));
+    app.as_user(2, "POST", &format!("/v1/groups/{full}/join"), None);
+    app.settle();
+    let all = TestApp::ids(&app.search(&format!("q={}", enc("户外徒步"))));
+    assert!(all.contains(&full) && all.contains(&open));
+    let with_room = app.search(&format!("q={}&has_room=true", enc("户外徒步")));
+    let ids = TestApp::ids(&with_room);
+    assert!(ids.contains(&open) && !ids.contains(&full), "{ids:?}");
+    assert_eq!(with_room["total"].as_i64(), Some(ids.len() as i64));
+    // Same pinyin (huwai), other characters: found, but after the real 户外.
+    let ranked = TestApp::ids(&app.search(&format!("q={}", enc("户外"))));
+    assert_eq!(ranked.last(), Some(&homophone), "{ranked:?}");
+    assert_eq!(ranked.len(), 3);
+}
