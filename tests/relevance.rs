@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use groupscout::config::{RankingWeights, Rules, Settings};
 use groupscout::geo::AreaPrefix;
-use groupscout::index::searcher::{search, Page, SearchQuery, SortBy};
+use groupscout::index::searcher::{search, Page, SearchQuery};
 use groupscout::service::App;
 use serde::Deserialize;
 
@@ -98,18 +98,7 @@ fn run(app: &App, l: &Labelled) -> Page {
         }
         None => Vec::new(),
     };
-    let sq = SearchQuery {
-        q: l.q.clone(),
-        category: l.category.clone(),
-        areas,
-        origin: None,
-        radius_m: None,
-        sort: SortBy::Relevance,
-        has_room: false,
-        open_join: false,
-        offset: 0,
-        limit: K,
-    };
+    let sq = SearchQuery { category: l.category.clone(), areas, limit: K, ..SearchQuery::text(&l.q) };
     search(&app.engine, &app.settings.ranking, &sq).expect("the search runs")
 }
 

@@ -46,6 +46,24 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
+impl SearchQuery {
+    /// A plain text search: relevance order, no filters, the first 20.
+    pub fn text(q: &str) -> SearchQuery {
+        SearchQuery {
+            q: q.to_string(),
+            category: None,
+            areas: Vec::new(),
+            origin: None,
+            radius_m: None,
+            sort: SortBy::Relevance,
+            has_room: false,
+            open_join: false,
+            offset: 0,
+            limit: 20,
+        }
+    }
+}
+
 /// One result.
 #[derive(Debug, Clone)]
 pub struct Hit {

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::index::searcher::{self, NearbyFrom, NearbyQuery, NearbySort, SearchQuery, SortBy};
+use crate::index::searcher::{self, NearbyFrom, NearbyQuery, NearbySort, SearchQuery};
 use crate::index::text;
 use crate::service::App;
 use crate::store::GroupRow;
@@ -219,18 +219,7 @@ fn measure<T>(kind: &str, inputs: &[T], mut run: impl FnMut(&T) -> usize) -> Fig
 }
 
 fn search_query(q: &str) -> SearchQuery {
-    SearchQuery {
-        q: q.to_string(),
-        category: None,
-        areas: Vec::new(),
-        origin: None,
-        radius_m: None,
-        sort: SortBy::Relevance,
-        has_room: false,
-        open_join: false,
-        offset: 0,
-        limit: 20,
-    }
+    SearchQuery::text(q)
 }
 
 /// A search word from a group name: a jieba word of two or more CJK characters.
