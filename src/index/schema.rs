@@ -34,6 +34,9 @@ pub struct Fields {
     pub cell: Field,
     /// The category's position in the category list, for counting facets from a column.
     pub cat_ord: Field,
+    /// Every term of the name fields and the place field in one field without frequencies:
+    /// counting a match set reads one posting list a word instead of merging several.
+    pub all: Field,
 }
 
 /// Grid cell sizes in degrees, finest first.
@@ -81,10 +84,14 @@ fn filter_field() -> TextOptions {
     )
 }
 
+/// Text fields keep no length norms: group names and places are all short, so length says
+/// little about relevance, and equal scores let a top-k search take the first (most
+/// active, see `reads::for_each_group_text`) of many equally good matches and stop.
 fn text_field(positions: bool) -> TextOptions {
     let record = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
-    TextOptions::default()
-        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(record))
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(record).set_fieldnorms(false),
+    )
 }
 
 pub fn build_schema() -> (Schema, Fields) {
@@ -102,6 +109,7 @@ pub fn build_schema() -> (Schema, Fields) {
         flags: b.add_text_field("flags", filter_field()),
         cell: b.add_text_field("cell", filter_field()),
         cat_ord: b.add_u64_field("cat_ord", FAST),
+        all: b.add_text_field("all", filter_field()),
     };
     (b.build(), fields)
 }
@@ -120,6 +128,7 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         flags: schema.get_field("flags")?,
         cell: schema.get_field("cell")?,
         cat_ord: schema.get_field("cat_ord")?,
+        all: schema.get_field("all")?,
     })
 }
 
@@ -162,19 +171,25 @@ pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Op
         Some((lat, lon)) => (0..CELL_SIZES.len()).map(|level| cell_term(level, lat, lon)).collect(),
         None => Vec::new(),
     };
+    let bigrams = text::bigrams(&row.name).join(" ");
+    let unigrams = text::unigrams(&row.name).join(" ");
+    let pinyin = text::pinyin_terms(&row.name).join(" ");
+    let place = text::index_words(&place_text).join(" ");
+    let all = format!("{bigrams} {unigrams} {pinyin} {place}");
     Some(doc!(
         f.id => row.id as u64,
         f.name => text::index_words(&row.name).join(" "),
-        f.name_bi => text::bigrams(&row.name).join(" "),
-        f.name_ch => text::unigrams(&row.name).join(" "),
-        f.name_py => text::pinyin_terms(&row.name).join(" "),
-        f.place => text::index_words(&place_text).join(" "),
+        f.name_bi => bigrams,
+        f.name_ch => unigrams,
+        f.name_py => pinyin,
+        f.place => place,
         f.body => text::index_words(&body).join(" "),
         f.cat => row.category.clone(),
         f.area => areas.join(" "),
         f.flags => flags.join(" "),
         f.cell => cells.join(" "),
         f.cat_ord => categories.position(&row.category) as u64,
+        f.all => all,
     ))
 }
 

@@ -86,16 +86,38 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
     Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
-/// The query for one word: any field may match it, with boosts by field. For counting,
-/// the whole-word name term is left out: the bigram and character fields match a
-/// superset of its documents, so the match set is the same with fewer postings to merge.
-fn word_clauses(f: &Fields, word: &str, fields: Reach, counting: bool) -> Vec<(Occur, Box<dyn Query>)> {
+/// The same match set as `word_clauses`, for counting: one posting list of the `all` field
+/// stands for the bigram, character, pinyin and place fields (the whole-word name term
+/// matches a subset of the bigrams); only a longer word still needs its bigram phrase.
+fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
+    let basic = |field: tantivy::schema::Field, t: &str| -> (Occur, Box<dyn Query>) {
+        (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic)))
+    };
+    let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
+    let mut clauses = vec![basic(f.all, word)];
+    if cjk_len == word.chars().count() && cjk_len >= 2 {
+        let (full, _) = text::pinyin_of(word);
+        if !full.is_empty() {
+            clauses.push(basic(f.all, &full));
+        }
+        if cjk_len >= 3 {
+            let grams = text::word_bigrams(word);
+            let phrase = PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect());
+            clauses.push((Occur::Should, Box::new(phrase)));
+        }
+    }
+    if fields == Reach::WithDescriptions {
+        clauses.push(basic(f.body, word));
+    }
+    clauses
+}
+
+/// The query for one word: any field may match it, with boosts by field.
+fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term_query(f.place, word, 2.0))];
-    if !counting {
-        clauses.push((Occur::Should, term_query(f.name, word, 3.0)));
-    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Should, term_query(f.place, word, 2.0)), (Occur::Should, term_query(f.name, word, 3.0))];
     if fields == Reach::WithDescriptions {
         clauses.push((Occur::Should, term_query(f.body, word, 0.4)));
     }
@@ -139,7 +161,12 @@ enum Reach {
 /// One flat union of every word's clauses: a union of term queries is what Block-WAND
 /// can prune.
 fn any_word(f: &Fields, words: &[String], reach: Reach, counting: bool) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(words.iter().flat_map(|w| word_clauses(f, w, reach, counting)).collect()))
+    Box::new(BooleanQuery::new(
+        words
+            .iter()
+            .flat_map(|w| if counting { count_clauses(f, w, reach) } else { word_clauses(f, w, reach) })
+            .collect(),
+    ))
 }
 
 /// How many of the words a group's name or place contains: the tier that ranks groups

@@ -47,13 +47,16 @@ pub fn group_text(conn: &Connection, id: i64) -> rusqlite::Result<Option<GroupTe
     .optional()
 }
 
-/// Calls `f` for every live group with its text, in id order (index builds, catalog loads).
+/// Calls `f` for every live group with its text, the most active first (index builds:
+/// documents in this order let a top-k search that meets many equal text scores stop
+/// after the first, most active, ones).
 pub fn for_each_group_text(
     conn: &Connection,
     mut f: impl FnMut(GroupText) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {GROUP_COLUMNS}, g.description, g.announcement FROM groups g WHERE g.dissolved_at IS NULL ORDER BY g.id"
+        "SELECT {GROUP_COLUMNS}, g.description, g.announcement FROM groups g WHERE g.dissolved_at IS NULL \
+         ORDER BY g.active_members DESC, g.yesterday_messages DESC, g.member_count DESC, g.id"
     ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
