@@ -114,6 +114,12 @@ pub fn build(
     let mut commit = writer.prepare_commit()?;
     commit.set_payload(&seq.to_string());
     commit.commit()?;
+    // One segment: every query looks each term up once instead of once per segment, and
+    // the activity order of the documents holds across the whole index.
+    let segments = index.searchable_segment_ids()?;
+    if segments.len() > 1 {
+        writer.merge(&segments).wait()?;
+    }
     writer.wait_merging_threads()?;
     let previous = current(root);
     switch_to(root, &name)?;
