@@ -667,7 +667,7 @@ pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
     if prefix.is_empty() {
         return Vec::new();
     }
-    let mut found = catalog.suggest_candidates(&prefix, 1_000);
+    let mut found = catalog.suggest_candidates(&prefix, 400);
     found.sort_by(|(a_name, a), (b_name, b)| {
         b_name.cmp(a_name).then(b.member_count.cmp(&a.member_count)).then(a.id.cmp(&b.id))
     });
