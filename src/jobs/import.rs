@@ -319,13 +319,34 @@ pub fn import(
     let started = Instant::now();
     let yesterday = store.yesterday();
     let mut summary = ImportSummary::default();
+    // A bulk load touches B-tree pages all over the file: a page cache of 1 GiB (instead
+    // of 64 MiB) keeps them in SQLite's own memory, and rarer checkpoints write them once.
+    store.writer().execute_batch("PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 20000;")?;
+    // Into an empty database, secondary indexes are built once at the end: sorting all
+    // keys once is far cheaper than millions of random B-tree inserts.
+    let bulk = crate::store::drop_bulk_indexes_if_empty(&store.writer())?;
+    let result = import_lines(store, input, &mut on_progress, &mut summary, yesterday);
+    if bulk {
+        crate::store::create_bulk_indexes(&store.writer())?;
+    }
+    store.writer().execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
+    result?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The line loop of `import`: batches of lines, each batch one transaction.
+fn import_lines(
+    store: &Store,
+    input: &mut dyn BufRead,
+    on_progress: &mut impl FnMut(u64, u64),
+    summary: &mut ImportSummary,
+    yesterday: i64,
+) -> anyhow::Result<()> {
     let mut bytes = 0u64;
     let mut buf = String::new();
     let mut done = false;
     let mut known = Known::default();
-    // A bulk load touches B-tree pages all over the file: a page cache of 1 GiB (instead
-    // of 64 MiB) keeps them in SQLite's own memory, and rarer checkpoints write them once.
-    store.writer().execute_batch("PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 20000;")?;
     while !done {
         let mut conn = store.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -376,7 +397,5 @@ pub fn import(
         drop(conn);
         on_progress(bytes, summary.lines);
     }
-    store.writer().execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(())
 }

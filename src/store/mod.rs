@@ -24,6 +24,14 @@ pub use rows::GroupRow;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
+/// Secondary indexes that a bulk load into an empty database builds once at the end
+/// instead of row by row (the same definitions as the migrations).
+const BULK_INDEXES: &[(&str, &str)] = &[
+    ("follows_dst", "CREATE INDEX IF NOT EXISTS follows_dst ON follows (dst, src)"),
+    ("members_user", "CREATE INDEX IF NOT EXISTS members_user ON members (user_id, group_id)"),
+    ("activity_day", "CREATE INDEX IF NOT EXISTS activity_day ON activity (day, group_id)"),
+];
+
 /// Everything a store call needs besides SQL: the rules, the fixed lists and the clock's zone.
 pub struct StoreContext {
     pub rules: Rules,
@@ -83,6 +91,8 @@ impl Store {
         let mut writer = Connection::open(path).with_context(|| format!("failed to open {}", path.display()))?;
         configure(&writer)?;
         migrate(&mut writer)?;
+        // A bulk load that died before its end left these out.
+        create_bulk_indexes(&writer)?;
         let mut pool = Vec::new();
         for _ in 0..readers.max(1) {
             let conn = Connection::open_with_flags(
@@ -125,6 +135,26 @@ impl Store {
     pub fn writer(&self) -> parking_lot::MutexGuard<'_, Connection> {
         self.writer.lock()
     }
+}
+
+/// Drops the bulk-load indexes when the database holds no users yet (a first load), and
+/// says whether it did.
+pub fn drop_bulk_indexes_if_empty(conn: &Connection) -> rusqlite::Result<bool> {
+    let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+    if empty {
+        for (name, _) in BULK_INDEXES {
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+    }
+    Ok(empty)
+}
+
+/// Builds the bulk-load indexes if they are missing.
+pub fn create_bulk_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    for (_, sql) in BULK_INDEXES {
+        conn.execute_batch(sql)?;
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
