@@ -34,6 +34,10 @@ pub struct Fields {
     pub cell: Field,
     /// The category's position in the category list, for counting facets from a column.
     pub cat_ord: Field,
+    /// The adcode, for checking an area filter from a column.
+    pub adcode: Field,
+    /// Bit 0: the group has room; bit 1: it needs no approval (filters checked from a column).
+    pub flag_bits: Field,
     /// Every term of the name fields and the place field in one field without frequencies:
     /// counting a match set reads one posting list a word instead of merging several.
     pub all: Field,
@@ -109,6 +113,8 @@ pub fn build_schema() -> (Schema, Fields) {
         flags: b.add_text_field("flags", filter_field()),
         cell: b.add_text_field("cell", filter_field()),
         cat_ord: b.add_u64_field("cat_ord", FAST),
+        adcode: b.add_u64_field("adcode", FAST),
+        flag_bits: b.add_u64_field("flag_bits", FAST),
         all: b.add_text_field("all", filter_field()),
     };
     (b.build(), fields)
@@ -128,6 +134,8 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         flags: schema.get_field("flags")?,
         cell: schema.get_field("cell")?,
         cat_ord: schema.get_field("cat_ord")?,
+        adcode: schema.get_field("adcode")?,
+        flag_bits: schema.get_field("flag_bits")?,
         all: schema.get_field("all")?,
     })
 }
@@ -190,6 +198,8 @@ pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Op
         f.cell => cells.join(" "),
         f.cat_ord => categories.position(&row.category) as u64,
         f.all => all,
+        f.adcode => row.adcode,
+        f.flag_bits => u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1),
     ))
 }
 

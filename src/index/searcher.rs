@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
+use tantivy::query::Weight;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::catalog::{Catalog, Hot};
 use super::schema::{self, Fields};
@@ -321,6 +322,111 @@ impl SegmentCollector for CategoryCountsSegment {
     }
 }
 
+/// The top `k` documents by score among those passing the column-checked filters
+/// (category, area, room, open join). The filters run inside tantivy's pruning loop, so
+/// Block-WAND still skips what cannot beat the k-th best admitted score.
+struct FilteredTop {
+    k: usize,
+    category: Option<u64>,
+    areas: Vec<AreaPrefix>,
+    room: bool,
+    open: bool,
+}
+
+struct FilteredTopSegment {
+    ord: SegmentOrdinal,
+    out: Vec<(Score, DocAddress)>,
+}
+
+impl Collector for FilteredTop {
+    type Fruit = Vec<(Score, DocAddress)>;
+    type Child = FilteredTopSegment;
+
+    fn for_segment(&self, ord: SegmentOrdinal, _segment: &SegmentReader) -> tantivy::Result<FilteredTopSegment> {
+        Ok(FilteredTopSegment { ord, out: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(Score, DocAddress)>>) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+        let mut all: Vec<(Score, DocAddress)> = fruits.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.truncate(self.k);
+        Ok(all)
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        ord: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+        let fast = reader.fast_fields();
+        let categories = fast.u64("cat_ord")?;
+        let adcodes = fast.u64("adcode")?;
+        let flags = fast.u64("flag_bits")?;
+        let alive = reader.alive_bitset();
+        let need_flags = u64::from(self.room) | (u64::from(self.open) << 1);
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, DocId)>> =
+            std::collections::BinaryHeap::with_capacity(self.k + 1);
+        let mut threshold = Score::MIN;
+        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+            let admitted = alive.is_none_or(|a| a.is_alive(doc))
+                && self.category.is_none_or(|c| categories.first(doc) == Some(c))
+                && (need_flags == 0 || flags.first(doc).is_some_and(|f| f & need_flags == need_flags))
+                && (self.areas.is_empty()
+                    || adcodes.first(doc).is_some_and(|a| self.areas.iter().any(|p| p.contains(a))));
+            if admitted {
+                heap.push(std::cmp::Reverse((OrderedScore(score), doc)));
+                if heap.len() > self.k {
+                    heap.pop();
+                }
+                if heap.len() == self.k {
+                    threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
+                }
+            }
+            threshold
+        })?;
+        let mut segment = FilteredTopSegment { ord, out: Vec::with_capacity(heap.len()) };
+        for std::cmp::Reverse((OrderedScore(score), doc)) in heap {
+            segment.out.push((score, DocAddress::new(segment.ord, doc)));
+        }
+        Ok(segment.harvest())
+    }
+}
+
+impl SegmentCollector for FilteredTopSegment {
+    type Fruit = Vec<(Score, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.out.push((score, DocAddress::new(self.ord, doc)));
+    }
+
+    fn harvest(self) -> Vec<(Score, DocAddress)> {
+        self.out
+    }
+}
+
+/// A score with a total order, for the heap.
+#[derive(Clone, Copy, PartialEq)]
+struct OrderedScore(Score);
+
+impl Eq for OrderedScore {}
+
+impl PartialOrd for OrderedScore {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedScore {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
 /// A filter clause that narrows without scoring.
 fn must_any(field: tantivy::schema::Field, terms: &[String]) -> (Occur, Box<dyn Query>) {
     let any: Vec<(Occur, Box<dyn Query>)> = terms
@@ -449,13 +555,27 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         if reach == Reach::WithDescriptions {
             passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), Some(0)));
         }
-        let filters = || filter_clauses(&gen.fields, sq, true);
+        // A radius stays in the query, where its grid cells cut the candidates down; the
+        // other filters are checked from columns inside the pruning loop.
+        let in_query = sq.radius_m.is_some();
         let mut seen: HashSet<i64> = HashSet::new();
         for (query, fixed_tier) in passes {
-            let query = with_filters(query.as_ref(), filters());
+            let query =
+                if in_query { with_filters(query.as_ref(), filter_clauses(&gen.fields, sq, true)) } else { query };
             let mut n = (need * 3).max(100);
             loop {
-                let top = searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?;
+                let top = if in_query {
+                    searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
+                } else {
+                    let collector = FilteredTop {
+                        k: n,
+                        category: wanted.map(u64::from),
+                        areas: sq.areas.clone(),
+                        room: sq.has_room,
+                        open: sq.open_join,
+                    };
+                    searcher.search(query.as_ref(), &collector)?
+                };
                 let exhausted = top.len() < n;
                 let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
                 for (score, addr) in top {
