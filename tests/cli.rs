@@ -375,3 +375,33 @@ fn an_unreadable_index_is_rebuilt_from_the_store() {
     let rebuilt = std::fs::read_to_string(index.join("CURRENT")).unwrap();
     assert_ne!(rebuilt.trim(), current.trim());
 }
+
+#[test]
+fn import_reads_standard_input_and_reports_bad_lines_by_number() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .args(["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = [
+        r#"{"type":"user","id":1,"nickname":"甲","gender":"female","birth_year":1995}"#,
+        r#"{"type":"user","id":2,"nickname":"乙","gender":"robot"}"#,
+        r#"{"type":"follow","from":1,"to":3}"#,
+        r#"{"type":"group","id":7,"owner_id":1,"name":"标准输入群","category":"other"}"#,
+        r#"{"type":"member","group_id":7,"user_id":1,"role":"owner"}"#,
+    ];
+    child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("line 2: gender"), "{text}");
+    assert!(text.contains("line 3: to"), "{text}");
+    assert!(text.contains("5 lines, 3 imported, 2 skipped"), "{text}");
+    let conn = rusqlite::Connection::open(dir.path().join("db").join("g.db")).unwrap();
+    let members: i64 = conn.query_row("SELECT member_count FROM groups WHERE id = 7", [], |r| r.get(0)).unwrap();
+    assert_eq!(members, 1);
+}
