@@ -92,6 +92,16 @@ fn user_token(id: i64) -> String {
     groupscout::auth::issue_user_token(SECRET, id, chrono::Utc::now().timestamp(), 3600)
 }
 
+/// Generates a world of `groups` groups and imports it through the binary.
+#[track_caller]
+fn load_world(dir: &Path, groups: usize) {
+    let world = dir.join("world.jsonl");
+    let (ok, out) = run(dir, &["gen", "--groups", &groups.to_string(), "--out", world.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(dir, &["import", world.to_str().unwrap()]);
+    assert!(ok, "{out}");
+}
+
 fn run(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = command(dir).args(args).output().expect("the binary runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -263,9 +273,7 @@ fn import_is_idempotent_and_rollup_matches_an_independent_computation() {
 #[test]
 fn searches_never_fail_while_reindex_switches_generations() {
     let dir = tempfile::tempdir().unwrap();
-    let world_path = dir.path().join("world.jsonl");
-    assert!(run(dir.path(), &["gen", "--groups", "3000", "--out", world_path.to_str().unwrap()]).0);
-    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    load_world(dir.path(), 3000);
     let server = Arc::new(start(dir.path()));
     let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
     let total = before["total"].as_i64().unwrap();
@@ -314,9 +322,7 @@ fn searches_never_fail_while_reindex_switches_generations() {
 #[test]
 fn a_reindex_that_dies_halfway_leaves_the_old_generation_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let world_path = dir.path().join("world.jsonl");
-    assert!(run(dir.path(), &["gen", "--groups", "500", "--out", world_path.to_str().unwrap()]).0);
-    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    load_world(dir.path(), 500);
     let server = start(dir.path());
     let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
     let serving = std::fs::read_to_string(dir.path().join("index").join("CURRENT")).unwrap();
@@ -358,9 +364,7 @@ fn a_reindex_that_dies_halfway_leaves_the_old_generation_serving() {
 #[test]
 fn an_unreadable_index_is_rebuilt_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let world_path = dir.path().join("world.jsonl");
-    assert!(run(dir.path(), &["gen", "--groups", "300", "--out", world_path.to_str().unwrap()]).0);
-    assert!(run(dir.path(), &["import", world_path.to_str().unwrap()]).0);
+    load_world(dir.path(), 300);
     let server = start(dir.path());
     let (_, before) = server.call("GET", "/v1/search?q=%E7%BE%A4", None, None);
     assert!(before["total"].as_i64().unwrap() > 50);
