@@ -548,22 +548,52 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     let need = sq.offset + sq.limit;
     if sq.sort == SortBy::Relevance && total > 0 {
         // The best matches by text score with Block-WAND, re-ranked: groups whose name or
-        // place holds more of the words first, then the blend. Description matches (only
-        // searched when nothing else matched) come in a pass of their own.
+        // place holds more of the words first, then the blend. One pruned top-k pass per
+        // word (a union of frequent words defeats Block-WAND; each word alone does not),
+        // merged; description matches (only searched when nothing else matched) in a pass
+        // of their own.
         let mut passes: Vec<(Box<dyn Query>, Option<u32>)> =
-            vec![(any_word(&gen.fields, &words, Reach::Names, false), None)];
+            words.iter().map(|w| (any_word(&gen.fields, std::slice::from_ref(w), Reach::Names, false), None)).collect();
         if reach == Reach::WithDescriptions {
             passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), Some(0)));
         }
         // A radius stays in the query, where its grid cells cut the candidates down; the
         // other filters are checked from columns inside the pruning loop.
         let in_query = sq.radius_m.is_some();
+        if in_query {
+            passes = passes
+                .into_iter()
+                .map(|(q, t)| (with_filters(q.as_ref(), filter_clauses(&gen.fields, sq, true)), t))
+                .collect();
+        }
         let mut seen: HashSet<i64> = HashSet::new();
-        for (query, fixed_tier) in passes {
-            let query =
-                if in_query { with_filters(query.as_ref(), filter_clauses(&gen.fields, sq, true)) } else { query };
-            let mut n = (need * 3).max(100);
-            loop {
+        if words.len() > 1 {
+            // Groups holding every word come first: their intersection is cheap to walk,
+            // so it is taken whole and ordered by the blend.
+            let every: Box<dyn Query> = Box::new(BooleanQuery::new(
+                words
+                    .iter()
+                    .map(|w| {
+                        let q: Box<dyn Query> =
+                            Box::new(BooleanQuery::new(count_clauses(&gen.fields, w, Reach::Names)));
+                        (Occur::Must, q)
+                    })
+                    .collect(),
+            ));
+            let every = with_filters(every.as_ref(), filter_clauses(&gen.fields, sq, true));
+            for id in searcher.search(every.as_ref(), &Ids)? {
+                let Some(hot) = catalog.hot(id) else { continue };
+                let Some(distance_m) = admits(sq, hot) else { continue };
+                if wanted.is_some_and(|c| c != hot.category) || !seen.insert(id) {
+                    continue;
+                }
+                ordered.push(candidate(id, hot, words.len() as u32, 1.0, distance_m, weights));
+            }
+        }
+        let mut n = (need * 3).max(100);
+        while ordered.len() < need.min(total) {
+            let mut exhausted = true;
+            for (query, fixed_tier) in &passes {
                 let top = if in_query {
                     searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
                 } else {
@@ -576,7 +606,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
                     };
                     searcher.search(query.as_ref(), &collector)?
                 };
-                let exhausted = top.len() < n;
+                exhausted &= top.len() < n;
                 let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
                 for (score, addr) in top {
                     let column = match &mut columns[addr.segment_ord as usize] {
@@ -593,20 +623,17 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
                         continue;
                     }
                     let tier = match (fixed_tier, words.len()) {
-                        (Some(t), _) => t,
+                        (Some(t), _) => *t,
                         (None, 1) => 1,
                         (None, _) => catalog.get(id).map_or(1, |g| words_matched(g, &words).max(1)),
                     };
                     ordered.push(candidate(id, hot, tier, score, distance_m, weights));
                 }
-                if ordered.len() >= need.min(total) || exhausted {
-                    break;
-                }
-                n *= 4;
             }
-            if ordered.len() >= need.min(total) {
+            if exhausted {
                 break;
             }
+            n *= 4;
         }
     }
     let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
