@@ -551,15 +551,18 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         // place holds more of the words first, then the blend. One pruned top-k pass per
         // word (a union of frequent words defeats Block-WAND; each word alone does not),
         // merged; description matches (only searched when nothing else matched) in a pass
-        // of their own.
-        let mut passes: Vec<(Box<dyn Query>, Option<u32>)> =
-            words.iter().map(|w| (any_word(&gen.fields, std::slice::from_ref(w), Reach::Names, false), None)).collect();
+        // of their own. A radius stays in the query, where its grid cells cut the candidates down (and
+        // Block-WAND cannot prune, so the words go in one pass); the other filters are
+        // checked from columns inside the pruning loop.
+        let in_query = sq.radius_m.is_some();
+        let mut passes: Vec<(Box<dyn Query>, Option<u32>)> = if in_query {
+            vec![(any_word(&gen.fields, &words, Reach::Names, false), None)]
+        } else {
+            words.iter().map(|w| (any_word(&gen.fields, std::slice::from_ref(w), Reach::Names, false), None)).collect()
+        };
         if reach == Reach::WithDescriptions {
             passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), Some(0)));
         }
-        // A radius stays in the query, where its grid cells cut the candidates down; the
-        // other filters are checked from columns inside the pruning loop.
-        let in_query = sq.radius_m.is_some();
         if in_query {
             passes = passes
                 .into_iter()
