@@ -141,7 +141,7 @@ fn freshness(
         writes += 1;
         // Check the renames still waiting to be seen.
         pending.retain(|(word, id, at)| {
-            let found = searcher::search(&app.engine, &app.settings.ranking, &search_query(word))
+            let found = searcher::search(&app.engine, &app.settings.ranking, &SearchQuery::text(word))
                 .map(|p| p.hits.iter().any(|h| h.group.id == *id))
                 .unwrap_or(false);
             if found {
@@ -218,10 +218,6 @@ fn measure<T>(kind: &str, inputs: &[T], mut run: impl FnMut(&T) -> usize) -> Fig
     }
 }
 
-fn search_query(q: &str) -> SearchQuery {
-    SearchQuery::text(q)
-}
-
 /// A search word from a group name: a jieba word of two or more CJK characters.
 fn name_words(name: &str) -> Vec<String> {
     text::query_words(name).into_iter().filter(|w| w.chars().count() >= 2 && w.chars().all(text::is_cjk)).collect()
@@ -293,7 +289,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let with_category: Vec<SearchQuery> = sample
         .iter()
         .zip(text1.iter().cycle())
-        .map(|(g, q)| SearchQuery { category: Some(g.category.clone()), ..search_query(q) })
+        .map(|(g, q)| SearchQuery { category: Some(g.category.clone()), ..SearchQuery::text(q) })
         .collect();
     let with_place: Vec<SearchQuery> = sample
         .iter()
@@ -301,7 +297,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         .filter_map(|(g, q)| {
             let city = g.city.as_deref()?;
             let areas = app.store.ctx.gazetteer.resolve(city).iter().map(|p| p.prefix()).collect();
-            Some(SearchQuery { areas, ..search_query(q) })
+            Some(SearchQuery { areas, ..SearchQuery::text(q) })
         })
         .collect();
     let located: Vec<(f64, f64)> = sample
@@ -312,7 +308,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let with_radius: Vec<SearchQuery> = located
         .iter()
         .zip(text1.iter().cycle())
-        .map(|(o, q)| SearchQuery { origin: Some(*o), radius_m: Some(10_000.0), ..search_query(q) })
+        .map(|(o, q)| SearchQuery { origin: Some(*o), radius_m: Some(10_000.0), ..SearchQuery::text(q) })
         .collect();
     let prefixes: Vec<String> = sample
         .iter()
@@ -333,7 +329,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let mut figures = Vec::new();
     // For searches the results column is the size of the whole match set.
     let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.total).unwrap_or(0);
-    let plain: Vec<SearchQuery> = text1.iter().map(|q| search_query(q)).collect();
+    let plain: Vec<SearchQuery> = text1.iter().map(|q| SearchQuery::text(q)).collect();
     figures.push(measure("text, top 20", &plain, run_search));
     figures.push(measure("text + category", &with_category, run_search));
     figures.push(measure("text + place", &with_place, run_search));
