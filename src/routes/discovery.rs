@@ -1,11 +1,35 @@
 //! Discovery reads: `/v1/search`, `/v1/nearby`, `/v1/suggest`. Open to anonymous callers.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use super::{blocking, caller, query_pairs, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
+use crate::store::rows::Card;
+
+/// The answer of `/v1/search`, serialized straight from these types.
+#[derive(Serialize)]
+struct SearchBody {
+    total: usize,
+    groups: Vec<Card>,
+    facets: Facets,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Facets {
+    category: std::collections::BTreeMap<String, u64>,
+}
+
+/// The answer of `/v1/nearby`.
+#[derive(Serialize)]
+struct NearbyBody {
+    total: usize,
+    groups: Vec<Card>,
+    next_cursor: Option<String>,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/search", web::get().to(search))
@@ -105,12 +129,12 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let next_cursor = page.has_more.then(|| {
         cursor::encode(&app.settings.secret, &Position { q: fingerprint, o: Some(offset + limit), d: None, i: None })
     });
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "total": page.total,
-        "groups": groups,
-        "facets": {"category": page.facets},
-        "next_cursor": next_cursor,
-    })))
+    Ok(HttpResponse::Ok().json(SearchBody {
+        total: page.total,
+        groups,
+        facets: Facets { category: page.facets },
+        next_cursor,
+    }))
 }
 
 async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -162,7 +186,7 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         None
     };
     let groups: Vec<_> = page.iter().map(|(d, g)| g.card(year, Some(*d))).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"total": total, "groups": groups, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))
 }
 
 async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
