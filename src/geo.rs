@@ -93,6 +93,7 @@ pub struct Gazetteer {
     places: Vec<Place>,
     by_adcode: HashMap<u64, usize>,
     by_name: HashMap<String, Vec<usize>>,
+    localities: Vec<usize>,
     districts: RTree<GeomWithData<[f64; 3], usize>>,
 }
 
@@ -180,7 +181,7 @@ impl Gazetteer {
         // stand in for their own districts.
         let has_children: std::collections::HashSet<u64> =
             places.iter().filter(|p| p.level == Level::District).map(|p| p.adcode / 100_000_000).collect();
-        let entries = places
+        let localities: Vec<usize> = places
             .iter()
             .enumerate()
             .filter(|(_, p)| p.lat.is_some() && p.lon.is_some() && !is_placeholder(&p.name))
@@ -188,9 +189,18 @@ impl Gazetteer {
                 p.level == Level::District
                     || (p.level == Level::City && !has_children.contains(&(p.adcode / 100_000_000)))
             })
-            .map(|(i, p)| GeomWithData::new(unit_xyz(p.lat.unwrap_or(0.0), p.lon.unwrap_or(0.0)), i))
+            .map(|(i, _)| i)
             .collect();
-        Gazetteer { places, by_adcode, by_name, districts: RTree::bulk_load(entries) }
+        let entries = localities
+            .iter()
+            .map(|&i| GeomWithData::new(unit_xyz(places[i].lat.unwrap_or(0.0), places[i].lon.unwrap_or(0.0)), i))
+            .collect();
+        Gazetteer { places, by_adcode, by_name, localities, districts: RTree::bulk_load(entries) }
+    }
+
+    /// The places a point can belong to: districts, and cities without districts.
+    pub fn localities(&self) -> impl Iterator<Item = &Place> {
+        self.localities.iter().map(|&i| &self.places[i])
     }
 
     pub fn places(&self) -> &[Place] {
@@ -246,11 +256,6 @@ impl Gazetteer {
             }
         }
         hits
-    }
-
-    /// Whether a word names a place (used to treat 海淀 in a query as a place).
-    pub fn is_place_name(&self, word: &str) -> bool {
-        self.by_name.contains_key(word)
     }
 }
 

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Settings;
+use crate::domain::rules;
 use crate::domain::{CategoryList, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::geo::Gazetteer;
 use crate::index::Engine;
 use crate::recommend::{self, Recommendation};
-use crate::store::reads::{self, AdminEntry};
+use crate::store::reads::{self, AdminEntry, RequestEntry};
 use crate::store::rows::Card;
+use crate::store::writes::{live_group, require_visible, viewer_of};
 use crate::store::{Store, StoreContext};
 
 /// Request counters for `/metrics`.
@@ -97,9 +99,7 @@ impl App {
         let year = self.current_year();
         self.store.read(|conn| {
             let (g, v) = reads::group_for_viewer(conn, id, viewer)?.ok_or_else(|| ApiError::not_found("group"))?;
-            if !g.row.discoverable && v.role().is_none() {
-                return Err(ApiError::not_found("group"));
-            }
+            require_visible(&g.row, v)?;
             let distance =
                 origin.and_then(|(lat, lon)| g.row.location().map(|(a, b)| crate::geo::haversine_m(lat, lon, a, b)));
             let viewer_block = match viewer {
@@ -120,6 +120,17 @@ impl App {
                 admins: reads::admins(conn, id)?,
                 viewer: viewer_block,
             })
+        })
+    }
+
+    /// The pending applications of a group, for its owner and admins.
+    pub fn pending_requests(&self, group_id: i64, actor: i64) -> ApiResult<Vec<RequestEntry>> {
+        self.store.read(|conn| {
+            let group = live_group(conn, group_id)?.ok_or_else(|| ApiError::not_found("group"))?;
+            let viewer = viewer_of(conn, group_id, actor)?;
+            require_visible(&group, viewer)?;
+            rules::check_manage(viewer)?;
+            Ok(reads::pending_requests(conn, group_id)?)
         })
     }
 

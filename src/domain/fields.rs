@@ -127,6 +127,25 @@ pub fn parse_birth_year(field: &str, year: i64, current_year: i32) -> Result<i32
     Ok(year as i32)
 }
 
+/// A reported activity event's time and message count, and its optional idempotency
+/// key; `prefix` goes before the field names in errors (`events[3].`).
+pub fn parse_activity(
+    prefix: &str,
+    at: &str,
+    messages: i64,
+    event_id: Option<&str>,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, ApiError> {
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .map_err(|_| ApiError::invalid(&format!("{prefix}at"), "at must be an RFC 3339 timestamp"))?;
+    if !(0..=100_000).contains(&messages) {
+        return Err(ApiError::invalid(&format!("{prefix}messages"), "messages must be between 0 and 100000"));
+    }
+    if event_id.is_some_and(|id| id.is_empty() || id.len() > 128) {
+        return Err(ApiError::invalid(&format!("{prefix}event_id"), "event_id must have 1 to 128 bytes"));
+    }
+    Ok(at)
+}
+
 /// A group location: a point and an optional place name (群地点).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {

@@ -10,7 +10,7 @@ use chrono::DateTime;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
 
-use crate::domain::fields::parse_birth_year;
+use crate::domain::fields::{parse_activity, parse_birth_year};
 use crate::domain::rules::Role;
 use crate::domain::{Announcement, Description, Gender, GroupName, Location, Nickname};
 use crate::error::{ApiError, ApiResult, Code};
@@ -278,11 +278,7 @@ fn apply_line(
             if known.person(tx, user_id)?.is_none() {
                 return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
             }
-            let at = DateTime::parse_from_rfc3339(&at)
-                .map_err(|_| ApiError::invalid("at", "at must be an RFC 3339 timestamp"))?;
-            if !(0..=100_000).contains(&messages) {
-                return Err(ApiError::invalid("messages", "messages must be between 0 and 100000"));
-            }
+            let at = parse_activity("", &at, messages, event_id.as_deref())?;
             // Lines without an event id get one from their content, so a second run of the
             // same file counts nothing twice.
             let event_id =

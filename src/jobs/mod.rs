@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::geo::{Gazetteer, Level};
+use crate::geo::Gazetteer;
 use crate::index::generation::{self, BuildSummary};
 use crate::store::activity::RollupSummary;
 use crate::store::{day_number, Store};
@@ -58,16 +58,8 @@ pub fn rollup(
 
 /// The gazetteer's districts (and cities without districts) as places to generate around.
 pub fn gen_places(gazetteer: &Gazetteer) -> Vec<gen::GenPlace> {
-    let has_districts: std::collections::HashSet<u64> =
-        gazetteer.places().iter().filter(|p| p.level == Level::District).map(|p| p.adcode / 100_000_000).collect();
     gazetteer
-        .places()
-        .iter()
-        .filter(|p| p.lat.is_some() && p.lon.is_some())
-        .filter(|p| !matches!(p.name.as_str(), "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划"))
-        .filter(|p| {
-            p.level == Level::District || (p.level == Level::City && !has_districts.contains(&(p.adcode / 100_000_000)))
-        })
+        .localities()
         .filter_map(|p| {
             let city = gazetteer.city_of(p.adcode)?;
             Some(gen::GenPlace {

@@ -1,10 +1,10 @@
 //! `POST /v1/activity`: message activity reported by the chat servers, in batches.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::DateTime;
 use serde::Deserialize;
 
 use super::{blocking, json_body, require_admin, AppData, ACTIVITY_BODY_LIMIT};
+use crate::domain::fields::parse_activity;
 use crate::error::{ApiError, ApiResult};
 use crate::store::activity::ActivityEvent;
 use crate::store::day_number;
@@ -37,16 +37,7 @@ struct BatchBody {
 /// Validates one event and places it on its calendar day in the service timezone.
 fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<ActivityEvent> {
     let field = |name: &str| format!("events[{i}].{name}");
-    let at = DateTime::parse_from_rfc3339(&e.at)
-        .map_err(|_| ApiError::invalid(&field("at"), "at must be an RFC 3339 timestamp"))?;
-    if !(0..=100_000).contains(&e.messages) {
-        return Err(ApiError::invalid(&field("messages"), "messages must be between 0 and 100000"));
-    }
-    if let Some(id) = &e.event_id {
-        if id.is_empty() || id.len() > 128 {
-            return Err(ApiError::invalid(&field("event_id"), "event_id must have 1 to 128 bytes"));
-        }
-    }
+    let at = parse_activity(&format!("events[{i}]."), &e.at, e.messages, e.event_id.as_deref())?;
     if e.group_id <= 0 {
         return Err(ApiError::invalid(&field("group_id"), "no such group"));
     }

@@ -243,19 +243,7 @@ async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> Ap
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
     let app2 = app.clone();
-    let list = blocking(move || {
-        app2.store.read(|conn| {
-            use crate::store::{reads, writes};
-            let group = writes::live_group(conn, id)?.ok_or_else(|| ApiError::not_found("group"))?;
-            let viewer = writes::viewer_of(conn, id, actor)?;
-            if !group.discoverable && viewer.role().is_none() {
-                return Err(ApiError::not_found("group"));
-            }
-            crate::domain::rules::check_manage(viewer)?;
-            Ok(reads::pending_requests(conn, id)?)
-        })
-    })
-    .await?;
+    let list = blocking(move || app2.pending_requests(id, actor)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "requests": list })))
 }
 

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::rows::{UserRow, GROUP_COLUMNS, USER_COLUMNS};
-use super::writes::{live_group, viewer_of};
+use super::writes::viewer_of;
 use super::GroupRow;
 use crate::domain::Viewer;
 
@@ -173,10 +173,6 @@ pub fn friends_groups(conn: &Connection, user_id: i64, limit: usize) -> rusqlite
     )?
     .query_map(params![user_id, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
-}
-
-pub fn is_live_group(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    Ok(live_group(conn, id)?.is_some())
 }
 
 /// Deletes up to `limit` changes at or below `seq` that are older than `before` (unix

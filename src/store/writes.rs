@@ -100,7 +100,7 @@ pub fn viewer_of(conn: &Connection, group_id: i64, user_id: i64) -> rusqlite::Re
 }
 
 /// Outsiders cannot see a group that is not discoverable; it answers 404 to them.
-fn require_visible(group: &GroupRow, viewer: Viewer) -> ApiResult<()> {
+pub fn require_visible(group: &GroupRow, viewer: Viewer) -> ApiResult<()> {
     if !group.discoverable && viewer.role().is_none() {
         return Err(ApiError::not_found("group"));
     }
