@@ -95,6 +95,13 @@ enum Command {
         /// Writes per second during the freshness measurement.
         #[arg(long, default_value_t = 500.0)]
         writes_per_second: f64,
+        /// Measure on the current index instead of rebuilding it first.
+        #[arg(long)]
+        reuse_index: bool,
+        /// Measure only the kinds whose name starts with one of these (comma-separated,
+        /// e.g. `text,nearby,freshness`).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Offline evaluation of recommendations: hit rate@10 of held-out joins against a
     /// "most members within 10 km" baseline, on a generated world in a temporary directory.
@@ -245,7 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Bench { groups, dir, queries, out, urls, freshness_seconds, writes_per_second } => {
+        Command::Bench { groups, dir, queries, out, urls, freshness_seconds, writes_per_second, reuse_index, only } => {
             // The bench keeps its own database and index beside the world it generates.
             let mut settings = settings(&cli, None)?;
             settings.db = dir.join(format!("bench-{groups}.db"));
@@ -258,6 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 urls: urls.clone(),
                 freshness_seconds: *freshness_seconds,
                 writes_per_second: *writes_per_second,
+                reuse_index: *reuse_index,
+                only: only.clone(),
             };
             let report = jobs::bench::run(settings, &opts)?;
             print!("{}", jobs::bench::table(&report));

@@ -4,8 +4,10 @@
 
 pub mod catalog;
 pub mod generation;
+pub mod matchset;
 pub mod schema;
 pub mod searcher;
+pub mod segments;
 pub mod text;
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +22,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use self::catalog::Catalog;
+use self::segments::Segments;
 use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
 use crate::config::RankingWeights;
 use crate::store::{reads, Store};
@@ -43,6 +46,8 @@ pub struct Generation {
     pub index: Index,
     pub reader: IndexReader,
     pub fields: Fields,
+    /// Dense per-segment columns, kept current by the reader's warming.
+    pub segments: Arc<Segments>,
 }
 
 /// The read side shared with request handlers.
@@ -61,9 +66,15 @@ fn open_generation(root: &Path, name: &str) -> anyhow::Result<(Generation, Index
         Index::open_in_dir(root.join(name)).with_context(|| format!("failed to open index generation {name}"))?;
     register_tokenizers(&index);
     let fields = fields_of(&index.schema())?;
-    let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+    let segments = Arc::new(Segments::default());
+    let warmer: Arc<dyn tantivy::Warmer> = segments.clone();
+    let reader: IndexReader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .warmers(vec![Arc::downgrade(&warmer)])
+        .try_into()?;
     let writer = index.writer_with_num_threads(1, 100_000_000)?;
-    Ok((Generation { name: name.to_string(), index, reader, fields }, writer))
+    Ok((Generation { name: name.to_string(), index, reader, fields, segments }, writer))
 }
 
 /// Opens the live generation, building one from the store when there is none or it is

@@ -21,6 +21,8 @@ pub struct Fields {
     pub name: Field,
     pub name_bi: Field,
     pub name_ch: Field,
+    /// 3- and 4-character substrings of the name's CJK runs.
+    pub name_ng: Field,
     pub name_py: Field,
     pub place: Field,
     pub body: Field,
@@ -105,6 +107,7 @@ pub fn build_schema() -> (Schema, Fields) {
         name: b.add_text_field("name", text_field(false)),
         name_bi: b.add_text_field("name_bi", text_field(true)),
         name_ch: b.add_text_field("name_ch", text_field(false)),
+        name_ng: b.add_text_field("name_ng", text_field(false)),
         name_py: b.add_text_field("name_py", text_field(false)),
         place: b.add_text_field("place", text_field(false)),
         body: b.add_text_field("body", text_field(false)),
@@ -126,6 +129,7 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         name: schema.get_field("name")?,
         name_bi: schema.get_field("name_bi")?,
         name_ch: schema.get_field("name_ch")?,
+        name_ng: schema.get_field("name_ng")?,
         name_py: schema.get_field("name_py")?,
         place: schema.get_field("place")?,
         body: schema.get_field("body")?,
@@ -181,14 +185,16 @@ pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Op
     };
     let bigrams = text::bigrams(&row.name).join(" ");
     let unigrams = text::unigrams(&row.name).join(" ");
+    let ngrams = text::ngrams(&row.name).join(" ");
     let pinyin = text::pinyin_terms(&row.name).join(" ");
     let place = text::index_words(&place_text).join(" ");
-    let all = format!("{bigrams} {unigrams} {pinyin} {place}");
+    let all = format!("{bigrams} {unigrams} {ngrams} {pinyin} {place}");
     Some(doc!(
         f.id => row.id as u64,
         f.name => text::index_words(&row.name).join(" "),
         f.name_bi => bigrams,
         f.name_ch => unigrams,
+        f.name_ng => ngrams,
         f.name_py => pinyin,
         f.place => place,
         f.body => text::index_words(&body).join(" "),

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
-use tantivy::columnar::Column;
-use tantivy::query::Weight;
+use tantivy::query::{EnableScoring, Weight};
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::catalog::{Catalog, Hot};
+use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
+use super::segments::{Segments, FLAG_OPEN, FLAG_ROOM};
 use super::schema::{self, Fields};
 use super::text;
 use super::Engine;
@@ -88,8 +89,9 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
 }
 
 /// The same match set as `word_clauses`, for counting: one posting list of the `all` field
-/// stands for the bigram, character, pinyin and place fields (the whole-word name term
-/// matches a subset of the bigrams); only a longer word still needs its bigram phrase.
+/// stands for the bigram, n-gram, character, pinyin and place fields (the whole-word name
+/// term matches a subset of the n-grams); only a word longer than the n-grams still needs
+/// its bigram phrase.
 fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
     let basic = |field: tantivy::schema::Field, t: &str| -> (Occur, Box<dyn Query>) {
         (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic)))
@@ -101,7 +103,7 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
         if !full.is_empty() {
             clauses.push(basic(f.all, &full));
         }
-        if cjk_len >= 3 {
+        if cjk_len > text::NGRAM_MAX {
             let grams = text::word_bigrams(word);
             let phrase = PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect());
             clauses.push((Occur::Should, Box::new(phrase)));
@@ -127,6 +129,8 @@ fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Qu
         let grams = text::word_bigrams(word);
         let q: Box<dyn Query> = if grams.len() == 1 {
             Box::new(TermQuery::new(Term::from_field_text(f.name_bi, &grams[0]), IndexRecordOption::WithFreqs))
+        } else if cjk_len <= text::NGRAM_MAX {
+            Box::new(TermQuery::new(Term::from_field_text(f.name_ng, word), IndexRecordOption::WithFreqs))
         } else {
             Box::new(PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()))
         };
@@ -170,18 +174,6 @@ fn any_word(f: &Fields, words: &[String], reach: Reach, counting: bool) -> Box<d
     ))
 }
 
-/// How many of the words a group's name or place contains: the tier that ranks groups
-/// matching every word above groups matching some.
-fn words_matched(g: &GroupRow, words: &[String]) -> u32 {
-    let text = [Some(g.name.as_str()), g.place_name.as_deref(), g.city.as_deref(), g.district.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let folded = text::normalize(&text);
-    words.iter().filter(|w| folded.contains(w.as_str())).count() as u32
-}
-
 /// A candidate in the match set, with every key any sort needs.
 #[derive(Clone, Copy)]
 struct Candidate {
@@ -223,114 +215,14 @@ fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &
     items
 }
 
-/// Collects the group id of every matching document, without scoring.
-struct Ids;
-
-struct IdsSegment {
-    ids: Column<u64>,
-    out: Vec<i64>,
-}
-
-impl Collector for Ids {
-    type Fruit = Vec<i64>;
-    type Child = IdsSegment;
-
-    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<IdsSegment> {
-        Ok(IdsSegment { ids: segment.fast_fields().u64("id")?, out: Vec::new() })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-impl SegmentCollector for IdsSegment {
-    type Fruit = Vec<i64>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(id) = self.ids.first(doc) {
-            self.out.push(id as i64);
-        }
-    }
-
-    fn collect_block(&mut self, docs: &[DocId]) {
-        for &doc in docs {
-            if let Some(id) = self.ids.first(doc) {
-                self.out.push(id as i64);
-            }
-        }
-    }
-
-    fn harvest(self) -> Vec<i64> {
-        self.out
-    }
-}
-
-/// Counts matching documents per category from the `cat_ord` column, without scoring.
-struct CategoryCounts;
-
-struct CategoryCountsSegment {
-    ords: Column<u64>,
-    buf: Vec<Option<u64>>,
-    counts: Vec<u64>,
-}
-
-impl Collector for CategoryCounts {
-    type Fruit = Vec<u64>;
-    type Child = CategoryCountsSegment;
-
-    fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<CategoryCountsSegment> {
-        Ok(CategoryCountsSegment { ords: segment.fast_fields().u64("cat_ord")?, buf: Vec::new(), counts: vec![0; 256] })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
-        let mut total = vec![0u64; 256];
-        for f in fruits {
-            total.iter_mut().zip(f).for_each(|(t, n)| *t += n);
-        }
-        Ok(total)
-    }
-}
-
-impl SegmentCollector for CategoryCountsSegment {
-    type Fruit = Vec<u64>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(o) = self.ords.first(doc) {
-            self.counts[(o as usize).min(255)] += 1;
-        }
-    }
-
-    fn collect_block(&mut self, docs: &[DocId]) {
-        self.buf.resize(docs.len(), None);
-        self.ords.first_vals(docs, &mut self.buf);
-        for o in self.buf.iter().flatten() {
-            self.counts[(*o as usize).min(255)] += 1;
-        }
-    }
-
-    fn harvest(self) -> Vec<u64> {
-        self.counts
-    }
-}
-
 /// The top `k` documents by score among those passing the column-checked filters
 /// (category, area, room, open join). The filters run inside tantivy's pruning loop, so
-/// Block-WAND still skips what cannot beat the k-th best admitted score.
-struct FilteredTop {
+/// Block-WAND still skips what cannot beat the k-th best admitted score. Ties go to the
+/// earlier document (documents are written most active first).
+struct FilteredTop<'a> {
     k: usize,
-    category: Option<u64>,
-    areas: Vec<AreaPrefix>,
-    room: bool,
-    open: bool,
+    filter: DocFilter<'a>,
+    segments: &'a Segments,
 }
 
 struct FilteredTopSegment {
@@ -338,7 +230,7 @@ struct FilteredTopSegment {
     out: Vec<(Score, DocAddress)>,
 }
 
-impl Collector for FilteredTop {
+impl Collector for FilteredTop<'_> {
     type Fruit = Vec<(Score, DocAddress)>;
     type Child = FilteredTopSegment;
 
@@ -363,23 +255,15 @@ impl Collector for FilteredTop {
         ord: u32,
         reader: &SegmentReader,
     ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-        let fast = reader.fast_fields();
-        let categories = fast.u64("cat_ord")?;
-        let adcodes = fast.u64("adcode")?;
-        let flags = fast.u64("flag_bits")?;
+        let data = self.segments.get(reader)?;
         let alive = reader.alive_bitset();
-        let need_flags = u64::from(self.room) | (u64::from(self.open) << 1);
-        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, DocId)>> =
+        // A min-heap on (score, later doc first): the root is the weakest kept entry.
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, std::cmp::Reverse<DocId>)>> =
             std::collections::BinaryHeap::with_capacity(self.k + 1);
         let mut threshold = Score::MIN;
         weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            let admitted = alive.is_none_or(|a| a.is_alive(doc))
-                && self.category.is_none_or(|c| categories.first(doc) == Some(c))
-                && (need_flags == 0 || flags.first(doc).is_some_and(|f| f & need_flags == need_flags))
-                && (self.areas.is_empty()
-                    || adcodes.first(doc).is_some_and(|a| self.areas.iter().any(|p| p.contains(a))));
-            if admitted {
-                heap.push(std::cmp::Reverse((OrderedScore(score), doc)));
+            if alive.is_none_or(|a| a.is_alive(doc)) && self.filter.passes(&data, doc) {
+                heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
                 if heap.len() > self.k {
                     heap.pop();
                 }
@@ -389,11 +273,7 @@ impl Collector for FilteredTop {
             }
             threshold
         })?;
-        let mut segment = FilteredTopSegment { ord, out: Vec::with_capacity(heap.len()) };
-        for std::cmp::Reverse((OrderedScore(score), doc)) in heap {
-            segment.out.push((score, DocAddress::new(segment.ord, doc)));
-        }
-        Ok(segment.harvest())
+        Ok(heap.into_iter().map(|std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc)))| (score, DocAddress::new(ord, doc))).collect())
     }
 }
 
@@ -482,9 +362,28 @@ fn with_filters(text: &dyn Query, filters: Vec<(Occur, Box<dyn Query>)>) -> Box<
     Box::new(BooleanQuery::new(clauses))
 }
 
+/// The weights (scoring disabled) of each word's counting clauses.
+fn count_weights(
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    words: &[String],
+    reach: Reach,
+) -> tantivy::Result<Vec<Vec<Box<dyn Weight>>>> {
+    words
+        .iter()
+        .map(|w| {
+            count_clauses(f, w, reach)
+                .into_iter()
+                .map(|(_, q)| q.weight(EnableScoring::disabled_from_searcher(searcher)))
+                .collect()
+        })
+        .collect()
+}
+
 /// Runs a search. Text searches take two passes over the index: an unscored pass over
-/// the whole match set for `total` and the facets (and, for the plain sorts, the order),
-/// and for relevance a top-N pass by text score (Block-WAND) whose candidates are
+/// the whole match set, one bitset per word per segment, for `total` and the facets (and,
+/// for the plain sorts, the order; for relevance, the groups holding every word), and for
+/// relevance a top-N pass per word by text score (Block-WAND) whose candidates are
 /// re-ranked by the blended score. Every candidate is checked against the catalog, which
 /// is always current, so the index lagging a write never leaks a group.
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
@@ -508,33 +407,81 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     }
     let catalog = engine.catalog.read();
     let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
-    let mut facets = [0u64; 256];
+    let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
+    let filter = DocFilter { areas: &sq.areas, flags, category: None };
+    // A radius narrows by grid cells first; the exact distance comes from the catalog.
+    let cells: Option<Box<dyn Weight>> = match (sq.origin, sq.radius_m) {
+        (Some((lat, lon)), Some(r)) => match schema::covering_cells(lat, lon, r) {
+            Some(cells) => Some(must_any(gen.fields.cell, &cells).1.weight(EnableScoring::disabled_from_searcher(&searcher))?),
+            None => None,
+        },
+        _ => None,
+    };
+    // Counted from the index's columns when every filter is exact there (as of the last
+    // commit, at most half a second behind the store); otherwise per candidate from the catalog.
+    let from_columns = sq.sort == SortBy::Relevance && sq.radius_m.is_none();
+    let mut facets: [u64; 256];
     let mut total: usize;
     let mut ordered: Vec<Candidate> = Vec::new();
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut sets: Vec<Vec<Bits>> = Vec::new();
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist
     // somewhere never comes back empty.
     let mut reach = Reach::Names;
     loop {
-        let count_query =
-            with_filters(any_word(&gen.fields, &words, reach, true).as_ref(), filter_clauses(&gen.fields, sq, false));
-        if sq.sort == SortBy::Relevance && sq.radius_m.is_none() {
-            // Every filter is exact in the index, so the match set is counted from a column
-            // (as of the last commit, at most half a second behind the store).
-            let counts = searcher.search(count_query.as_ref(), &CategoryCounts)?;
-            facets.iter_mut().zip(&counts).for_each(|(f, n)| *f = *n);
-        } else {
-            // A radius needs the exact distance, and the plain sorts need every candidate.
-            facets = [0u64; 256];
-            ordered.clear();
-            for id in searcher.search(count_query.as_ref(), &Ids)? {
-                let Some(hot) = catalog.hot(id) else { continue };
-                let Some(distance_m) = admits(sq, hot) else { continue };
-                facets[hot.category as usize] += 1;
-                if sq.sort != SortBy::Relevance && wanted.is_none_or(|c| c == hot.category) {
-                    ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
-                }
+        let word_weights = count_weights(&searcher, &gen.fields, &words, reach)?;
+        facets = [0u64; 256];
+        ordered.clear();
+        seen.clear();
+        sets.clear();
+        for reader in searcher.segment_readers() {
+            let data = gen.segments.get(reader)?;
+            let word_sets: Vec<Bits> =
+                word_weights.iter().map(|ws| Bits::of(ws, reader)).collect::<tantivy::Result<_>>()?;
+            let near = cells.as_ref().map(|w| Bits::of(std::slice::from_ref(w), reader)).transpose()?;
+            let alive = reader.alive_bitset();
+            let keep = |doc: DocId| {
+                alive.is_none_or(|a| a.is_alive(doc))
+                    && filter.passes(&data, doc)
+                    && near.as_ref().is_none_or(|b| b.contains(doc))
+            };
+            if from_columns {
+                for_each_in_union(&word_sets, |doc| {
+                    if keep(doc) {
+                        facets[data.category[doc as usize] as usize] += 1;
+                    }
+                });
+            } else {
+                for_each_in_union(&word_sets, |doc| {
+                    if !keep(doc) {
+                        return;
+                    }
+                    let id = data.ids[doc as usize];
+                    let Some(hot) = catalog.hot(id) else { return };
+                    let Some(distance_m) = admits(sq, hot) else { return };
+                    facets[hot.category as usize] += 1;
+                    if sq.sort != SortBy::Relevance && wanted.is_none_or(|c| c == hot.category) {
+                        ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                    }
+                });
             }
+            if sq.sort == SortBy::Relevance && words.len() > 1 {
+                // Groups holding every word come first: their intersection is small, so it
+                // is taken whole and ordered by the blend.
+                for_each_in_intersection(&word_sets, |doc| {
+                    if !keep(doc) || wanted.is_some_and(|c| c != data.category[doc as usize]) {
+                        return;
+                    }
+                    let id = data.ids[doc as usize];
+                    let Some(hot) = catalog.hot(id) else { return };
+                    let Some(distance_m) = admits(sq, hot) else { return };
+                    if wanted.is_none_or(|c| c == hot.category) && seen.insert(id) {
+                        ordered.push(candidate(id, hot, words.len() as u32, 1.0, distance_m, weights));
+                    }
+                });
+            }
+            sets.push(word_sets);
         }
         total = match wanted {
             Some(c) => facets[c as usize] as usize,
@@ -550,73 +497,29 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         // The best matches by text score with Block-WAND, re-ranked: groups whose name or
         // place holds more of the words first, then the blend. One pruned top-k pass per
         // word (a union of frequent words defeats Block-WAND; each word alone does not),
-        // merged; description matches (only searched when nothing else matched) in a pass
-        // of their own. A radius stays in the query, where its grid cells cut the candidates down (and
-        // Block-WAND cannot prune, so the words go in one pass); the other filters are
-        // checked from columns inside the pruning loop.
+        // merged. A radius stays in the query, where its grid cells cut the candidates
+        // down (and Block-WAND cannot prune, so the words go in one pass); the other
+        // filters are checked from columns inside the pruning loop.
         let in_query = sq.radius_m.is_some();
-        let mut passes: Vec<(Box<dyn Query>, Option<u32>)> = if in_query {
-            vec![(any_word(&gen.fields, &words, Reach::Names, false), None)]
+        let passes: Vec<Box<dyn Query>> = if in_query {
+            vec![with_filters(any_word(&gen.fields, &words, reach, false).as_ref(), filter_clauses(&gen.fields, sq, true))]
         } else {
-            words.iter().map(|w| (any_word(&gen.fields, std::slice::from_ref(w), Reach::Names, false), None)).collect()
+            words.iter().map(|w| any_word(&gen.fields, std::slice::from_ref(w), reach, false)).collect()
         };
-        if reach == Reach::WithDescriptions {
-            passes.push((any_word(&gen.fields, &words, Reach::WithDescriptions, false), Some(0)));
-        }
-        if in_query {
-            passes = passes
-                .into_iter()
-                .map(|(q, t)| (with_filters(q.as_ref(), filter_clauses(&gen.fields, sq, true)), t))
-                .collect();
-        }
-        let mut seen: HashSet<i64> = HashSet::new();
-        if words.len() > 1 {
-            // Groups holding every word come first: their intersection is cheap to walk,
-            // so it is taken whole and ordered by the blend.
-            let every: Box<dyn Query> = Box::new(BooleanQuery::new(
-                words
-                    .iter()
-                    .map(|w| {
-                        let q: Box<dyn Query> =
-                            Box::new(BooleanQuery::new(count_clauses(&gen.fields, w, Reach::Names)));
-                        (Occur::Must, q)
-                    })
-                    .collect(),
-            ));
-            let every = with_filters(every.as_ref(), filter_clauses(&gen.fields, sq, true));
-            for id in searcher.search(every.as_ref(), &Ids)? {
-                let Some(hot) = catalog.hot(id) else { continue };
-                let Some(distance_m) = admits(sq, hot) else { continue };
-                if wanted.is_some_and(|c| c != hot.category) || !seen.insert(id) {
-                    continue;
-                }
-                ordered.push(candidate(id, hot, words.len() as u32, 1.0, distance_m, weights));
-            }
-        }
         let mut n = (need * 3).max(100);
         while ordered.len() < need.min(total) {
             let mut exhausted = true;
-            for (query, fixed_tier) in &passes {
+            for query in &passes {
                 let top = if in_query {
                     searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
                 } else {
-                    let collector = FilteredTop {
-                        k: n,
-                        category: wanted.map(u64::from),
-                        areas: sq.areas.clone(),
-                        room: sq.has_room,
-                        open: sq.open_join,
-                    };
-                    searcher.search(query.as_ref(), &collector)?
+                    let filter = DocFilter { areas: &sq.areas, flags, category: wanted };
+                    searcher.search(query.as_ref(), &FilteredTop { k: n, filter, segments: &gen.segments })?
                 };
                 exhausted &= top.len() < n;
-                let mut columns: Vec<Option<Column<u64>>> = vec![None; searcher.segment_readers().len()];
                 for (score, addr) in top {
-                    let column = match &mut columns[addr.segment_ord as usize] {
-                        Some(c) => c,
-                        slot => slot.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?),
-                    };
-                    let Some(id) = column.first(addr.doc_id).map(|v| v as i64) else { continue };
+                    let data = gen.segments.get(searcher.segment_reader(addr.segment_ord))?;
+                    let id = data.ids[addr.doc_id as usize];
                     if !seen.insert(id) {
                         continue;
                     }
@@ -625,12 +528,9 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
                     if wanted.is_some_and(|c| c != hot.category) {
                         continue;
                     }
-                    let tier = match (fixed_tier, words.len()) {
-                        (Some(t), _) => *t,
-                        (None, 1) => 1,
-                        (None, _) => catalog.get(id).map_or(1, |g| words_matched(g, &words).max(1)),
-                    };
-                    ordered.push(candidate(id, hot, tier, score, distance_m, weights));
+                    // How many of the words' match sets hold the group.
+                    let tier = sets[addr.segment_ord as usize].iter().filter(|b| b.contains(addr.doc_id)).count().max(1);
+                    ordered.push(candidate(id, hot, tier as u32, score, distance_m, weights));
                 }
             }
             if exhausted {

@@ -148,6 +148,35 @@ pub fn bigrams(text: &str) -> Vec<String> {
     out
 }
 
+/// The longest substring indexed whole by `ngrams`; longer query words match as a phrase
+/// of bigrams.
+pub const NGRAM_MAX: usize = 4;
+
+/// Every 3- to `NGRAM_MAX`-character substring of each CJK run, so a query word of that
+/// length matches inside a name with one term (a phrase of bigrams would need positions,
+/// and a union holding a phrase cannot be pruned).
+pub fn ngrams(text: &str) -> Vec<String> {
+    let folded = normalize(text);
+    let mut runs = Vec::new();
+    push_runs(&folded, &mut runs);
+    let mut out = Vec::new();
+    for run in runs {
+        let chars: Vec<char> = run.chars().collect();
+        if !chars.first().is_some_and(|c| is_cjk(*c)) {
+            continue;
+        }
+        for n in 3..=NGRAM_MAX {
+            for w in chars.windows(n) {
+                let gram: String = w.iter().collect();
+                if !out.contains(&gram) {
+                    out.push(gram);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The bigrams of one query word, for a phrase query over the bigram field.
 pub fn word_bigrams(word: &str) -> Vec<String> {
     let chars: Vec<char> = word.chars().collect();
@@ -344,6 +373,17 @@ mod tests {
         assert_eq!(normalize("戶外ＡＢＣ"), "户外abc");
         assert_eq!(normalize("K歌"), "k歌");
         assert_eq!(normalize("讀書會").chars().count(), 3);
+    }
+
+    #[test]
+    fn ngrams_cover_every_three_and_four_character_substring_of_a_run() {
+        let grams = ngrams("王者荣耀 五排AB群");
+        for g in ["王者荣", "者荣耀", "王者荣耀"] {
+            assert!(grams.contains(&g.to_string()), "{g} missing from {grams:?}");
+        }
+        // Runs are separate: nothing spans the space or the Latin letters.
+        assert!(!grams.iter().any(|g| g.contains('五')));
+        assert!(!grams.iter().any(|g| g.chars().count() > NGRAM_MAX || g.chars().count() < 3));
     }
 
     #[test]

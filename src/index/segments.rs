@@ -1,0 +1,109 @@
+//! Per-segment copies of what search checks for every matching document (group id,
+//! category, area code, flags) as plain arrays indexed by doc id, built once when a
+//! segment first becomes searchable. Reading a tantivy column per document costs several
+//! times an array load, and a text search visits tens of thousands of documents.
+//!
+//! The same warmer touches every page of a new segment's files once, so the first queries
+//! after a start, a commit or a reindex do not pay a page fault per posting block.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tantivy::index::{SegmentComponent, SegmentId};
+use tantivy::Directory;
+use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
+
+/// Bit 0 of `flags`: the group has room; bit 1: it can be joined without approval.
+pub const FLAG_ROOM: u8 = 1;
+pub const FLAG_OPEN: u8 = 2;
+
+/// The dense columns of one segment.
+pub struct SegmentData {
+    pub ids: Vec<i64>,
+    pub category: Vec<u8>,
+    pub adcode: Vec<u64>,
+    pub flags: Vec<u8>,
+}
+
+impl SegmentData {
+    fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
+        let fast = reader.fast_fields();
+        let n = reader.max_doc() as usize;
+        let docs: Vec<DocId> = (0..reader.max_doc()).collect();
+        let read = |name: &str| -> tantivy::Result<Vec<u64>> {
+            let column = fast.u64(name)?;
+            let mut out = vec![None; n];
+            for (chunk, slot) in docs.chunks(4096).zip(out.chunks_mut(4096)) {
+                column.first_vals(chunk, slot);
+            }
+            Ok(out.into_iter().map(|v| v.unwrap_or(0)).collect())
+        };
+        Ok(SegmentData {
+            ids: read("id")?.into_iter().map(|v| v as i64).collect(),
+            category: read("cat_ord")?.into_iter().map(|v| v.min(255) as u8).collect(),
+            adcode: read("adcode")?,
+            flags: read("flag_bits")?.into_iter().map(|v| v as u8).collect(),
+        })
+    }
+}
+
+/// The dense columns of every searchable segment, kept in step by the reader's warming.
+#[derive(Default)]
+pub struct Segments {
+    by_id: RwLock<HashMap<SegmentId, Arc<SegmentData>>>,
+}
+
+impl Segments {
+    /// The columns of a segment (built now if the warmer has not seen it).
+    pub fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentData>> {
+        if let Some(d) = self.by_id.read().get(&reader.segment_id()) {
+            return Ok(d.clone());
+        }
+        let data = Arc::new(SegmentData::load(reader)?);
+        self.by_id.write().insert(reader.segment_id(), data.clone());
+        Ok(data)
+    }
+}
+
+impl Warmer for Segments {
+    fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        let fresh: Vec<&SegmentReader> =
+            searcher.segment_readers().iter().filter(|r| !self.by_id.read().contains_key(&r.segment_id())).collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let ids: HashSet<SegmentId> = fresh.iter().map(|r| r.segment_id()).collect();
+        touch_files(searcher, &ids);
+        for reader in fresh {
+            self.get(reader)?;
+        }
+        Ok(())
+    }
+
+    fn garbage_collect(&self, live: &[&SearcherGeneration]) {
+        let keep: HashSet<SegmentId> = live.iter().flat_map(|g| g.segments().keys().copied()).collect();
+        self.by_id.write().retain(|id, _| keep.contains(id));
+    }
+}
+
+/// Reads one byte of every page of the segments' files through the index's own memory
+/// maps, so the pages are mapped before a query needs them.
+fn touch_files(searcher: &Searcher, segments: &HashSet<SegmentId>) {
+    let index = searcher.index();
+    let Ok(metas) = index.searchable_segment_metas() else { return };
+    let directory = index.directory();
+    let mut sum = 0u8;
+    for meta in metas.iter().filter(|m| segments.contains(&m.id())) {
+        // The postings, the term dictionaries and the columns: what queries read.
+        let parts = [SegmentComponent::Postings, SegmentComponent::Terms, SegmentComponent::FastFields];
+        for path in parts.map(|c| meta.relative_path(c)) {
+            let Ok(file) = directory.open_read(&path) else { continue };
+            let Ok(bytes) = file.read_bytes() else { continue };
+            for page in bytes.as_slice().chunks(4096) {
+                sum = sum.wrapping_add(page[0]);
+            }
+        }
+    }
+    std::hint::black_box(sum);
+}
