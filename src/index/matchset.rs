@@ -1,12 +1,14 @@
 //! Match sets of one segment as bitsets: a word's set is the union of its clauses' posting
-//! lists, and a search walks the union (what it counts) or the intersection (the groups
-//! holding every word) of its words' sets. Walking a bitset of a million documents costs
+//! lists, and a search walks the union of its words' sets, counting what passes its
+//! filters and noting which words each document holds. Walking a bitset of a million documents costs
 //! a few microseconds; merging posting lists through scorers costs far more per document.
 
 use tantivy::query::Weight;
 use tantivy::{DocId, DocSet, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
 
 use super::segments::SegmentData;
+#[cfg(test)]
+use super::segments::{FLAG_OPEN, FLAG_ROOM};
 use crate::geo::AreaPrefix;
 
 /// A set of documents of one segment.
@@ -32,6 +34,22 @@ impl Bits {
             }
         }
         Ok(Bits { words })
+    }
+
+    /// How many documents the set holds.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    /// Calls `f` with every document of the set, in doc order.
+    pub fn for_each(&self, mut f: impl FnMut(DocId)) {
+        for (i, word) in self.words.iter().enumerate() {
+            for_each_bit(*word, i * 64, &mut f);
+        }
     }
 
     #[inline]
@@ -67,19 +85,61 @@ pub fn for_each_in_intersection(sets: &[Bits], mut f: impl FnMut(DocId)) {
 
 /// The filters a search checks per document from the segment's columns: area, room,
 /// open join and (when given) category.
-pub struct DocFilter<'a> {
-    pub areas: &'a [AreaPrefix],
-    pub flags: u8,
-    pub category: Option<u8>,
+#[derive(Clone)]
+pub struct DocFilter {
+    /// Area codes as half-open ranges (a prefix of a code is a range of codes).
+    areas: Vec<(u64, u64)>,
+    flags: u8,
+    category: Option<u8>,
 }
 
-impl DocFilter<'_> {
+impl DocFilter {
+    pub fn new(areas: &[AreaPrefix], flags: u8, category: Option<u8>) -> DocFilter {
+        let areas = areas.iter().map(|a| (a.prefix * a.div, (a.prefix + 1) * a.div)).collect();
+        DocFilter { areas, flags, category }
+    }
+
+    /// The same filter with the category check too.
+    pub fn with_category(&self, category: Option<u8>) -> DocFilter {
+        DocFilter { category, ..self.clone() }
+    }
+
+    /// Whether the filter admits everything.
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty() && self.flags == 0 && self.category.is_none()
+    }
+
+    /// The filter in terms of one segment's columns.
+    pub fn for_segment<'a>(&self, data: &'a SegmentData) -> SegmentFilter<'a> {
+        SegmentFilter {
+            data,
+            areas: self.areas.iter().map(|(lo, hi)| data.area_ordinals(*lo, *hi)).collect(),
+            any_area: self.areas.is_empty(),
+            flags: self.flags,
+            category: self.category,
+        }
+    }
+}
+
+/// A `DocFilter` bound to one segment: area ranges as ranges of the segment's ordinals.
+pub struct SegmentFilter<'a> {
+    data: &'a SegmentData,
+    areas: Vec<(u32, u32)>,
+    any_area: bool,
+    flags: u8,
+    category: Option<u8>,
+}
+
+impl SegmentFilter<'_> {
     #[inline]
-    pub fn passes(&self, data: &SegmentData, doc: DocId) -> bool {
-        let d = doc as usize;
-        self.category.is_none_or(|c| data.category[d] == c)
-            && data.flags[d] & self.flags == self.flags
-            && (self.areas.is_empty() || self.areas.iter().any(|p| p.contains(data.adcode[d])))
+    pub fn passes(&self, doc: DocId) -> bool {
+        let d = self.data;
+        self.category.is_none_or(|c| d.category(doc) == c)
+            && d.flags(doc) & self.flags == self.flags
+            && (self.any_area || {
+                let ordinal = d.area_ordinal(doc);
+                self.areas.iter().any(|(lo, hi)| (*lo..*hi).contains(&ordinal))
+            })
     }
 }
 
@@ -96,16 +156,39 @@ mod tests {
     }
 
     #[test]
-    fn union_and_intersection_walk_in_doc_order() {
-        let a = bits(&[0, 5, 63, 64, 130], 200);
-        let b = bits(&[5, 64, 199], 200);
+    fn union_and_intersection_walk_every_document_once_in_doc_order() {
         let mut union = Vec::new();
         for_each_in_union(&[bits(&[0, 5, 63, 64, 130], 200), bits(&[5, 64, 199], 200)], |d| union.push(d));
         assert_eq!(union, vec![0, 5, 63, 64, 130, 199]);
         let mut both = Vec::new();
-        for_each_in_intersection(&[a, b], |d| both.push(d));
+        for_each_in_intersection(&[bits(&[0, 5, 63, 64, 130], 200), bits(&[5, 64, 199], 200)], |d| both.push(d));
         assert_eq!(both, vec![5, 64]);
+        let mut each = Vec::new();
+        bits(&[3, 64, 130], 200).for_each(|d| each.push(d));
+        assert_eq!(each, vec![3, 64, 130]);
+        assert_eq!(bits(&[3, 64, 130], 200).len(), 3);
         assert!(bits(&[199], 200).contains(199) && !bits(&[199], 200).contains(198));
         assert!(!bits(&[1], 64).contains(1000));
+    }
+
+    #[test]
+    fn area_ranges_agree_with_area_prefixes() {
+        let adcode = [110_101_000_000, 110_200_000_000, 0, 310_101_000_000, 110_101_000_000, 120_000_000_000];
+        let flags = [FLAG_ROOM, FLAG_ROOM | FLAG_OPEN, 0, FLAG_OPEN, 0, FLAG_ROOM].map(u64::from);
+        let data = SegmentData::new(vec![1, 2, 3, 4, 5, 6], &[0, 1, 0, 0, 2, 1], &adcode, &flags);
+        let passing = |f: &DocFilter| -> Vec<DocId> {
+            let f = f.for_segment(&data);
+            (0..6).filter(|d| f.passes(*d)).collect()
+        };
+        let beijing = AreaPrefix { prefix: 11, div: 10_000_000_000 };
+        let dongcheng = AreaPrefix { prefix: 110_101, div: 1_000_000 };
+        for areas in [vec![beijing], vec![dongcheng], vec![dongcheng, AreaPrefix { prefix: 12, div: 10_000_000_000 }]] {
+            let expected: Vec<DocId> = (0..6).filter(|d| areas.iter().any(|a| a.contains(adcode[*d as usize]))).collect();
+            assert_eq!(passing(&DocFilter::new(&areas, 0, None)), expected, "{areas:?}");
+        }
+        assert_eq!(passing(&DocFilter::new(&[beijing], 0, None)), vec![0, 1, 4]);
+        assert_eq!(passing(&DocFilter::new(&[], FLAG_ROOM | FLAG_OPEN, None)), vec![1]);
+        assert_eq!(passing(&DocFilter::new(&[beijing], FLAG_ROOM, Some(1))), vec![1]);
+        assert_eq!((0..6).map(|d| data.category(d)).collect::<Vec<_>>(), vec![0, 1, 0, 0, 2, 1]);
     }
 }

@@ -13,10 +13,10 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::catalog::{Catalog, Hot};
 use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
-use super::segments::{Segments, FLAG_OPEN, FLAG_ROOM};
+use super::segments::{SegmentData, Segments, FLAG_OPEN, FLAG_ROOM};
 use super::schema::{self, Fields};
 use super::text;
-use super::Engine;
+use super::{Engine, Generation};
 use crate::config::RankingWeights;
 use crate::geo::{haversine_m, AreaPrefix};
 use crate::ranking;
@@ -221,7 +221,7 @@ fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &
 /// earlier document (documents are written most active first).
 struct FilteredTop<'a> {
     k: usize,
-    filter: DocFilter<'a>,
+    filter: DocFilter,
     segments: &'a Segments,
 }
 
@@ -256,13 +256,14 @@ impl Collector for FilteredTop<'_> {
         reader: &SegmentReader,
     ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
         let data = self.segments.get(reader)?;
+        let filter = self.filter.for_segment(&data);
         let alive = reader.alive_bitset();
         // A min-heap on (score, later doc first): the root is the weakest kept entry.
         let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, std::cmp::Reverse<DocId>)>> =
             std::collections::BinaryHeap::with_capacity(self.k + 1);
         let mut threshold = Score::MIN;
         weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            if alive.is_none_or(|a| a.is_alive(doc)) && self.filter.passes(&data, doc) {
+            if alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc) {
                 heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
                 if heap.len() > self.k {
                     heap.pop();
@@ -380,12 +381,255 @@ fn count_weights(
         .collect()
 }
 
+/// At most this many admitted documents, a word's candidates are all of them, each scored
+/// where it lies; above, a pruned top-N pass by text score finds them.
+const EXHAUSTIVE: usize = 1000;
+
+/// What the counting pass keeps of one segment for the page pass.
+struct SegmentMatch {
+    data: Arc<SegmentData>,
+    /// Each word's match set (deleted documents included).
+    words: Vec<Bits>,
+    /// Per word, its admitted documents in doc order, while it has at most `EXHAUSTIVE`.
+    admitted: Vec<Vec<DocId>>,
+}
+
+/// One search in progress: the query, the snapshot it reads and what it has found.
+struct Run<'a> {
+    sq: &'a SearchQuery,
+    weights: &'a RankingWeights,
+    words: Vec<String>,
+    gen: &'a Generation,
+    searcher: &'a tantivy::Searcher,
+    catalog: &'a Catalog,
+    /// The requested category's index.
+    wanted: Option<u8>,
+    /// The area, room and open-join filters, checked from the segments' columns.
+    filter: DocFilter,
+    /// The grid cells covering the radius, if any.
+    cells: Option<Box<dyn Weight>>,
+    reach: Reach,
+    segments: Vec<SegmentMatch>,
+    facets: [u64; 256],
+    /// Admitted documents per word, across segments.
+    admitted: Vec<usize>,
+    ordered: Vec<Candidate>,
+    seen: HashSet<i64, ahash::RandomState>,
+}
+
+impl Run<'_> {
+    /// Counts the match set at the current reach: facets, the admitted documents per word,
+    /// every candidate for the plain sorts, and for relevance the groups holding every word.
+    fn count(&mut self) -> tantivy::Result<()> {
+        let sq = self.sq;
+        let word_weights = count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?;
+        // From the index's columns when every filter is exact there (as of the last commit,
+        // at most half a second behind the store); otherwise per candidate from the catalog.
+        let from_columns = sq.sort == SortBy::Relevance && sq.radius_m.is_none();
+        let relevance = sq.sort == SortBy::Relevance;
+        let several = self.words.len() > 1;
+        // Filters that make a word's admitted documents fewer than its matches.
+        let per_word = self.wanted.is_some() || !self.filter.is_empty();
+        self.facets = [0; 256];
+        self.admitted = vec![0; self.words.len()];
+        self.ordered.clear();
+        self.seen.clear();
+        self.segments.clear();
+        let mut every: Vec<i64> = Vec::new();
+        for reader in self.searcher.segment_readers() {
+            let data = self.gen.segments.get(reader)?;
+            let word_sets: Vec<Bits> =
+                word_weights.iter().map(|ws| Bits::of(ws, reader)).collect::<tantivy::Result<_>>()?;
+            let near = self.cells.as_ref().map(|w| Bits::of(std::slice::from_ref(w), reader)).transpose()?;
+            let alive = reader.alive_bitset();
+            let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.words.len()];
+            let (catalog, filter, wanted, weights) = (self.catalog, &self.filter, self.wanted, self.weights);
+            let (facets, admitted, ordered) = (&mut self.facets, &mut self.admitted, &mut self.ordered);
+            let filter = filter.for_segment(&data);
+            let keep = |doc: DocId| {
+                alive.is_none_or(|a| a.is_alive(doc))
+                    && filter.passes(doc)
+                    && near.as_ref().is_none_or(|b| b.contains(doc))
+            };
+            // Whether a document admitted to the count is one for the page. Without filters
+            // the words' set sizes stand for their admitted counts.
+            let page_filtered = relevance && (per_word || !from_columns);
+            for_each_in_union(&word_sets, |doc| {
+                if !keep(doc) {
+                    return;
+                }
+                let category = if from_columns {
+                    data.category(doc)
+                } else {
+                    let id = data.ids[doc as usize];
+                    let Some(hot) = catalog.hot(id) else { return };
+                    let Some(distance_m) = admits(sq, hot) else { return };
+                    if !relevance && wanted.is_none_or(|c| c == hot.category) {
+                        ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                    }
+                    hot.category
+                };
+                facets[category as usize] += 1;
+                if page_filtered && wanted.is_none_or(|c| c == category) {
+                    for (i, set) in word_sets.iter().enumerate() {
+                        if set.contains(doc) {
+                            admitted[i] += 1;
+                            if admitted[i] <= EXHAUSTIVE {
+                                lists[i].push(doc);
+                            }
+                        }
+                    }
+                }
+            });
+            if relevance && !page_filtered {
+                for (i, set) in word_sets.iter().enumerate() {
+                    admitted[i] += set.len();
+                    if admitted[i] <= EXHAUSTIVE {
+                        set.for_each(|doc| {
+                            if keep(doc) {
+                                lists[i].push(doc);
+                            }
+                        });
+                    }
+                }
+            }
+            if relevance && several {
+                for_each_in_intersection(&word_sets, |doc| {
+                    if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
+                        every.push(data.ids[doc as usize]);
+                    }
+                });
+            }
+            self.segments.push(SegmentMatch { data, words: word_sets, admitted: lists });
+        }
+        if several {
+            self.take_every(every);
+        }
+        Ok(())
+    }
+
+    /// Groups holding every word come first, ordered by the blend with a text score of 1:
+    /// only the best `need` of them by quality can reach the page.
+    fn take_every(&mut self, mut ids: Vec<i64>) {
+        let keep = 2 * (self.sq.offset + self.sq.limit) + 32;
+        if self.sq.origin.is_none() && ids.len() > keep {
+            let catalog = self.catalog;
+            let mut ranked: Vec<(f32, i64)> =
+                ids.iter().filter_map(|id| Some((catalog.quality(*id)?, *id))).collect();
+            let by_quality = |a: &(f32, i64), b: &(f32, i64)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            if ranked.len() > keep {
+                ranked.select_nth_unstable_by(keep - 1, by_quality);
+                ranked.truncate(keep);
+            }
+            ids = ranked.into_iter().map(|(_, id)| id).collect();
+        }
+        let tier = self.words.len() as u32;
+        for id in ids {
+            let Some(hot) = self.catalog.hot(id) else { continue };
+            let Some(distance_m) = admits(self.sq, hot) else { continue };
+            if self.wanted.is_none_or(|c| c == hot.category) && self.seen.insert(id) {
+                self.ordered.push(candidate(id, hot, tier, 1.0, distance_m, self.weights));
+            }
+        }
+    }
+
+    /// Adds one scored document as a candidate, once.
+    fn consider(&mut self, segment_ord: usize, doc: DocId, score: Score) {
+        let seg = &self.segments[segment_ord];
+        let id = seg.data.ids[doc as usize];
+        if !self.seen.insert(id) {
+            return;
+        }
+        let Some(hot) = self.catalog.hot(id) else { return };
+        let Some(distance_m) = admits(self.sq, hot) else { return };
+        if self.wanted.is_some_and(|c| c != hot.category) {
+            return;
+        }
+        // How many of the words' match sets hold the group; holding every word ranks by
+        // quality alone, as `take_every` does.
+        let tier = seg.words.iter().filter(|b| b.contains(doc)).count().max(1) as u32;
+        let score = if tier > 1 && tier as usize == self.words.len() { 1.0 } else { score };
+        self.ordered.push(candidate(id, hot, tier, score, distance_m, self.weights));
+    }
+
+    /// The candidates for a relevance page: per word, every admitted document scored where
+    /// it lies when there are few, else the best by text score from a pruned pass (with
+    /// the filters checked from columns inside it, or for a radius, in the query).
+    fn rank(&mut self) -> tantivy::Result<()> {
+        let sq = self.sq;
+        let need = sq.offset + sq.limit;
+        let total = self.total();
+        if self.ordered.len() >= need.min(total) {
+            return Ok(());
+        }
+        let f = &self.gen.fields;
+        let mut pruned: Vec<Box<dyn Query>> = Vec::new();
+        for i in 0..self.words.len() {
+            if self.admitted[i] == 0 {
+                continue;
+            }
+            let query = any_word(f, std::slice::from_ref(&self.words[i]), self.reach, false);
+            if self.admitted[i] > EXHAUSTIVE {
+                pruned.push(if sq.radius_m.is_some() {
+                    with_filters(query.as_ref(), filter_clauses(f, sq, true))
+                } else {
+                    query
+                });
+                continue;
+            }
+            let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
+            for ord in 0..self.segments.len() {
+                let docs = std::mem::take(&mut self.segments[ord].admitted[i]);
+                if docs.is_empty() {
+                    continue;
+                }
+                let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
+                for doc in docs {
+                    if scorer.doc() < doc {
+                        scorer.seek(doc);
+                    }
+                    let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
+                    self.consider(ord, doc, score);
+                }
+            }
+        }
+        let mut n = (need * 3).max(100);
+        while !pruned.is_empty() && self.ordered.len() < need.min(total) {
+            let mut exhausted = true;
+            for query in &pruned {
+                let top = if sq.radius_m.is_some() {
+                    self.searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
+                } else {
+                    let filter = self.filter.with_category(self.wanted);
+                    self.searcher.search(query.as_ref(), &FilteredTop { k: n, filter, segments: &self.gen.segments })?
+                };
+                exhausted &= top.len() < n;
+                for (score, addr) in top {
+                    self.consider(addr.segment_ord as usize, addr.doc_id, score);
+                }
+            }
+            if exhausted {
+                break;
+            }
+            n *= 4;
+        }
+        Ok(())
+    }
+
+    fn total(&self) -> usize {
+        match self.wanted {
+            Some(c) => self.facets[c as usize] as usize,
+            None => self.facets.iter().sum::<u64>() as usize,
+        }
+    }
+}
+
 /// Runs a search. Text searches take two passes over the index: an unscored pass over
 /// the whole match set, one bitset per word per segment, for `total` and the facets (and,
 /// for the plain sorts, the order; for relevance, the groups holding every word), and for
-/// relevance a top-N pass per word by text score (Block-WAND) whose candidates are
-/// re-ranked by the blended score. Every candidate is checked against the catalog, which
-/// is always current, so the index lagging a write never leaks a group.
+/// relevance a pass per word by text score whose candidates are re-ranked by the blended
+/// score. Every candidate is checked against the catalog, which is always current, so
+/// the index lagging a write never leaks a group.
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
     let mut words = text::query_words(&sq.q);
     if words.is_empty() {
@@ -406,141 +650,45 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         }
     }
     let catalog = engine.catalog.read();
-    let wanted = sq.category.as_deref().map(|c| catalog.category_index(c));
     let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
-    let filter = DocFilter { areas: &sq.areas, flags, category: None };
     // A radius narrows by grid cells first; the exact distance comes from the catalog.
-    let cells: Option<Box<dyn Weight>> = match (sq.origin, sq.radius_m) {
-        (Some((lat, lon)), Some(r)) => match schema::covering_cells(lat, lon, r) {
-            Some(cells) => Some(must_any(gen.fields.cell, &cells).1.weight(EnableScoring::disabled_from_searcher(&searcher))?),
-            None => None,
-        },
+    let cells = match (sq.origin, sq.radius_m) {
+        (Some((lat, lon)), Some(r)) => schema::covering_cells(lat, lon, r)
+            .map(|cells| must_any(gen.fields.cell, &cells).1.weight(EnableScoring::disabled_from_searcher(&searcher)))
+            .transpose()?,
         _ => None,
     };
-    // Counted from the index's columns when every filter is exact there (as of the last
-    // commit, at most half a second behind the store); otherwise per candidate from the catalog.
-    let from_columns = sq.sort == SortBy::Relevance && sq.radius_m.is_none();
-    let mut facets: [u64; 256];
-    let mut total: usize;
-    let mut ordered: Vec<Candidate> = Vec::new();
-    let mut seen: HashSet<i64> = HashSet::new();
-    let mut sets: Vec<Vec<Bits>> = Vec::new();
+    let mut run = Run {
+        sq,
+        weights,
+        words,
+        gen: &gen,
+        searcher: &searcher,
+        catalog: &catalog,
+        wanted: sq.category.as_deref().map(|c| catalog.category_index(c)),
+        filter: DocFilter::new(&sq.areas, flags, None),
+        cells,
+        reach: Reach::Names,
+        segments: Vec::new(),
+        facets: [0; 256],
+        admitted: Vec::new(),
+        ordered: Vec::new(),
+        seen: HashSet::default(),
+    };
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist
     // somewhere never comes back empty.
-    let mut reach = Reach::Names;
-    loop {
-        let word_weights = count_weights(&searcher, &gen.fields, &words, reach)?;
-        facets = [0u64; 256];
-        ordered.clear();
-        seen.clear();
-        sets.clear();
-        for reader in searcher.segment_readers() {
-            let data = gen.segments.get(reader)?;
-            let word_sets: Vec<Bits> =
-                word_weights.iter().map(|ws| Bits::of(ws, reader)).collect::<tantivy::Result<_>>()?;
-            let near = cells.as_ref().map(|w| Bits::of(std::slice::from_ref(w), reader)).transpose()?;
-            let alive = reader.alive_bitset();
-            let keep = |doc: DocId| {
-                alive.is_none_or(|a| a.is_alive(doc))
-                    && filter.passes(&data, doc)
-                    && near.as_ref().is_none_or(|b| b.contains(doc))
-            };
-            if from_columns {
-                for_each_in_union(&word_sets, |doc| {
-                    if keep(doc) {
-                        facets[data.category[doc as usize] as usize] += 1;
-                    }
-                });
-            } else {
-                for_each_in_union(&word_sets, |doc| {
-                    if !keep(doc) {
-                        return;
-                    }
-                    let id = data.ids[doc as usize];
-                    let Some(hot) = catalog.hot(id) else { return };
-                    let Some(distance_m) = admits(sq, hot) else { return };
-                    facets[hot.category as usize] += 1;
-                    if sq.sort != SortBy::Relevance && wanted.is_none_or(|c| c == hot.category) {
-                        ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
-                    }
-                });
-            }
-            if sq.sort == SortBy::Relevance && words.len() > 1 {
-                // Groups holding every word come first: their intersection is small, so it
-                // is taken whole and ordered by the blend.
-                for_each_in_intersection(&word_sets, |doc| {
-                    if !keep(doc) || wanted.is_some_and(|c| c != data.category[doc as usize]) {
-                        return;
-                    }
-                    let id = data.ids[doc as usize];
-                    let Some(hot) = catalog.hot(id) else { return };
-                    let Some(distance_m) = admits(sq, hot) else { return };
-                    if wanted.is_none_or(|c| c == hot.category) && seen.insert(id) {
-                        ordered.push(candidate(id, hot, words.len() as u32, 1.0, distance_m, weights));
-                    }
-                });
-            }
-            sets.push(word_sets);
-        }
-        total = match wanted {
-            Some(c) => facets[c as usize] as usize,
-            None => facets.iter().sum::<u64>() as usize,
-        };
-        if reach == Reach::WithDescriptions || facets.iter().any(|n| *n > 0) {
-            break;
-        }
-        reach = Reach::WithDescriptions;
+    run.count()?;
+    if run.facets.iter().all(|n| *n == 0) {
+        run.reach = Reach::WithDescriptions;
+        run.count()?;
     }
-    let need = sq.offset + sq.limit;
+    let total = run.total();
     if sq.sort == SortBy::Relevance && total > 0 {
-        // The best matches by text score with Block-WAND, re-ranked: groups whose name or
-        // place holds more of the words first, then the blend. One pruned top-k pass per
-        // word (a union of frequent words defeats Block-WAND; each word alone does not),
-        // merged. A radius stays in the query, where its grid cells cut the candidates
-        // down (and Block-WAND cannot prune, so the words go in one pass); the other
-        // filters are checked from columns inside the pruning loop.
-        let in_query = sq.radius_m.is_some();
-        let passes: Vec<Box<dyn Query>> = if in_query {
-            vec![with_filters(any_word(&gen.fields, &words, reach, false).as_ref(), filter_clauses(&gen.fields, sq, true))]
-        } else {
-            words.iter().map(|w| any_word(&gen.fields, std::slice::from_ref(w), reach, false)).collect()
-        };
-        let mut n = (need * 3).max(100);
-        while ordered.len() < need.min(total) {
-            let mut exhausted = true;
-            for query in &passes {
-                let top = if in_query {
-                    searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
-                } else {
-                    let filter = DocFilter { areas: &sq.areas, flags, category: wanted };
-                    searcher.search(query.as_ref(), &FilteredTop { k: n, filter, segments: &gen.segments })?
-                };
-                exhausted &= top.len() < n;
-                for (score, addr) in top {
-                    let data = gen.segments.get(searcher.segment_reader(addr.segment_ord))?;
-                    let id = data.ids[addr.doc_id as usize];
-                    if !seen.insert(id) {
-                        continue;
-                    }
-                    let Some(hot) = catalog.hot(id) else { continue };
-                    let Some(distance_m) = admits(sq, hot) else { continue };
-                    if wanted.is_some_and(|c| c != hot.category) {
-                        continue;
-                    }
-                    // How many of the words' match sets hold the group.
-                    let tier = sets[addr.segment_ord as usize].iter().filter(|b| b.contains(addr.doc_id)).count().max(1);
-                    ordered.push(candidate(id, hot, tier as u32, score, distance_m, weights));
-                }
-            }
-            if exhausted {
-                break;
-            }
-            n *= 4;
-        }
+        run.rank()?;
     }
-    let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
-    Ok(finish(&catalog, sq, &words, total, page, &facets))
+    let page = page_of(run.ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))
 }
 
 /// Whether a discoverable group passes the search's filters, other than the category;

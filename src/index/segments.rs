@@ -21,12 +21,32 @@ pub const FLAG_OPEN: u8 = 2;
 /// The dense columns of one segment.
 pub struct SegmentData {
     pub ids: Vec<i64>,
-    pub category: Vec<u8>,
-    pub adcode: Vec<u64>,
-    pub flags: Vec<u8>,
+    /// Per document: category (bits 0–7), flags (bits 8–11) and the area's ordinal in
+    /// `area_codes` (bits 12–31), so one 4-byte load answers every filter.
+    packed: Vec<u32>,
+    /// The segment's distinct area codes, sorted: an area prefix is a range of codes, and
+    /// so a range of ordinals.
+    area_codes: Vec<u64>,
 }
 
+const AREA_SHIFT: u32 = 12;
+const AREA_MAX: usize = (1 << (32 - AREA_SHIFT)) - 1;
+
 impl SegmentData {
+    /// Packs the columns; the slices are per document and of equal length.
+    pub fn new(ids: Vec<i64>, category: &[u64], adcode: &[u64], flags: &[u64]) -> SegmentData {
+        let mut area_codes = adcode.to_vec();
+        area_codes.sort_unstable();
+        area_codes.dedup();
+        // Area codes are districts, a few thousand at most; should a segment ever hold more
+        // than the bits allow, the excess shares the last ordinal.
+        let ordinal = |code: u64| area_codes.binary_search(&code).unwrap_or(0).min(AREA_MAX) as u32;
+        let packed = (0..ids.len())
+            .map(|d| (category[d].min(255) as u32) | ((flags[d] as u32 & 0xf) << 8) | (ordinal(adcode[d]) << AREA_SHIFT))
+            .collect();
+        SegmentData { ids, packed, area_codes }
+    }
+
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
         let fast = reader.fast_fields();
         let n = reader.max_doc() as usize;
@@ -39,12 +59,30 @@ impl SegmentData {
             }
             Ok(out.into_iter().map(|v| v.unwrap_or(0)).collect())
         };
-        Ok(SegmentData {
-            ids: read("id")?.into_iter().map(|v| v as i64).collect(),
-            category: read("cat_ord")?.into_iter().map(|v| v.min(255) as u8).collect(),
-            adcode: read("adcode")?,
-            flags: read("flag_bits")?.into_iter().map(|v| v as u8).collect(),
-        })
+        let ids = read("id")?.into_iter().map(|v| v as i64).collect();
+        Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?))
+    }
+
+    #[inline]
+    pub fn category(&self, doc: DocId) -> u8 {
+        self.packed[doc as usize] as u8
+    }
+
+    #[inline]
+    pub fn flags(&self, doc: DocId) -> u8 {
+        ((self.packed[doc as usize] >> 8) & 0xf) as u8
+    }
+
+    #[inline]
+    pub fn area_ordinal(&self, doc: DocId) -> u32 {
+        self.packed[doc as usize] >> AREA_SHIFT
+    }
+
+    /// The ordinals of the codes in `[lo, hi)`, as a half-open range.
+    pub fn area_ordinals(&self, lo: u64, hi: u64) -> (u32, u32) {
+        let start = self.area_codes.partition_point(|c| *c < lo).min(AREA_MAX);
+        let end = self.area_codes.partition_point(|c| *c < hi).min(AREA_MAX + 1);
+        (start as u32, end as u32)
     }
 }
 
