@@ -114,7 +114,7 @@ impl DocFilter {
         SegmentFilter {
             data,
             areas: self.areas.iter().map(|(lo, hi)| data.area_ordinals(*lo, *hi)).collect(),
-            any_area: self.areas.is_empty(),
+            packed: !self.areas.is_empty() || self.flags != 0,
             flags: self.flags,
             category: self.category,
         }
@@ -125,7 +125,8 @@ impl DocFilter {
 pub struct SegmentFilter<'a> {
     data: &'a SegmentData,
     areas: Vec<(u32, u32)>,
-    any_area: bool,
+    /// Whether the flags or the area need checking at all.
+    packed: bool,
     flags: u8,
     category: Option<u8>,
 }
@@ -135,11 +136,12 @@ impl SegmentFilter<'_> {
     pub fn passes(&self, doc: DocId) -> bool {
         let d = self.data;
         self.category.is_none_or(|c| d.category(doc) == c)
-            && d.flags(doc) & self.flags == self.flags
-            && (self.any_area || {
-                let ordinal = d.area_ordinal(doc);
-                self.areas.iter().any(|(lo, hi)| (*lo..*hi).contains(&ordinal))
-            })
+            && (!self.packed
+                || (d.flags(doc) & self.flags == self.flags
+                    && (self.areas.is_empty() || {
+                        let ordinal = d.area_ordinal(doc);
+                        self.areas.iter().any(|(lo, hi)| (*lo..*hi).contains(&ordinal))
+                    })))
     }
 }
 

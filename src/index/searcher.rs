@@ -385,6 +385,14 @@ fn count_weights(
 /// where it lies; above, a pruned top-N pass by text score finds them.
 const EXHAUSTIVE: usize = 1000;
 
+/// Where one word's best documents by text score come from.
+enum Pass {
+    /// Every admitted document, scored, best first.
+    Scored(Vec<(Score, DocAddress)>),
+    /// A pruned top-N pass over the index.
+    Pruned(Box<dyn Query>),
+}
+
 /// What the counting pass keeps of one segment for the page pass.
 struct SegmentMatch {
     data: Arc<SegmentData>,
@@ -563,21 +571,23 @@ impl Run<'_> {
             return Ok(());
         }
         let f = &self.gen.fields;
-        let mut pruned: Vec<Box<dyn Query>> = Vec::new();
+        let mut passes: Vec<Pass> = Vec::new();
         for i in 0..self.words.len() {
             if self.admitted[i] == 0 {
                 continue;
             }
             let query = any_word(f, std::slice::from_ref(&self.words[i]), self.reach, false);
             if self.admitted[i] > EXHAUSTIVE {
-                pruned.push(if sq.radius_m.is_some() {
+                passes.push(Pass::Pruned(if sq.radius_m.is_some() {
                     with_filters(query.as_ref(), filter_clauses(f, sq, true))
                 } else {
                     query
-                });
+                }));
                 continue;
             }
+            // Few enough to score each where it lies.
             let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
+            let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[i]);
             for ord in 0..self.segments.len() {
                 let docs = std::mem::take(&mut self.segments[ord].admitted[i]);
                 if docs.is_empty() {
@@ -589,19 +599,26 @@ impl Run<'_> {
                         scorer.seek(doc);
                     }
                     let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
-                    self.consider(ord, doc, score);
+                    scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
                 }
             }
+            scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            passes.push(Pass::Scored(scored));
         }
         let mut n = (need * 3).max(100);
-        while !pruned.is_empty() && self.ordered.len() < need.min(total) {
+        while self.ordered.len() < need.min(total) {
             let mut exhausted = true;
-            for query in &pruned {
-                let top = if sq.radius_m.is_some() {
-                    self.searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
-                } else {
-                    let filter = self.filter.with_category(self.wanted);
-                    self.searcher.search(query.as_ref(), &FilteredTop { k: n, filter, segments: &self.gen.segments })?
+            for pass in &passes {
+                let top = match pass {
+                    Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
+                    Pass::Pruned(query) if sq.radius_m.is_some() => {
+                        self.searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
+                    }
+                    Pass::Pruned(query) => {
+                        let filter = self.filter.with_category(self.wanted);
+                        let top = FilteredTop { k: n, filter, segments: &self.gen.segments };
+                        self.searcher.search(query.as_ref(), &top)?
+                    }
                 };
                 exhausted &= top.len() < n;
                 for (score, addr) in top {
