@@ -1,12 +1,18 @@
+use groupscout::index::{generation, schema, text};
 use std::time::Instant;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Index, Term};
-use groupscout::index::{generation, schema, text};
 
 fn tq(f: tantivy::schema::Field, w: &str, b: f32) -> (Occur, Box<dyn Query>) {
-    (Occur::Should, Box::new(BoostQuery::new(Box::new(TermQuery::new(Term::from_field_text(f, w), IndexRecordOption::WithFreqs)), b)))
+    (
+        Occur::Should,
+        Box::new(BoostQuery::new(
+            Box::new(TermQuery::new(Term::from_field_text(f, w), IndexRecordOption::WithFreqs)),
+            b,
+        )),
+    )
 }
 
 fn main() {
@@ -17,7 +23,10 @@ fn main() {
     let f = schema::fields_of(&index.schema()).unwrap();
     let reader = index.reader().unwrap();
     let s = reader.searcher();
-    println!("segments {:?}", s.segment_readers().iter().map(|r| (r.max_doc(), r.num_deleted_docs())).collect::<Vec<_>>());
+    println!(
+        "segments {:?}",
+        s.segment_readers().iter().map(|r| (r.max_doc(), r.num_deleted_docs())).collect::<Vec<_>>()
+    );
     for col in ["id", "cat_ord", "adcode", "flag_bits"] {
         let t = Instant::now();
         for _ in 0..100 {
@@ -60,16 +69,24 @@ fn main() {
                     let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u32, u32)>> = Default::default();
                     let mut threshold = f32::MIN;
                     let mut calls = 0;
-                    weight.for_each_pruning(f32::MIN, r, &mut |doc, score| {
-                        calls += 1;
-                        if alive.is_none_or(|a| a.is_alive(doc)) {
-                            heap.push(std::cmp::Reverse((score.to_bits(), doc)));
-                            if heap.len() > 100 { heap.pop(); }
-                            if heap.len() == 100 { threshold = f32::from_bits(heap.peek().unwrap().0 .0); }
-                        }
-                        threshold
-                    }).unwrap();
-                    if r.max_doc() > 100000 && best2 == f64::MAX { print!(" calls {calls} "); }
+                    weight
+                        .for_each_pruning(f32::MIN, r, &mut |doc, score| {
+                            calls += 1;
+                            if alive.is_none_or(|a| a.is_alive(doc)) {
+                                heap.push(std::cmp::Reverse((score.to_bits(), doc)));
+                                if heap.len() > 100 {
+                                    heap.pop();
+                                }
+                                if heap.len() == 100 {
+                                    threshold = f32::from_bits(heap.peek().unwrap().0 .0);
+                                }
+                            }
+                            threshold
+                        })
+                        .unwrap();
+                    if r.max_doc() > 100000 && best2 == f64::MAX {
+                        print!(" calls {calls} ");
+                    }
                 }
                 best2 = best2.min(t.elapsed().as_secs_f64() * 1e6);
             }

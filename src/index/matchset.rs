@@ -6,7 +6,7 @@
 use tantivy::query::Weight;
 use tantivy::{DocId, DocSet, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
 
-use super::segments::SegmentData;
+use super::segments::{Near, SegmentData};
 #[cfg(test)]
 use super::segments::{FLAG_OPEN, FLAG_ROOM};
 use crate::geo::AreaPrefix;
@@ -91,12 +91,18 @@ pub struct DocFilter {
     areas: Vec<(u64, u64)>,
     flags: u8,
     category: Option<u8>,
+    near: Option<Near>,
 }
 
 impl DocFilter {
     pub fn new(areas: &[AreaPrefix], flags: u8, category: Option<u8>) -> DocFilter {
         let areas = areas.iter().map(|a| (a.prefix * a.div, (a.prefix + 1) * a.div)).collect();
-        DocFilter { areas, flags, category }
+        DocFilter { areas, flags, category, near: None }
+    }
+
+    /// The same filter, also keeping to a circle.
+    pub fn within(self, near: Option<Near>) -> DocFilter {
+        DocFilter { near, ..self }
     }
 
     /// The same filter with the category check too.
@@ -106,7 +112,7 @@ impl DocFilter {
 
     /// Whether the filter admits everything.
     pub fn is_empty(&self) -> bool {
-        self.areas.is_empty() && self.flags == 0 && self.category.is_none()
+        self.areas.is_empty() && self.flags == 0 && self.category.is_none() && self.near.is_none()
     }
 
     /// The filter in terms of one segment's columns.
@@ -117,6 +123,7 @@ impl DocFilter {
             packed: !self.areas.is_empty() || self.flags != 0,
             flags: self.flags,
             category: self.category,
+            near: self.near,
         }
     }
 }
@@ -129,6 +136,7 @@ pub struct SegmentFilter<'a> {
     packed: bool,
     flags: u8,
     category: Option<u8>,
+    near: Option<Near>,
 }
 
 impl SegmentFilter<'_> {
@@ -142,6 +150,7 @@ impl SegmentFilter<'_> {
                         let ordinal = d.area_ordinal(doc);
                         self.areas.iter().any(|(lo, hi)| (*lo..*hi).contains(&ordinal))
                     })))
+            && self.near.as_ref().is_none_or(|n| d.within(doc, n))
     }
 }
 
@@ -177,7 +186,8 @@ mod tests {
     fn area_ranges_agree_with_area_prefixes() {
         let adcode = [110_101_000_000, 110_200_000_000, 0, 310_101_000_000, 110_101_000_000, 120_000_000_000];
         let flags = [FLAG_ROOM, FLAG_ROOM | FLAG_OPEN, 0, FLAG_OPEN, 0, FLAG_ROOM].map(u64::from);
-        let data = SegmentData::new(vec![1, 2, 3, 4, 5, 6], &[0, 1, 0, 0, 2, 1], &adcode, &flags);
+        let nowhere = vec![(f64::NAN, f64::NAN); 6];
+        let data = SegmentData::new(vec![1, 2, 3, 4, 5, 6], &[0, 1, 0, 0, 2, 1], &adcode, &flags, nowhere);
         let passing = |f: &DocFilter| -> Vec<DocId> {
             let f = f.for_segment(&data);
             (0..6).filter(|d| f.passes(*d)).collect()
@@ -185,7 +195,8 @@ mod tests {
         let beijing = AreaPrefix { prefix: 11, div: 10_000_000_000 };
         let dongcheng = AreaPrefix { prefix: 110_101, div: 1_000_000 };
         for areas in [vec![beijing], vec![dongcheng], vec![dongcheng, AreaPrefix { prefix: 12, div: 10_000_000_000 }]] {
-            let expected: Vec<DocId> = (0..6).filter(|d| areas.iter().any(|a| a.contains(adcode[*d as usize]))).collect();
+            let expected: Vec<DocId> =
+                (0..6).filter(|d| areas.iter().any(|a| a.contains(adcode[*d as usize]))).collect();
             assert_eq!(passing(&DocFilter::new(&areas, 0, None)), expected, "{areas:?}");
         }
         assert_eq!(passing(&DocFilter::new(&[beijing], 0, None)), vec![0, 1, 4]);

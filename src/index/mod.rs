@@ -22,8 +22,8 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use self::catalog::Catalog;
-use self::segments::Segments;
 use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
+use self::segments::Segments;
 use crate::config::RankingWeights;
 use crate::store::{reads, Store};
 
@@ -68,11 +68,8 @@ fn open_generation(root: &Path, name: &str) -> anyhow::Result<(Generation, Index
     let fields = fields_of(&index.schema())?;
     let segments = Arc::new(Segments::default());
     let warmer: Arc<dyn tantivy::Warmer> = segments.clone();
-    let reader: IndexReader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .warmers(vec![Arc::downgrade(&warmer)])
-        .try_into()?;
+    let reader: IndexReader =
+        index.reader_builder().reload_policy(ReloadPolicy::Manual).warmers(vec![Arc::downgrade(&warmer)]).try_into()?;
     let writer = index.writer_with_num_threads(1, 100_000_000)?;
     Ok((Generation { name: name.to_string(), index, reader, fields, segments }, writer))
 }

@@ -5,16 +5,16 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::query::{EnableScoring, Weight};
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::catalog::{Catalog, Hot};
 use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
-use super::segments::{SegmentData, Segments, FLAG_OPEN, FLAG_ROOM};
-use super::schema::{self, Fields};
+use super::schema::Fields;
+use super::segments::{Near, SegmentData, Segments, FLAG_OPEN, FLAG_ROOM};
 use super::text;
 use super::{Engine, Generation};
 use crate::config::RankingWeights;
@@ -274,7 +274,10 @@ impl Collector for FilteredTop<'_> {
             }
             threshold
         })?;
-        Ok(heap.into_iter().map(|std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc)))| (score, DocAddress::new(ord, doc))).collect())
+        Ok(heap
+            .into_iter()
+            .map(|std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc)))| (score, DocAddress::new(ord, doc)))
+            .collect())
     }
 }
 
@@ -306,61 +309,6 @@ impl Ord for OrderedScore {
     fn cmp(&self, other: &Self) -> Ordering {
         self.0.total_cmp(&other.0)
     }
-}
-
-/// A filter clause that narrows without scoring.
-fn must_any(field: tantivy::schema::Field, terms: &[String]) -> (Occur, Box<dyn Query>) {
-    let any: Vec<(Occur, Box<dyn Query>)> = terms
-        .iter()
-        .map(|t| {
-            let q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic));
-            (Occur::Should, q)
-        })
-        .collect();
-    (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)))
-}
-
-/// The index-side filters of a search; the catalog re-checks each of them exactly.
-fn filter_clauses(f: &Fields, sq: &SearchQuery, with_category: bool) -> Vec<(Occur, Box<dyn Query>)> {
-    let mut out = Vec::new();
-    if with_category {
-        if let Some(c) = &sq.category {
-            out.push(must_any(f.cat, std::slice::from_ref(c)));
-        }
-    }
-    if !sq.areas.is_empty() {
-        let terms: Vec<String> = sq
-            .areas
-            .iter()
-            .map(|a| match a.div {
-                10_000_000_000 => format!("p{}", a.prefix),
-                100_000_000 => format!("c{}", a.prefix),
-                _ => format!("d{}", a.prefix),
-            })
-            .collect();
-        out.push(must_any(f.area, &terms));
-    }
-    if sq.has_room {
-        out.push(must_any(f.flags, &["room".to_string()]));
-    }
-    if sq.open_join {
-        out.push(must_any(f.flags, &["open".to_string()]));
-    }
-    if let (Some((lat, lon)), Some(r)) = (sq.origin, sq.radius_m) {
-        if let Some(cells) = schema::covering_cells(lat, lon, r) {
-            out.push(must_any(f.cell, &cells));
-        }
-    }
-    out
-}
-
-fn with_filters(text: &dyn Query, filters: Vec<(Occur, Box<dyn Query>)>) -> Box<dyn Query> {
-    if filters.is_empty() {
-        return text.box_clone();
-    }
-    let mut clauses = vec![(Occur::Must, text.box_clone())];
-    clauses.extend(filters);
-    Box::new(BooleanQuery::new(clauses))
 }
 
 /// The weights (scoring disabled) of each word's counting clauses.
@@ -414,8 +362,6 @@ struct Run<'a> {
     wanted: Option<u8>,
     /// The area, room and open-join filters, checked from the segments' columns.
     filter: DocFilter,
-    /// The grid cells covering the radius, if any.
-    cells: Option<Box<dyn Weight>>,
     reach: Reach,
     segments: Vec<SegmentMatch>,
     facets: [u64; 256],
@@ -431,9 +377,10 @@ impl Run<'_> {
     fn count(&mut self) -> tantivy::Result<()> {
         let sq = self.sq;
         let word_weights = count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?;
-        // From the index's columns when every filter is exact there (as of the last commit,
-        // at most half a second behind the store); otherwise per candidate from the catalog.
-        let from_columns = sq.sort == SortBy::Relevance && sq.radius_m.is_none();
+        // For relevance, counted from the index's columns (as of the last commit, at most
+        // half a second behind the store); the plain sorts need every candidate's keys from
+        // the catalog anyway.
+        let from_columns = sq.sort == SortBy::Relevance;
         let relevance = sq.sort == SortBy::Relevance;
         let several = self.words.len() > 1;
         // Filters that make a word's admitted documents fewer than its matches.
@@ -448,17 +395,12 @@ impl Run<'_> {
             let data = self.gen.segments.get(reader)?;
             let word_sets: Vec<Bits> =
                 word_weights.iter().map(|ws| Bits::of(ws, reader)).collect::<tantivy::Result<_>>()?;
-            let near = self.cells.as_ref().map(|w| Bits::of(std::slice::from_ref(w), reader)).transpose()?;
             let alive = reader.alive_bitset();
             let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.words.len()];
             let (catalog, filter, wanted, weights) = (self.catalog, &self.filter, self.wanted, self.weights);
             let (facets, admitted, ordered) = (&mut self.facets, &mut self.admitted, &mut self.ordered);
             let filter = filter.for_segment(&data);
-            let keep = |doc: DocId| {
-                alive.is_none_or(|a| a.is_alive(doc))
-                    && filter.passes(doc)
-                    && near.as_ref().is_none_or(|b| b.contains(doc))
-            };
+            let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
             // Whether a document admitted to the count is one for the page. Without filters
             // the words' set sizes stand for their admitted counts.
             let page_filtered = relevance && (per_word || !from_columns);
@@ -522,8 +464,7 @@ impl Run<'_> {
         let keep = 2 * (self.sq.offset + self.sq.limit) + 32;
         if self.sq.origin.is_none() && ids.len() > keep {
             let catalog = self.catalog;
-            let mut ranked: Vec<(f32, i64)> =
-                ids.iter().filter_map(|id| Some((catalog.quality(*id)?, *id))).collect();
+            let mut ranked: Vec<(f32, i64)> = ids.iter().filter_map(|id| Some((catalog.quality(*id)?, *id))).collect();
             let by_quality = |a: &(f32, i64), b: &(f32, i64)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
             if ranked.len() > keep {
                 ranked.select_nth_unstable_by(keep - 1, by_quality);
@@ -578,11 +519,7 @@ impl Run<'_> {
             }
             let query = any_word(f, std::slice::from_ref(&self.words[i]), self.reach, false);
             if self.admitted[i] > EXHAUSTIVE {
-                passes.push(Pass::Pruned(if sq.radius_m.is_some() {
-                    with_filters(query.as_ref(), filter_clauses(f, sq, true))
-                } else {
-                    query
-                }));
+                passes.push(Pass::Pruned(query));
                 continue;
             }
             // Few enough to score each where it lies.
@@ -611,9 +548,6 @@ impl Run<'_> {
             for pass in &passes {
                 let top = match pass {
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
-                    Pass::Pruned(query) if sq.radius_m.is_some() => {
-                        self.searcher.search(query.as_ref(), &TopDocs::with_limit(n).order_by_score())?
-                    }
                     Pass::Pruned(query) => {
                         let filter = self.filter.with_category(self.wanted);
                         let top = FilteredTop { k: n, filter, segments: &self.gen.segments };
@@ -668,11 +602,8 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     }
     let catalog = engine.catalog.read();
     let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
-    // A radius narrows by grid cells first; the exact distance comes from the catalog.
-    let cells = match (sq.origin, sq.radius_m) {
-        (Some((lat, lon)), Some(r)) => schema::covering_cells(lat, lon, r)
-            .map(|cells| must_any(gen.fields.cell, &cells).1.weight(EnableScoring::disabled_from_searcher(&searcher)))
-            .transpose()?,
+    let near = match (sq.origin, sq.radius_m) {
+        (Some((lat, lon)), Some(r)) => Some(Near::new(lat, lon, r)),
         _ => None,
     };
     let mut run = Run {
@@ -683,8 +614,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         searcher: &searcher,
         catalog: &catalog,
         wanted: sq.category.as_deref().map(|c| catalog.category_index(c)),
-        filter: DocFilter::new(&sq.areas, flags, None),
-        cells,
+        filter: DocFilter::new(&sq.areas, flags, None).within(near),
         reach: Reach::Names,
         segments: Vec::new(),
         facets: [0; 256],
@@ -695,14 +625,28 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist
     // somewhere never comes back empty.
+    let t0 = std::time::Instant::now();
     run.count()?;
     if run.facets.iter().all(|n| *n == 0) {
         run.reach = Reach::WithDescriptions;
         run.count()?;
     }
     let total = run.total();
+    let tc = t0.elapsed().as_micros();
     if sq.sort == SortBy::Relevance && total > 0 {
         run.rank()?;
+    }
+    if std::env::var("GS_TRACE").is_ok() {
+        eprintln!(
+            "TRACE {:?} areas={} total={} admitted={:?} ordered={} count={} rank={}",
+            sq.q,
+            sq.areas.len(),
+            total,
+            run.admitted,
+            run.ordered.len(),
+            tc,
+            t0.elapsed().as_micros() - tc
+        );
     }
     let page = page_of(run.ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
     Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))

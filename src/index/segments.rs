@@ -12,6 +12,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use tantivy::index::{SegmentComponent, SegmentId};
 use tantivy::Directory;
+
+use crate::geo::{haversine_m, unit_xyz, EARTH_RADIUS_M};
 use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 /// Bit 0 of `flags`: the group has room; bit 1: it can be joined without approval.
@@ -30,6 +32,10 @@ pub struct SegmentData {
     /// The segment's distinct area codes, sorted: an area prefix is a range of codes, and
     /// so a range of ordinals.
     area_codes: Vec<u64>,
+    /// Per document, its location on the unit sphere (NaN without one), for a quick
+    /// radius check, and in degrees for the exact one near the edge.
+    xyz: Vec<[f32; 3]>,
+    lat_lon: Vec<(f64, f64)>,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -37,7 +43,13 @@ const AREA_MAX: usize = (1 << (32 - AREA_SHIFT)) - 1;
 
 impl SegmentData {
     /// Packs the columns; the slices are per document and of equal length.
-    pub fn new(ids: Vec<i64>, category: &[u64], adcode: &[u64], flags: &[u64]) -> SegmentData {
+    pub fn new(
+        ids: Vec<i64>,
+        category: &[u64],
+        adcode: &[u64],
+        flags: &[u64],
+        lat_lon: Vec<(f64, f64)>,
+    ) -> SegmentData {
         let mut area_codes = adcode.to_vec();
         area_codes.sort_unstable();
         area_codes.dedup();
@@ -46,7 +58,11 @@ impl SegmentData {
         let ordinal = |code: u64| area_codes.binary_search(&code).unwrap_or(0).min(AREA_MAX) as u32;
         let packed = (0..ids.len()).map(|d| (flags[d] as u32 & 0xf) | (ordinal(adcode[d]) << AREA_SHIFT)).collect();
         let category = category.iter().map(|c| (*c).min(255) as u8).collect();
-        SegmentData { ids, category, packed, area_codes }
+        let xyz = lat_lon
+            .iter()
+            .map(|(lat, lon)| if lat.is_nan() { [f32::NAN; 3] } else { unit_xyz(*lat, *lon).map(|v| v as f32) })
+            .collect();
+        SegmentData { ids, category, packed, area_codes, xyz, lat_lon }
     }
 
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
@@ -62,7 +78,12 @@ impl SegmentData {
             Ok(out.into_iter().map(|v| v.unwrap_or(0)).collect())
         };
         let ids = read("id")?.into_iter().map(|v| v as i64).collect();
-        Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?))
+        let degrees = |name: &str| -> tantivy::Result<Vec<f64>> {
+            let column = fast.f64(name)?;
+            Ok((0..reader.max_doc()).map(|d| column.first(d).unwrap_or(f64::NAN)).collect())
+        };
+        let lat_lon = degrees("lat")?.into_iter().zip(degrees("lon")?).collect();
+        Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?, lat_lon))
     }
 
     #[inline]
@@ -80,12 +101,68 @@ impl SegmentData {
         self.packed[doc as usize] >> AREA_SHIFT
     }
 
+    /// Whether the document lies within `near`.
+    #[inline]
+    pub fn within(&self, doc: DocId, near: &Near) -> bool {
+        let p = self.xyz[doc as usize];
+        let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
+        let chord2 = dx * dx + dy * dy + dz * dz;
+        if chord2.is_nan() || chord2 >= near.surely_out {
+            // NaN: no location.
+            return false;
+        }
+        if chord2 <= near.surely_in {
+            return true;
+        }
+        let (lat, lon) = self.lat_lon[doc as usize];
+        haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
+    }
+
     /// The ordinals of the codes in `[lo, hi)`, as a half-open range.
     pub fn area_ordinals(&self, lo: u64, hi: u64) -> (u32, u32) {
         let start = self.area_codes.partition_point(|c| *c < lo).min(AREA_MAX);
         let end = self.area_codes.partition_point(|c| *c < hi).min(AREA_MAX + 1);
         (start as u32, end as u32)
     }
+}
+
+/// A circle to check documents against: squared chord bounds a few metres inside and
+/// outside the radius for the single-precision check, and the exact distance between them.
+#[derive(Debug, Clone, Copy)]
+pub struct Near {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+    xyz: [f32; 3],
+    surely_in: f32,
+    surely_out: f32,
+}
+
+impl Near {
+    /// Single-precision unit vectors are good to well under a metre on the Earth.
+    const MARGIN_M: f64 = 5.0;
+
+    pub fn new(lat: f64, lon: f64, radius_m: f64) -> Near {
+        Near {
+            lat,
+            lon,
+            radius_m,
+            xyz: unit_xyz(lat, lon).map(|v| v as f32),
+            surely_in: if radius_m > Self::MARGIN_M { chord2(radius_m - Self::MARGIN_M) } else { -1.0 },
+            surely_out: chord2(radius_m + Self::MARGIN_M),
+        }
+    }
+}
+
+/// The squared chord on the unit sphere of a great-circle distance (infinite past half
+/// the circumference, where every point is within).
+fn chord2(meters: f64) -> f32 {
+    let angle = meters / EARTH_RADIUS_M;
+    if angle >= std::f64::consts::PI {
+        return f32::INFINITY;
+    }
+    let chord = 2.0 * (angle / 2.0).sin();
+    (chord * chord) as f32
 }
 
 /// The dense columns of every searchable segment, kept in step by the reader's warming.

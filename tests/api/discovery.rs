@@ -89,6 +89,56 @@ fn nearby_returns_exactly_the_groups_within_the_radius_nearest_first() {
 }
 
 #[test]
+fn text_search_within_a_radius_counts_and_returns_exactly_the_matching_groups_inside_it() {
+    let app = spawn_app();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut groups: Vec<(i64, String, &str, f64, f64)> = Vec::new();
+    for id in 1..=1_500 {
+        let (lat, lon) = if id % 10 == 0 {
+            (rng.gen_range(20.0..45.0), rng.gen_range(100.0..125.0))
+        } else {
+            (39.9 + rng.gen_range(-0.6..0.6), 116.4 + rng.gen_range(-0.8..0.8))
+        };
+        let name = match id % 3 {
+            0 => format!("跑步小队{id}"),
+            1 => format!("读书会{id}"),
+            _ => format!("测试群{id}"),
+        };
+        groups.push((id, name, if id % 2 == 0 { "sports" } else { "music" }, lat, lon));
+    }
+    import_groups(&app, &groups);
+    for case in 0..60 {
+        let (lat, lon) = match case % 3 {
+            0 => (groups[case * 11 % groups.len()].3, groups[case * 11 % groups.len()].4),
+            1 => ((39.9f64 + rng.gen_range(-0.5..0.5)).round(), (116.4f64 + rng.gen_range(-0.5..0.5)).round()),
+            _ => (39.9 + rng.gen_range(-0.7..0.7), 116.4 + rng.gen_range(-0.9..0.9)),
+        };
+        let radius_km: f64 = 10f64.powf(rng.gen_range(-0.5..1.5));
+        let words: &[&str] = if case % 2 == 0 { &["跑步"] } else { &["跑步", "读书"] };
+        let expected: BTreeSet<i64> = groups
+            .iter()
+            .filter(|g| words.iter().any(|w| g.1.contains(w)))
+            .filter(|g| groupscout::geo::haversine_m(lat, lon, g.3, g.4) <= radius_km * 1000.0)
+            .map(|g| g.0)
+            .collect();
+        let q = enc(&words.join(" "));
+        for sort in ["relevance", "distance"] {
+            let url = format!("/v1/search?q={q}&lat={lat}&lon={lon}&radius_km={radius_km}&sort={sort}&limit=50");
+            let (s, first) = app.get(&url, None);
+            assert_eq!(s, 200, "{url}: {first}");
+            assert_eq!(first["total"].as_u64(), Some(expected.len() as u64), "case {case}: {url}");
+            let facet_sum: u64 =
+                first["facets"]["category"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(facet_sum, expected.len() as u64, "facets of {url}");
+            let got: Vec<i64> = page_all(&app, &url).iter().map(|g| g["id"].as_i64().unwrap()).collect();
+            let unique: BTreeSet<i64> = got.iter().copied().collect();
+            assert_eq!(unique.len(), got.len(), "duplicates across pages for {url}");
+            assert_eq!(unique, expected, "case {case}: {url}");
+        }
+    }
+}
+
+#[test]
 fn a_new_group_is_searchable_within_a_second_and_a_dissolved_one_disappears_as_fast() {
     let app = spawn_app();
     app.owner(1, 2);
