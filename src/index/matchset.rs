@@ -140,6 +140,11 @@ pub struct SegmentFilter<'a> {
 }
 
 impl SegmentFilter<'_> {
+    /// Whether every document passes.
+    pub fn admits_all(&self) -> bool {
+        self.category.is_none() && !self.packed && self.near.is_none()
+    }
+
     #[inline]
     pub fn passes(&self, doc: DocId) -> bool {
         let d = self.data;

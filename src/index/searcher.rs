@@ -404,33 +404,42 @@ impl Run<'_> {
             // Whether a document admitted to the count is one for the page. Without filters
             // the words' set sizes stand for their admitted counts.
             let page_filtered = relevance && (per_word || !from_columns);
-            for_each_in_union(&word_sets, |doc| {
-                if !keep(doc) {
-                    return;
-                }
-                let category = if from_columns {
-                    data.category(doc)
-                } else {
-                    let id = data.ids[doc as usize];
-                    let Some(hot) = catalog.hot(id) else { return };
-                    let Some(distance_m) = admits(sq, hot) else { return };
-                    if !relevance && wanted.is_none_or(|c| c == hot.category) {
-                        ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+            if from_columns && !page_filtered && filter.admits_all() {
+                // No filters: the count is all there is to do per document.
+                for_each_in_union(&word_sets, |doc| {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        facets[data.category(doc) as usize] += 1;
                     }
-                    hot.category
-                };
-                facets[category as usize] += 1;
-                if page_filtered && wanted.is_none_or(|c| c == category) {
-                    for (i, set) in word_sets.iter().enumerate() {
-                        if set.contains(doc) {
-                            admitted[i] += 1;
-                            if admitted[i] <= EXHAUSTIVE {
-                                lists[i].push(doc);
+                });
+            } else {
+                for_each_in_union(&word_sets, |doc| {
+                    if !keep(doc) {
+                        return;
+                    }
+                    let category = if from_columns {
+                        data.category(doc)
+                    } else {
+                        let id = data.ids[doc as usize];
+                        let Some(hot) = catalog.hot(id) else { return };
+                        let Some(distance_m) = admits(sq, hot) else { return };
+                        if !relevance && wanted.is_none_or(|c| c == hot.category) {
+                            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                        }
+                        hot.category
+                    };
+                    facets[category as usize] += 1;
+                    if page_filtered && wanted.is_none_or(|c| c == category) {
+                        for (i, set) in word_sets.iter().enumerate() {
+                            if set.contains(doc) {
+                                admitted[i] += 1;
+                                if admitted[i] <= EXHAUSTIVE {
+                                    lists[i].push(doc);
+                                }
                             }
                         }
                     }
-                }
-            });
+                });
+            }
             if relevance && !page_filtered {
                 for (i, set) in word_sets.iter().enumerate() {
                     admitted[i] += set.len();
