@@ -36,6 +36,9 @@ pub struct SegmentData {
     /// radius check, and in degrees for the exact one near the edge.
     xyz: Vec<[f32; 3]>,
     lat_lon: Vec<(f64, f64)>,
+    /// Per document, its location quantised to a 16-bit grid (latitude in the high half),
+    /// a quarter of the bytes of `xyz` for rejecting what lies outside a circle's box.
+    grid: Vec<u32>,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -62,7 +65,8 @@ impl SegmentData {
             .iter()
             .map(|(lat, lon)| if lat.is_nan() { [f32::NAN; 3] } else { unit_xyz(*lat, *lon).map(|v| v as f32) })
             .collect();
-        SegmentData { ids, category, packed, area_codes, xyz, lat_lon }
+        let grid = lat_lon.iter().map(|(lat, lon)| grid_cell(*lat, *lon)).collect();
+        SegmentData { ids, category, packed, area_codes, xyz, lat_lon, grid }
     }
 
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
@@ -104,6 +108,13 @@ impl SegmentData {
     /// Whether the document lies within `near`.
     #[inline]
     pub fn within(&self, doc: DocId, near: &Near) -> bool {
+        if let Some([lat_lo, lat_hi, lon_lo, lon_hi]) = near.grid_box {
+            let cell = self.grid[doc as usize];
+            let (lat, lon) = (cell >> 16, cell & 0xffff);
+            if lat < lat_lo || lat > lat_hi || lon < lon_lo || lon > lon_hi {
+                return false;
+            }
+        }
         let p = self.xyz[doc as usize];
         let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
         let chord2 = dx * dx + dy * dy + dz * dz;
@@ -136,6 +147,9 @@ pub struct Near {
     xyz: [f32; 3],
     surely_in: f32,
     surely_out: f32,
+    /// The grid cells of the circle's bounding box (inclusive, widened by a cell), when the
+    /// box wraps neither a pole nor the date line.
+    grid_box: Option<[u32; 4]>,
 }
 
 impl Near {
@@ -150,8 +164,40 @@ impl Near {
             xyz: unit_xyz(lat, lon).map(|v| v as f32),
             surely_in: if radius_m > Self::MARGIN_M { chord2(radius_m - Self::MARGIN_M) } else { -1.0 },
             surely_out: chord2(radius_m + Self::MARGIN_M),
+            grid_box: grid_box(lat, lon, radius_m),
         }
     }
+}
+
+const GRID: f64 = 65_536.0;
+
+/// The 16-bit grid cell of a location; documents without one get a cell no box reaches
+/// (boxes stop short of the poles).
+fn grid_cell(lat: f64, lon: f64) -> u32 {
+    if lat.is_nan() || lon.is_nan() {
+        return u32::MAX;
+    }
+    let q = |v: f64, span: f64| ((v / span * GRID).floor() as i64).clamp(0, GRID as i64 - 1) as u32;
+    (q(lat + 90.0, 180.0) << 16) | q(lon + 180.0, 360.0)
+}
+
+/// The inclusive grid box holding every point within `radius_m` of (lat, lon): a point
+/// that close differs by at most the radius's angle in latitude, and by at most that
+/// angle over the cosine of the box's widest latitude in longitude.
+fn grid_box(lat: f64, lon: f64, radius_m: f64) -> Option<[u32; 4]> {
+    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees() * 1.01 + 0.01;
+    let (south, north) = (lat - dlat, lat + dlat);
+    if south <= -89.0 || north >= 89.0 {
+        return None;
+    }
+    let widest = south.abs().max(north.abs()).to_radians().cos();
+    let dlon = dlat / widest;
+    let (west, east) = (lon - dlon, lon + dlon);
+    if west <= -180.0 || east >= 180.0 {
+        return None;
+    }
+    let (lo, hi) = (grid_cell(south, west), grid_cell(north, east));
+    Some([lo >> 16, hi >> 16, lo & 0xffff, hi & 0xffff])
 }
 
 /// The squared chord on the unit sphere of a great-circle distance (infinite past half
@@ -223,4 +269,46 @@ fn touch_files(searcher: &Searcher, segments: &HashSet<SegmentId>) {
         }
     }
     std::hint::black_box(sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn within_agrees_with_the_exact_distance_including_near_the_edge() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..200 {
+            let (lat, lon) = (rng.gen_range(-70.0..70.0), rng.gen_range(-170.0..170.0));
+            let radius_m = 10f64.powf(rng.gen_range(1.0..5.0));
+            let near = Near::new(lat, lon, radius_m);
+            // Points scattered around the circle, many of them within metres of its edge.
+            let spread = (radius_m * 1.5 / EARTH_RADIUS_M).to_degrees();
+            let mut points: Vec<(f64, f64)> = (0..300)
+                .map(|_| (lat + rng.gen_range(-spread..spread), lon + rng.gen_range(-spread..spread)))
+                .collect();
+            // And points a fraction of a metre either side of the edge.
+            for _ in 0..100 {
+                let bearing: f64 = rng.gen_range(0.0..std::f64::consts::TAU);
+                let d = (radius_m + rng.gen_range(-0.5..0.5)) / EARTH_RADIUS_M;
+                let (p1, l1) = (lat.to_radians(), lon.to_radians());
+                let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
+                let l2 = l1 + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
+                points.push((p2.to_degrees(), l2.to_degrees()));
+            }
+            points.push((f64::NAN, f64::NAN));
+            let n = points.len();
+            let zeros = vec![0u64; n];
+            let data = SegmentData::new((0..n as i64).collect(), &zeros, &zeros, &zeros, points.clone());
+            for (doc, (plat, plon)) in points.iter().enumerate() {
+                let exact = !plat.is_nan() && haversine_m(lat, lon, *plat, *plon) <= radius_m;
+                assert_eq!(
+                    data.within(doc as DocId, &near),
+                    exact,
+                    "({plat}, {plon}) from ({lat}, {lon}) r {radius_m}"
+                );
+            }
+        }
+    }
 }
