@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::{blocking, caller, query_pairs, AppData, Params};
+use super::{caller, query_pairs, reading, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
@@ -115,7 +115,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         limit,
     };
     let app2 = app.clone();
-    let page = blocking(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
+    let page = reading(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
     let year = app.current_year();
     let groups: Vec<_> = page
         .hits
@@ -165,7 +165,7 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     };
     let app2 = app.clone();
     let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit };
-    let NearbyPage { total, hits: page, has_more: more } = blocking(move || {
+    let NearbyPage { total, hits: page, has_more: more } = reading(move || {
         let catalog = app2.engine.catalog.read();
         Ok(searcher::nearby(&catalog, &app2.settings.ranking, &nq))
     })
@@ -195,7 +195,7 @@ async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let params = Params(&pairs);
     let q = text_param(&params, "q")?;
     let app2 = app.clone();
-    let found = blocking(move || {
+    let found = reading(move || {
         let catalog = app2.engine.catalog.read();
         Ok(searcher::suggest(&catalog, &q, 10))
     })

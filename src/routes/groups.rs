@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 
-use super::{blocking, caller, json_body, path_id, query_pairs, require_user, AppData, Params, BODY_LIMIT};
+use super::{blocking, caller, json_body, path_id, query_pairs, reading, require_user, AppData, Params, BODY_LIMIT};
 use crate::domain::rules::JoinOutcome;
 use crate::domain::{Announcement, Description, GroupName, Location};
 use crate::error::{ApiError, ApiResult};
@@ -96,7 +96,7 @@ async fn detail_json(
     origin: Option<(f64, f64)>,
 ) -> ApiResult<serde_json::Value> {
     let app2 = app.clone();
-    let d = blocking(move || app2.group_detail(id, viewer, origin)).await?;
+    let d = reading(move || app2.group_detail(id, viewer, origin)).await?;
     serde_json::to_value(d).map_err(ApiError::internal)
 }
 

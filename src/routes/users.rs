@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{blocking, caller, json_body, path_id, query_pairs, require_admin, AppData, Params, BODY_LIMIT};
+use super::{blocking, caller, json_body, path_id, query_pairs, reading, require_admin, AppData, Params, BODY_LIMIT};
 use crate::auth::Caller;
 use crate::domain::fields::parse_birth_year;
 use crate::domain::{Gender, Nickname};
@@ -120,7 +120,7 @@ async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> 
     let id = path_id(&path, "user")?;
     let who = caller(&req, &app)?;
     let app2 = app.clone();
-    let list = blocking(move || app2.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
+    let list = reading(move || app2.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -136,7 +136,7 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
     let origin = params.origin()?;
     let limit = params.limit()?;
     let app2 = app.clone();
-    let recs = blocking(move || app2.recommendations(id, origin, limit)).await?;
+    let recs = reading(move || app2.recommendations(id, origin, limit)).await?;
     let year = app.current_year();
     let groups: Vec<_> = recs
         .into_iter()
