@@ -634,28 +634,14 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist
     // somewhere never comes back empty.
-    let t0 = std::time::Instant::now();
     run.count()?;
     if run.facets.iter().all(|n| *n == 0) {
         run.reach = Reach::WithDescriptions;
         run.count()?;
     }
     let total = run.total();
-    let tc = t0.elapsed().as_micros();
     if sq.sort == SortBy::Relevance && total > 0 {
         run.rank()?;
-    }
-    if std::env::var("GS_TRACE").is_ok() {
-        eprintln!(
-            "TRACE {:?} areas={} total={} admitted={:?} ordered={} count={} rank={}",
-            sq.q,
-            sq.areas.len(),
-            total,
-            run.admitted,
-            run.ordered.len(),
-            tc,
-            t0.elapsed().as_micros() - tc
-        );
     }
     let page = page_of(run.ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
     Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))
