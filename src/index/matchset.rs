@@ -66,7 +66,7 @@ fn for_each_bit(mut word: u64, base: usize, f: &mut impl FnMut(DocId)) {
 }
 
 /// Calls `f` with every document in any of `sets`, in doc order.
-pub fn for_each_in_union(sets: &[Bits], mut f: impl FnMut(DocId)) {
+pub fn for_each_in_union(sets: &[&Bits], mut f: impl FnMut(DocId)) {
     let Some(first) = sets.first() else { return };
     for i in 0..first.words.len() {
         let word = sets.iter().fold(0, |acc, s| acc | s.words[i]);
@@ -75,7 +75,7 @@ pub fn for_each_in_union(sets: &[Bits], mut f: impl FnMut(DocId)) {
 }
 
 /// Calls `f` with every document in all of `sets`, in doc order.
-pub fn for_each_in_intersection(sets: &[Bits], mut f: impl FnMut(DocId)) {
+pub fn for_each_in_intersection(sets: &[&Bits], mut f: impl FnMut(DocId)) {
     let Some(first) = sets.first() else { return };
     for i in 0..first.words.len() {
         let word = sets.iter().fold(u64::MAX, |acc, s| acc & s.words[i]);
@@ -110,9 +110,9 @@ impl DocFilter {
         DocFilter { category, ..self.clone() }
     }
 
-    /// Whether the filter admits everything.
-    pub fn is_empty(&self) -> bool {
-        self.areas.is_empty() && self.flags == 0 && self.category.is_none() && self.near.is_none()
+    /// Whether nothing but (perhaps) the category is filtered.
+    pub fn without_category_admits_all(&self) -> bool {
+        self.areas.is_empty() && self.flags == 0 && self.near.is_none()
     }
 
     /// The filter in terms of one segment's columns.
@@ -140,11 +140,6 @@ pub struct SegmentFilter<'a> {
 }
 
 impl SegmentFilter<'_> {
-    /// Whether every document passes.
-    pub fn admits_all(&self) -> bool {
-        self.category.is_none() && !self.packed && self.near.is_none()
-    }
-
     #[inline]
     pub fn passes(&self, doc: DocId) -> bool {
         let d = self.data;
@@ -174,10 +169,11 @@ mod tests {
     #[test]
     fn union_and_intersection_walk_every_document_once_in_doc_order() {
         let mut union = Vec::new();
-        for_each_in_union(&[bits(&[0, 5, 63, 64, 130], 200), bits(&[5, 64, 199], 200)], |d| union.push(d));
+        let (a, b) = (bits(&[0, 5, 63, 64, 130], 200), bits(&[5, 64, 199], 200));
+        for_each_in_union(&[&a, &b], |d| union.push(d));
         assert_eq!(union, vec![0, 5, 63, 64, 130, 199]);
         let mut both = Vec::new();
-        for_each_in_intersection(&[bits(&[0, 5, 63, 64, 130], 200), bits(&[5, 64, 199], 200)], |d| both.push(d));
+        for_each_in_intersection(&[&a, &b], |d| both.push(d));
         assert_eq!(both, vec![5, 64]);
         let mut each = Vec::new();
         bits(&[3, 64, 130], 200).for_each(|d| each.push(d));

@@ -14,7 +14,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
 use super::catalog::{Catalog, Hot};
 use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
 use super::schema::Fields;
-use super::segments::{Near, SegmentData, Segments, FLAG_OPEN, FLAG_ROOM};
+use super::segments::{Near, SegmentData, Segments, WordMatch, FLAG_OPEN, FLAG_ROOM};
 use super::text;
 use super::{Engine, Generation};
 use crate::config::RankingWeights;
@@ -345,7 +345,7 @@ enum Pass {
 struct SegmentMatch {
     data: Arc<SegmentData>,
     /// Each word's match set (deleted documents included).
-    words: Vec<Bits>,
+    words: Vec<Arc<WordMatch>>,
     /// Per word, its admitted documents in doc order, while it has at most `EXHAUSTIVE`.
     admitted: Vec<Vec<DocId>>,
 }
@@ -377,14 +377,16 @@ impl Run<'_> {
     fn count(&mut self) -> tantivy::Result<()> {
         let sq = self.sq;
         let word_weights = count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?;
+        let reach_tag = if self.reach == Reach::Names { "n" } else { "d" };
+        let keys: Vec<String> = self.words.iter().map(|w| format!("{reach_tag}:{w}")).collect();
         // For relevance, counted from the index's columns (as of the last commit, at most
         // half a second behind the store); the plain sorts need every candidate's keys from
         // the catalog anyway.
-        let from_columns = sq.sort == SortBy::Relevance;
         let relevance = sq.sort == SortBy::Relevance;
         let several = self.words.len() > 1;
-        // Filters that make a word's admitted documents fewer than its matches.
-        let per_word = self.wanted.is_some() || !self.filter.is_empty();
+        // Without area, room, open-join or radius filters, the words' own facets add up to
+        // the count (less their intersection's, for two words).
+        let unfiltered = relevance && self.filter.without_category_admits_all();
         self.facets = [0; 256];
         self.admitted = vec![0; self.words.len()];
         self.ordered.clear();
@@ -393,43 +395,58 @@ impl Run<'_> {
         let mut every: Vec<i64> = Vec::new();
         for reader in self.searcher.segment_readers() {
             let data = self.gen.segments.get(reader)?;
-            let word_sets: Vec<Bits> =
-                word_weights.iter().map(|ws| Bits::of(ws, reader)).collect::<tantivy::Result<_>>()?;
+            let word_sets: Vec<Arc<WordMatch>> = keys
+                .iter()
+                .zip(&word_weights)
+                .map(|(key, ws)| data.word(key, reader, || Bits::of(ws, reader)))
+                .collect::<tantivy::Result<_>>()?;
+            let bits: Vec<&Bits> = word_sets.iter().map(|w| &*w.bits).collect();
             let alive = reader.alive_bitset();
             let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.words.len()];
-            let (catalog, filter, wanted, weights) = (self.catalog, &self.filter, self.wanted, self.weights);
+            let (catalog, wanted, weights) = (self.catalog, self.wanted, self.weights);
             let (facets, admitted, ordered) = (&mut self.facets, &mut self.admitted, &mut self.ordered);
-            let filter = filter.for_segment(&data);
+            let filter = self.filter.for_segment(&data);
             let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
-            // Whether a document admitted to the count is one for the page. Without filters
-            // the words' set sizes stand for their admitted counts.
-            let page_filtered = relevance && (per_word || !from_columns);
-            if from_columns && !page_filtered && filter.admits_all() {
-                // No filters: the count is all there is to do per document.
-                for_each_in_union(&word_sets, |doc| {
+            if unfiltered && bits.len() <= 2 {
+                for w in &word_sets {
+                    facets.iter_mut().zip(w.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
+                }
+                if several {
+                    for_each_in_intersection(&bits, |doc| {
+                        if alive.is_none_or(|a| a.is_alive(doc)) {
+                            let category = data.category(doc);
+                            facets[category as usize] -= 1;
+                            if wanted.is_none_or(|c| c == category) {
+                                every.push(data.ids[doc as usize]);
+                            }
+                        }
+                    });
+                }
+            } else if unfiltered {
+                for_each_in_union(&bits, |doc| {
                     if alive.is_none_or(|a| a.is_alive(doc)) {
                         facets[data.category(doc) as usize] += 1;
                     }
                 });
             } else {
-                for_each_in_union(&word_sets, |doc| {
+                for_each_in_union(&bits, |doc| {
                     if !keep(doc) {
                         return;
                     }
-                    let category = if from_columns {
+                    let category = if relevance {
                         data.category(doc)
                     } else {
                         let id = data.ids[doc as usize];
                         let Some(hot) = catalog.hot(id) else { return };
                         let Some(distance_m) = admits(sq, hot) else { return };
-                        if !relevance && wanted.is_none_or(|c| c == hot.category) {
+                        if wanted.is_none_or(|c| c == hot.category) {
                             ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
                         }
                         hot.category
                     };
                     facets[category as usize] += 1;
-                    if page_filtered && wanted.is_none_or(|c| c == category) {
-                        for (i, set) in word_sets.iter().enumerate() {
+                    if relevance && wanted.is_none_or(|c| c == category) {
+                        for (i, set) in bits.iter().enumerate() {
                             if set.contains(doc) {
                                 admitted[i] += 1;
                                 if admitted[i] <= EXHAUSTIVE {
@@ -440,20 +457,30 @@ impl Run<'_> {
                     }
                 });
             }
-            if relevance && !page_filtered {
-                for (i, set) in word_sets.iter().enumerate() {
-                    admitted[i] += set.len();
+            if unfiltered {
+                // Each word's admitted documents: its live matches (in the category).
+                for (i, w) in word_sets.iter().enumerate() {
+                    admitted[i] += match wanted {
+                        Some(c) => w.facets[c as usize] as usize,
+                        None => w.facets.iter().map(|n| *n as usize).sum(),
+                    };
                     if admitted[i] <= EXHAUSTIVE {
-                        set.for_each(|doc| {
-                            if keep(doc) {
+                        w.bits.for_each(|doc| {
+                            if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
                                 lists[i].push(doc);
                             }
                         });
                     }
                 }
-            }
-            if relevance && several {
-                for_each_in_intersection(&word_sets, |doc| {
+                if several && bits.len() > 2 {
+                    for_each_in_intersection(&bits, |doc| {
+                        if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
+                            every.push(data.ids[doc as usize]);
+                        }
+                    });
+                }
+            } else if relevance && several {
+                for_each_in_intersection(&bits, |doc| {
                     if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
                         every.push(data.ids[doc as usize]);
                     }
@@ -505,7 +532,7 @@ impl Run<'_> {
         }
         // How many of the words' match sets hold the group; holding every word ranks by
         // quality alone, as `take_every` does.
-        let tier = seg.words.iter().filter(|b| b.contains(doc)).count().max(1) as u32;
+        let tier = seg.words.iter().filter(|w| w.bits.contains(doc)).count().max(1) as u32;
         let score = if tier > 1 && tier as usize == self.words.len() { 1.0 } else { score };
         self.ordered.push(candidate(id, hot, tier, score, distance_m, self.weights));
     }

@@ -9,16 +9,43 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tantivy::index::{SegmentComponent, SegmentId};
 use tantivy::Directory;
 
+use super::matchset::Bits;
 use crate::geo::{haversine_m, unit_xyz, EARTH_RADIUS_M};
 use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 /// Bit 0 of `flags`: the group has room; bit 1: it can be joined without approval.
 pub const FLAG_ROOM: u8 = 1;
 pub const FLAG_OPEN: u8 = 2;
+
+/// One word's match set in one segment, with its live documents counted per category.
+pub struct WordMatch {
+    pub bits: Arc<Bits>,
+    pub facets: Box<[u32; 256]>,
+    /// The segment's deleted-document count the facets were taken at.
+    deletes: u32,
+}
+
+impl WordMatch {
+    fn new(bits: Arc<Bits>, data: &SegmentData, reader: &SegmentReader) -> WordMatch {
+        let mut facets = Box::new([0u32; 256]);
+        let alive = reader.alive_bitset();
+        bits.for_each(|doc| {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                facets[data.category(doc) as usize] += 1;
+            }
+        });
+        WordMatch { bits, facets, deletes: reader.num_deleted_docs() }
+    }
+}
+
+/// Segments smaller than this compute their word sets afresh each time.
+const CACHED_FROM_DOCS: u32 = 10_000;
+/// Word sets kept per segment; a full cache starts over.
+const CACHED_WORDS: usize = 128;
 
 /// The dense columns of one segment.
 pub struct SegmentData {
@@ -39,6 +66,9 @@ pub struct SegmentData {
     /// Per document, its location quantised to a 16-bit grid (latitude in the high half),
     /// a quarter of the bytes of `xyz` for rejecting what lies outside a circle's box.
     grid: Vec<u32>,
+    /// Recently searched words' match sets (a large segment never changes but for
+    /// deletions, which only the facets depend on).
+    words: Mutex<HashMap<String, Arc<WordMatch>>>,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -66,25 +96,29 @@ impl SegmentData {
             .map(|(lat, lon)| if lat.is_nan() { [f32::NAN; 3] } else { unit_xyz(*lat, *lon).map(|v| v as f32) })
             .collect();
         let grid = lat_lon.iter().map(|(lat, lon)| grid_cell(*lat, *lon)).collect();
-        SegmentData { ids, category, packed, area_codes, xyz, lat_lon, grid }
+        SegmentData { ids, category, packed, area_codes, xyz, lat_lon, grid, words: Mutex::default() }
     }
 
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
         let fast = reader.fast_fields();
         let n = reader.max_doc() as usize;
         let docs: Vec<DocId> = (0..reader.max_doc()).collect();
+        // A column no document of the segment has a value for is absent altogether.
         let read = |name: &str| -> tantivy::Result<Vec<u64>> {
-            let column = fast.u64(name)?;
             let mut out = vec![None; n];
-            for (chunk, slot) in docs.chunks(4096).zip(out.chunks_mut(4096)) {
-                column.first_vals(chunk, slot);
+            if let Some(column) = fast.column_opt::<u64>(name)? {
+                for (chunk, slot) in docs.chunks(4096).zip(out.chunks_mut(4096)) {
+                    column.first_vals(chunk, slot);
+                }
             }
             Ok(out.into_iter().map(|v| v.unwrap_or(0)).collect())
         };
         let ids = read("id")?.into_iter().map(|v| v as i64).collect();
         let degrees = |name: &str| -> tantivy::Result<Vec<f64>> {
-            let column = fast.f64(name)?;
-            Ok((0..reader.max_doc()).map(|d| column.first(d).unwrap_or(f64::NAN)).collect())
+            Ok(match fast.column_opt::<f64>(name)? {
+                Some(column) => (0..reader.max_doc()).map(|d| column.first(d).unwrap_or(f64::NAN)).collect(),
+                None => vec![f64::NAN; n],
+            })
         };
         let lat_lon = degrees("lat")?.into_iter().zip(degrees("lon")?).collect();
         Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?, lat_lon))
@@ -103,6 +137,31 @@ impl SegmentData {
     #[inline]
     pub fn area_ordinal(&self, doc: DocId) -> u32 {
         self.packed[doc as usize] >> AREA_SHIFT
+    }
+
+    /// The match set of the word `key` (built by `build` unless cached), with facets
+    /// current for the reader's deletions.
+    pub fn word(
+        &self,
+        key: &str,
+        reader: &SegmentReader,
+        build: impl FnOnce() -> tantivy::Result<Bits>,
+    ) -> tantivy::Result<Arc<WordMatch>> {
+        if reader.max_doc() < CACHED_FROM_DOCS {
+            return Ok(Arc::new(WordMatch::new(Arc::new(build()?), self, reader)));
+        }
+        let cached = self.words.lock().get(key).cloned();
+        let found = match cached {
+            Some(m) if m.deletes == reader.num_deleted_docs() => return Ok(m),
+            Some(m) => Arc::new(WordMatch::new(m.bits.clone(), self, reader)),
+            None => Arc::new(WordMatch::new(Arc::new(build()?), self, reader)),
+        };
+        let mut words = self.words.lock();
+        if words.len() >= CACHED_WORDS {
+            words.clear();
+        }
+        words.insert(key.to_string(), found.clone());
+        Ok(found)
     }
 
     /// Whether the document lies within `near`.
@@ -275,6 +334,45 @@ fn touch_files(searcher: &Searcher, segments: &HashSet<SegmentId>) {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+    use tantivy::query::{EnableScoring, Query, TermQuery};
+    use tantivy::schema::IndexRecordOption;
+    use tantivy::{doc, Index, IndexWriter, TantivyDocument, Term};
+
+    #[test]
+    fn a_cached_word_set_recounts_its_facets_after_deletions() {
+        let (schema, f) = crate::index::schema::build_schema();
+        let index = Index::create_in_ram(schema);
+        crate::index::schema::register_tokenizers(&index);
+        let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, 50_000_000).unwrap();
+        // One segment big enough to be cached; no document has a location.
+        for id in 0..12_000u64 {
+            let words = if id % 3 == 0 { "k j" } else { "j" };
+            writer.add_document(doc!(f.id => id, f.cat_ord => id % 4, f.all => words)).unwrap();
+        }
+        writer.commit().unwrap();
+        let reader = index.reader().unwrap();
+        let segments = Segments::default();
+        let count = |reader: &tantivy::IndexReader| -> [u32; 4] {
+            let searcher = reader.searcher();
+            let segment = &searcher.segment_readers()[0];
+            let data = segments.get(segment).unwrap();
+            let query = TermQuery::new(Term::from_field_text(f.all, "k"), IndexRecordOption::Basic);
+            let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).unwrap();
+            let m = data.word("n:k", segment, || Bits::of(&[weight], segment)).unwrap();
+            [m.facets[0], m.facets[1], m.facets[2], m.facets[3]]
+        };
+        // Ids divisible by 3: 4,000 of them, categories 0, 3, 2, 1 in turn.
+        assert_eq!(count(&reader), [1000, 1000, 1000, 1000]);
+        assert_eq!(count(&reader), [1000, 1000, 1000, 1000], "from the cache");
+        for id in (0..12_000u64).step_by(12) {
+            writer.delete_term(Term::from_field_u64(f.id, id));
+        }
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        // Ids divisible by 12 (category 0) are gone.
+        assert_eq!(count(&reader), [0, 1000, 1000, 1000]);
+        assert_eq!(segments.by_id.read().len(), 1);
+    }
 
     #[test]
     fn within_agrees_with_the_exact_distance_including_near_the_edge() {

@@ -107,6 +107,16 @@ fn text_search_within_a_radius_counts_and_returns_exactly_the_matching_groups_in
         groups.push((id, name, if id % 2 == 0 { "sports" } else { "music" }, lat, lon));
     }
     import_groups(&app, &groups);
+    // Without a radius, the union of the words' sets, by category.
+    for words in [&["跑步"][..], &["跑步", "读书"], &["跑步", "小队"], &["跑步", "读书", "测试"]] {
+        let matching: Vec<_> = groups.iter().filter(|g| words.iter().any(|w| g.1.contains(w))).collect();
+        let body = app.search(&format!("q={}", enc(&words.join(" "))));
+        assert_eq!(body["total"].as_u64(), Some(matching.len() as u64), "{words:?}");
+        let sports = matching.iter().filter(|g| g.2 == "sports").count() as u64;
+        assert_eq!(body["facets"]["category"]["sports"].as_u64().unwrap_or(0), sports, "{words:?}");
+        let body = app.search(&format!("q={}&category=music", enc(&words.join(" "))));
+        assert_eq!(body["total"].as_u64(), Some(matching.len() as u64 - sports), "{words:?}");
+    }
     for case in 0..60 {
         let (lat, lon) = match case % 3 {
             0 => (groups[case * 11 % groups.len()].3, groups[case * 11 % groups.len()].4),
