@@ -376,7 +376,8 @@ impl Run<'_> {
     /// every candidate for the plain sorts, and for relevance the groups holding every word.
     fn count(&mut self) -> tantivy::Result<()> {
         let sq = self.sq;
-        let word_weights = count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?;
+        // Built on the first segment that has not cached a word's set.
+        let mut word_weights: Option<Vec<Vec<Box<dyn Weight>>>> = None;
         let reach_tag = if self.reach == Reach::Names { "n" } else { "d" };
         let keys: Vec<String> = self.words.iter().map(|w| format!("{reach_tag}:{w}")).collect();
         // For relevance, counted from the index's columns (as of the last commit, at most
@@ -395,11 +396,15 @@ impl Run<'_> {
         let mut every: Vec<i64> = Vec::new();
         for reader in self.searcher.segment_readers() {
             let data = self.gen.segments.get(reader)?;
-            let word_sets: Vec<Arc<WordMatch>> = keys
-                .iter()
-                .zip(&word_weights)
-                .map(|(key, ws)| data.word(key, reader, || Bits::of(ws, reader)))
-                .collect::<tantivy::Result<_>>()?;
+            let mut word_sets: Vec<Arc<WordMatch>> = Vec::with_capacity(keys.len());
+            for (i, key) in keys.iter().enumerate() {
+                word_sets.push(data.word(key, reader, || {
+                    if word_weights.is_none() {
+                        word_weights = Some(count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?);
+                    }
+                    Bits::of(&word_weights.as_ref().expect("just built")[i], reader)
+                })?);
+            }
             let bits: Vec<&Bits> = word_sets.iter().map(|w| &*w.bits).collect();
             let alive = reader.alive_bitset();
             let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.words.len()];

@@ -7,6 +7,7 @@
 //! after a start, a commit or a reindex do not pay a page fault per posting block.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -27,6 +28,8 @@ pub struct WordMatch {
     pub facets: Box<[u32; 256]>,
     /// The segment's deleted-document count the facets were taken at.
     deletes: u32,
+    /// When it was last used, in lookups of its segment's cache.
+    used: AtomicU64,
 }
 
 impl WordMatch {
@@ -38,14 +41,13 @@ impl WordMatch {
                 facets[data.category(doc) as usize] += 1;
             }
         });
-        WordMatch { bits, facets, deletes: reader.num_deleted_docs() }
+        WordMatch { bits, facets, deletes: reader.num_deleted_docs(), used: AtomicU64::new(0) }
     }
 }
 
-/// Segments smaller than this compute their word sets afresh each time.
-const CACHED_FROM_DOCS: u32 = 10_000;
-/// Word sets kept per segment; a full cache starts over.
-const CACHED_WORDS: usize = 128;
+/// Word sets kept per segment; past that, the least recently used goes. A set costs a bit
+/// a document: 120 KiB in a segment of a million.
+const CACHED_WORDS: usize = 256;
 
 /// The dense columns of one segment.
 pub struct SegmentData {
@@ -69,6 +71,7 @@ pub struct SegmentData {
     /// Recently searched words' match sets (a large segment never changes but for
     /// deletions, which only the facets depend on).
     words: Mutex<HashMap<String, Arc<WordMatch>>>,
+    lookups: AtomicU64,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -96,7 +99,17 @@ impl SegmentData {
             .map(|(lat, lon)| if lat.is_nan() { [f32::NAN; 3] } else { unit_xyz(*lat, *lon).map(|v| v as f32) })
             .collect();
         let grid = lat_lon.iter().map(|(lat, lon)| grid_cell(*lat, *lon)).collect();
-        SegmentData { ids, category, packed, area_codes, xyz, lat_lon, grid, words: Mutex::default() }
+        SegmentData {
+            ids,
+            category,
+            packed,
+            area_codes,
+            xyz,
+            lat_lon,
+            grid,
+            words: Mutex::default(),
+            lookups: AtomicU64::new(0),
+        }
     }
 
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
@@ -147,18 +160,23 @@ impl SegmentData {
         reader: &SegmentReader,
         build: impl FnOnce() -> tantivy::Result<Bits>,
     ) -> tantivy::Result<Arc<WordMatch>> {
-        if reader.max_doc() < CACHED_FROM_DOCS {
-            return Ok(Arc::new(WordMatch::new(Arc::new(build()?), self, reader)));
-        }
+        let now = self.lookups.fetch_add(1, Ordering::Relaxed);
         let cached = self.words.lock().get(key).cloned();
         let found = match cached {
-            Some(m) if m.deletes == reader.num_deleted_docs() => return Ok(m),
+            Some(m) if m.deletes == reader.num_deleted_docs() => {
+                m.used.store(now, Ordering::Relaxed);
+                return Ok(m);
+            }
             Some(m) => Arc::new(WordMatch::new(m.bits.clone(), self, reader)),
             None => Arc::new(WordMatch::new(Arc::new(build()?), self, reader)),
         };
+        found.used.store(now, Ordering::Relaxed);
         let mut words = self.words.lock();
-        if words.len() >= CACHED_WORDS {
-            words.clear();
+        if words.len() >= CACHED_WORDS && !words.contains_key(key) {
+            let oldest = words.iter().min_by_key(|(_, m)| m.used.load(Ordering::Relaxed)).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                words.remove(&k);
+            }
         }
         words.insert(key.to_string(), found.clone());
         Ok(found)
