@@ -45,6 +45,12 @@ impl WordMatch {
     }
 }
 
+/// Word-set lookups answered from the cache, recounted after deletions, and built, since
+/// the process started (for `/metrics` and the bench).
+pub static WORD_HITS: AtomicU64 = AtomicU64::new(0);
+pub static WORD_RECOUNTS: AtomicU64 = AtomicU64::new(0);
+pub static WORD_MISSES: AtomicU64 = AtomicU64::new(0);
+
 /// Word sets kept per segment; past that, the least recently used goes. A set costs a bit
 /// a document: 120 KiB in a segment of a million.
 const CACHED_WORDS: usize = 256;
@@ -165,10 +171,17 @@ impl SegmentData {
         let found = match cached {
             Some(m) if m.deletes == reader.num_deleted_docs() => {
                 m.used.store(now, Ordering::Relaxed);
+                WORD_HITS.fetch_add(1, Ordering::Relaxed);
                 return Ok(m);
             }
-            Some(m) => Arc::new(WordMatch::new(m.bits.clone(), self, reader)),
-            None => Arc::new(WordMatch::new(Arc::new(build()?), self, reader)),
+            Some(m) => {
+                WORD_RECOUNTS.fetch_add(1, Ordering::Relaxed);
+                Arc::new(WordMatch::new(m.bits.clone(), self, reader))
+            }
+            None => {
+                WORD_MISSES.fetch_add(1, Ordering::Relaxed);
+                Arc::new(WordMatch::new(Arc::new(build()?), self, reader))
+            }
         };
         found.used.store(now, Ordering::Relaxed);
         let mut words = self.words.lock();
@@ -303,6 +316,15 @@ impl Segments {
         let data = Arc::new(SegmentData::load(reader)?);
         self.by_id.write().insert(reader.segment_id(), data.clone());
         Ok(data)
+    }
+}
+
+impl Segments {
+    /// Drops every cached word set (the bench measures searches without them this way).
+    pub fn forget_words(&self) {
+        for data in self.by_id.read().values() {
+            data.words.lock().clear();
+        }
     }
 }
 

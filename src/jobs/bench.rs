@@ -44,6 +44,8 @@ pub struct Figure {
     pub p99_ms: f64,
     pub mean_ms: f64,
     pub mean_results: f64,
+    /// The share of per-segment word-set lookups the cache answered (text kinds).
+    pub word_set_hit_rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -197,18 +199,31 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn measure<T>(kind: &str, inputs: &[T], mut run: impl FnMut(&T) -> usize) -> Figure {
+fn measure<T>(kind: &str, inputs: &[T], run: impl FnMut(&T) -> usize) -> Figure {
+    measure_after(kind, inputs, || {}, run)
+}
+
+/// Like `measure`, calling `before` ahead of every query, outside the timing.
+fn measure_after<T>(kind: &str, inputs: &[T], mut before: impl FnMut(), mut run: impl FnMut(&T) -> usize) -> Figure {
+    use crate::index::segments::{WORD_HITS, WORD_MISSES, WORD_RECOUNTS};
+    use std::sync::atomic::Ordering::Relaxed;
     // Warm up on a tenth of the inputs, then measure every input once.
     for input in inputs.iter().take(inputs.len() / 10 + 1) {
+        before();
         run(input);
     }
+    let counters = || [WORD_HITS.load(Relaxed), WORD_RECOUNTS.load(Relaxed), WORD_MISSES.load(Relaxed)];
+    let start = counters();
     let mut times = Vec::with_capacity(inputs.len());
     let mut results = 0usize;
     for input in inputs {
+        before();
         let t = Instant::now();
         results += run(input);
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    let end = counters();
+    let (hits, lookups) = (end[0] - start[0], (0..3).map(|i| end[i] - start[i]).sum::<u64>());
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
     times.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| times.get(((times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
@@ -219,6 +234,7 @@ fn measure<T>(kind: &str, inputs: &[T], mut run: impl FnMut(&T) -> usize) -> Fig
         p99_ms: pct(0.99),
         mean_ms: mean,
         mean_results: results as f64 / inputs.len().max(1) as f64,
+        word_set_hit_rate: (lookups > 0).then(|| hits as f64 / lookups as f64),
     }
 }
 
@@ -354,6 +370,10 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.total).unwrap_or(0);
     let plain: Vec<SearchQuery> = text1.iter().map(|q| SearchQuery::text(q)).collect();
     measure!("text, top 20", &plain, run_search);
+    if wanted("text, top 20, no word-set cache") {
+        let forget = || app.engine.generation().segments.forget_words();
+        figures.push(measure_after("text, top 20, no word-set cache", &plain, forget, run_search));
+    }
     measure!("text + category", &with_category, run_search);
     measure!("text + place", &with_place, run_search);
     measure!("text + 10 km, ranked", &with_radius, run_search);
@@ -431,13 +451,14 @@ pub fn table(r: &Report) -> String {
         r.rss_bytes_after_open >> 20
     ));
     out.push_str(&format!(
-        "{:<24} {:>8} {:>9} {:>9} {:>9} {:>8}\n",
-        "query", "n", "p50 ms", "p99 ms", "mean ms", "results"
+        "{:<32} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+        "query", "n", "p50 ms", "p99 ms", "mean ms", "results", "set hits"
     ));
     for f in &r.figures {
+        let hits = f.word_set_hit_rate.map_or("-".to_string(), |h| format!("{:.0}%", h * 100.0));
         out.push_str(&format!(
-            "{:<24} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>8.1}\n",
-            f.kind, f.queries, f.p50_ms, f.p99_ms, f.mean_ms, f.mean_results
+            "{:<32} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>9.1} {:>9}\n",
+            f.kind, f.queries, f.p50_ms, f.p99_ms, f.mean_ms, f.mean_results, hits
         ));
     }
     if let Some(f) = &r.freshness {

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use actix_web::{web, HttpResponse};
 
 use super::AppData;
+use crate::index::segments::{WORD_HITS, WORD_MISSES, WORD_RECOUNTS};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
@@ -36,7 +37,11 @@ async fn metrics(app: AppData) -> HttpResponse {
          # HELP groupscout_index_applied_seq Last change applied by the indexer.\n# TYPE groupscout_index_applied_seq gauge\n\
          groupscout_index_applied_seq {}\n\
          # HELP groupscout_index_committed_seq Last change visible to search.\n# TYPE groupscout_index_committed_seq gauge\n\
-         groupscout_index_committed_seq {}\n",
+         groupscout_index_committed_seq {}\n\
+         # HELP groupscout_word_sets_total Per-segment word match-set lookups, by outcome.\n# TYPE groupscout_word_sets_total counter\n\
+         groupscout_word_sets_total{{outcome=\"hit\"}} {}\n\
+         groupscout_word_sets_total{{outcome=\"recount\"}} {}\n\
+         groupscout_word_sets_total{{outcome=\"miss\"}} {}\n",
         m.requests.load(Ordering::Relaxed),
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
@@ -44,6 +49,9 @@ async fn metrics(app: AppData) -> HttpResponse {
         groups,
         app.engine.applied_seq(),
         app.engine.committed_seq(),
+        WORD_HITS.load(Ordering::Relaxed),
+        WORD_RECOUNTS.load(Ordering::Relaxed),
+        WORD_MISSES.load(Ordering::Relaxed),
     );
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
