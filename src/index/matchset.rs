@@ -36,6 +36,11 @@ impl Bits {
         Ok(Bits { words })
     }
 
+    /// The set as 64-document words.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// How many documents the set holds.
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()

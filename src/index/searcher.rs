@@ -399,10 +399,11 @@ impl Run<'_> {
             let mut word_sets: Vec<Arc<WordMatch>> = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
                 word_sets.push(data.word(key, reader, || {
-                    if word_weights.is_none() {
-                        word_weights = Some(count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?);
-                    }
-                    Bits::of(&word_weights.as_ref().expect("just built")[i], reader)
+                    let weights = match &mut word_weights {
+                        Some(w) => w,
+                        none => none.insert(count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?),
+                    };
+                    Bits::of(&weights[i], reader)
                 })?);
             }
             let bits: Vec<&Bits> = word_sets.iter().map(|w| &*w.bits).collect();

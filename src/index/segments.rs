@@ -22,26 +22,69 @@ use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 pub const FLAG_ROOM: u8 = 1;
 pub const FLAG_OPEN: u8 = 2;
 
+/// The deleted documents of a segment at one count of deletions (deletions only grow).
+pub struct Dead {
+    deletes: u32,
+    words: Vec<u64>,
+}
+
+impl Dead {
+    fn of(reader: &SegmentReader) -> Option<Arc<Dead>> {
+        let alive = reader.alive_bitset()?;
+        let mut words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+        for doc in 0..reader.max_doc() {
+            if !alive.is_alive(doc) {
+                words[doc as usize >> 6] |= 1 << (doc & 63);
+            }
+        }
+        Some(Arc::new(Dead { deletes: reader.num_deleted_docs(), words }))
+    }
+}
+
 /// One word's match set in one segment, with its live documents counted per category.
 pub struct WordMatch {
     pub bits: Arc<Bits>,
     pub facets: Box<[u32; 256]>,
-    /// The segment's deleted-document count the facets were taken at.
-    deletes: u32,
+    /// The deletions the facets were counted at.
+    dead: Option<Arc<Dead>>,
     /// When it was last used, in lookups of its segment's cache.
     used: AtomicU64,
 }
 
 impl WordMatch {
-    fn new(bits: Arc<Bits>, data: &SegmentData, reader: &SegmentReader) -> WordMatch {
+    fn deletes(&self) -> u32 {
+        self.dead.as_ref().map_or(0, |d| d.deletes)
+    }
+
+    fn new(bits: Arc<Bits>, data: &SegmentData, dead: Option<Arc<Dead>>) -> WordMatch {
         let mut facets = Box::new([0u32; 256]);
-        let alive = reader.alive_bitset();
+        let is_dead = |doc: DocId| dead.as_ref().is_some_and(|d| d.words[doc as usize >> 6] & (1 << (doc & 63)) != 0);
         bits.for_each(|doc| {
-            if alive.is_none_or(|a| a.is_alive(doc)) {
+            if !is_dead(doc) {
                 facets[data.category(doc) as usize] += 1;
             }
         });
-        WordMatch { bits, facets, deletes: reader.num_deleted_docs(), used: AtomicU64::new(0) }
+        WordMatch { bits, facets, dead, used: AtomicU64::new(0) }
+    }
+
+    /// The same set with its facets brought up to later deletions: only the documents
+    /// deleted since are looked at.
+    fn after(&self, data: &SegmentData, dead: Option<Arc<Dead>>) -> WordMatch {
+        let (Some(new), true) = (&dead, self.deletes() <= dead.as_ref().map_or(0, |d| d.deletes)) else {
+            return WordMatch::new(self.bits.clone(), data, dead);
+        };
+        let mut facets = self.facets.clone();
+        let old = self.dead.as_ref().map(|d| &d.words);
+        for (i, (set, now)) in self.bits.words().iter().zip(&new.words).enumerate() {
+            let before = old.map_or(0, |o| o[i]);
+            let mut gone = set & now & !before;
+            while gone != 0 {
+                let doc = (i * 64 + gone.trailing_zeros() as usize) as DocId;
+                facets[data.category(doc) as usize] -= 1;
+                gone &= gone - 1;
+            }
+        }
+        WordMatch { bits: self.bits.clone(), facets, dead, used: AtomicU64::new(0) }
     }
 }
 
@@ -78,6 +121,8 @@ pub struct SegmentData {
     /// deletions, which only the facets depend on).
     words: Mutex<HashMap<String, Arc<WordMatch>>>,
     lookups: AtomicU64,
+    /// The deleted documents at the latest count seen (built by the warmer at each commit).
+    dead: Mutex<Option<Arc<Dead>>>,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -115,6 +160,7 @@ impl SegmentData {
             grid,
             words: Mutex::default(),
             lookups: AtomicU64::new(0),
+            dead: Mutex::default(),
         }
     }
 
@@ -169,18 +215,18 @@ impl SegmentData {
         let now = self.lookups.fetch_add(1, Ordering::Relaxed);
         let cached = self.words.lock().get(key).cloned();
         let found = match cached {
-            Some(m) if m.deletes == reader.num_deleted_docs() => {
+            Some(m) if m.deletes() == reader.num_deleted_docs() => {
                 m.used.store(now, Ordering::Relaxed);
                 WORD_HITS.fetch_add(1, Ordering::Relaxed);
                 return Ok(m);
             }
             Some(m) => {
                 WORD_RECOUNTS.fetch_add(1, Ordering::Relaxed);
-                Arc::new(WordMatch::new(m.bits.clone(), self, reader))
+                Arc::new(m.after(self, self.dead(reader)))
             }
             None => {
                 WORD_MISSES.fetch_add(1, Ordering::Relaxed);
-                Arc::new(WordMatch::new(Arc::new(build()?), self, reader))
+                Arc::new(WordMatch::new(Arc::new(build()?), self, self.dead(reader)))
             }
         };
         found.used.store(now, Ordering::Relaxed);
@@ -193,6 +239,24 @@ impl SegmentData {
         }
         words.insert(key.to_string(), found.clone());
         Ok(found)
+    }
+
+    /// The deleted documents as the reader sees them.
+    fn dead(&self, reader: &SegmentReader) -> Option<Arc<Dead>> {
+        let deletes = reader.num_deleted_docs();
+        if deletes == 0 {
+            return None;
+        }
+        let mut latest = self.dead.lock();
+        match &*latest {
+            Some(d) if d.deletes == deletes => Some(d.clone()),
+            // An older reader still answering: its own view, not kept.
+            Some(d) if d.deletes > deletes => Dead::of(reader),
+            _ => {
+                *latest = Dead::of(reader);
+                latest.clone()
+            }
+        }
     }
 
     /// Whether the document lies within `near`.
@@ -332,13 +396,12 @@ impl Warmer for Segments {
     fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
         let fresh: Vec<&SegmentReader> =
             searcher.segment_readers().iter().filter(|r| !self.by_id.read().contains_key(&r.segment_id())).collect();
-        if fresh.is_empty() {
-            return Ok(());
-        }
         let ids: HashSet<SegmentId> = fresh.iter().map(|r| r.segment_id()).collect();
         touch_files(searcher, &ids);
-        for reader in fresh {
-            self.get(reader)?;
+        // Columns for new segments, and for every segment its deletions as of this commit,
+        // so queries bring cached word sets up to date from the difference alone.
+        for reader in searcher.segment_readers() {
+            self.get(reader)?.dead(reader);
         }
         Ok(())
     }
@@ -411,6 +474,13 @@ mod tests {
         reader.reload().unwrap();
         // Ids divisible by 12 (category 0) are gone.
         assert_eq!(count(&reader), [0, 1000, 1000, 1000]);
+        // Then half of the set's category 3 (ids 3, 27, 51, …: 3 mod 24).
+        for id in (3..12_000u64).step_by(24) {
+            writer.delete_term(Term::from_field_u64(f.id, id));
+        }
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        assert_eq!(count(&reader), [0, 1000, 1000, 500], "counted from the newly deleted documents");
         assert_eq!(segments.by_id.read().len(), 1);
     }
 

@@ -115,14 +115,15 @@ fn freshness(
     let users: i64 = app.store.read(|c| c.query_row("SELECT MAX(id) FROM users", [], |r| r.get(0)))?;
     let yesterday = crate::store::day_number(app.store.ctx.today()) - 1;
     let mut pending: Vec<(String, i64, Instant)> = Vec::new();
+    let run = chrono::Utc::now().timestamp_millis();
     let interval = std::time::Duration::from_secs_f64(1.0 / rate);
     let mut next = Instant::now();
     while started.elapsed().as_secs() < seconds {
         let g = &sample[rng.gen_range(0..sample.len())];
         match writes % 10 {
             0 => {
-                // A word of letters only, found in no other group.
-                let word: String = format!("zq{writes}")
+                // A word of letters only, found in no other group (nor in an earlier run).
+                let word: String = format!("zq{run}x{writes}")
                     .chars()
                     .map(|c| if c.is_ascii_digit() { (b'a' + (c as u8 - b'0')) as char } else { c })
                     .collect();
