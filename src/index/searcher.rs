@@ -1,5 +1,6 @@
-//! Reads: text search, nearby and suggest. Text matching runs in tantivy; filters,
-//! distances, facets and the blended ranking run over the in-memory catalog.
+//! Reads: text search, nearby and suggest. Text matching and scoring run in tantivy; the
+//! count, facets and filters over per-segment columns (`segments.rs`, `matchset.rs`); the
+//! final checks, distances and the blended ranking over the in-memory catalog.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
@@ -544,8 +545,8 @@ impl Run<'_> {
     }
 
     /// The candidates for a relevance page: per word, every admitted document scored where
-    /// it lies when there are few, else the best by text score from a pruned pass (with
-    /// the filters checked from columns inside it, or for a radius, in the query).
+    /// it lies when there are few, else the best by text score from a pruned pass with the
+    /// filters (radius included) checked from columns inside it.
     fn rank(&mut self) -> tantivy::Result<()> {
         let sq = self.sq;
         let need = sq.offset + sq.limit;
