@@ -18,13 +18,18 @@ pub struct Bits {
 
 impl Bits {
     /// The documents matching any of `weights` (scoring disabled), deleted ones included.
+    /// An empty set holds no words at all (a word nothing matches costs no allocation);
+    /// any other holds one bit for every document of the segment.
     pub fn of(weights: &[Box<dyn Weight>], reader: &SegmentReader) -> tantivy::Result<Bits> {
-        let mut words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+        let mut words = Vec::new();
         let mut buffer = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
         for weight in weights {
             let mut scorer = weight.scorer(reader, 1.0)?;
             loop {
                 let n = scorer.fill_buffer(&mut buffer);
+                if n > 0 && words.is_empty() {
+                    words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+                }
                 for &doc in &buffer[..n] {
                     words[doc as usize >> 6] |= 1 << (doc & 63);
                 }
@@ -72,6 +77,7 @@ fn for_each_bit(mut word: u64, base: usize, f: &mut impl FnMut(DocId)) {
 
 /// Calls `f` with every document in any of `sets`, in doc order.
 pub fn for_each_in_union(sets: &[&Bits], mut f: impl FnMut(DocId)) {
+    let sets: Vec<&Bits> = sets.iter().copied().filter(|s| !s.words.is_empty()).collect();
     let Some(first) = sets.first() else { return };
     for i in 0..first.words.len() {
         let word = sets.iter().fold(0, |acc, s| acc | s.words[i]);
@@ -81,6 +87,9 @@ pub fn for_each_in_union(sets: &[&Bits], mut f: impl FnMut(DocId)) {
 
 /// Calls `f` with every document in all of `sets`, in doc order.
 pub fn for_each_in_intersection(sets: &[&Bits], mut f: impl FnMut(DocId)) {
+    if sets.iter().any(|s| s.words.is_empty()) {
+        return;
+    }
     let Some(first) = sets.first() else { return };
     for i in 0..first.words.len() {
         let word = sets.iter().fold(u64::MAX, |acc, s| acc & s.words[i]);
@@ -184,6 +193,14 @@ mod tests {
         bits(&[3, 64, 130], 200).for_each(|d| each.push(d));
         assert_eq!(each, vec![3, 64, 130]);
         assert_eq!(bits(&[3, 64, 130], 200).len(), 3);
+        // An empty set (no words at all) joins either walk.
+        let none = Bits { words: Vec::new() };
+        let mut union = Vec::new();
+        for_each_in_union(&[&none, &b, &none], |d| union.push(d));
+        assert_eq!(union, vec![5, 64, 199]);
+        let mut both = Vec::new();
+        for_each_in_intersection(&[&a, &none], |d| both.push(d));
+        assert!(both.is_empty() && none.is_empty() && !none.contains(3));
         assert!(bits(&[199], 200).contains(199) && !bits(&[199], 200).contains(198));
         assert!(!bits(&[1], 64).contains(1000));
     }
