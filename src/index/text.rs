@@ -128,24 +128,27 @@ pub fn query_words(query: &str) -> Vec<String> {
 /// Bigrams of every CJK run (a run of one character yields that character), plus Latin and
 /// digit runs whole, in order: any 2-character substring of a name is a term here.
 pub fn bigrams(text: &str) -> Vec<String> {
-    let folded = normalize(text);
-    let mut runs = Vec::new();
-    push_runs(&folded, &mut runs);
     let mut out = Vec::new();
-    for run in runs {
-        let chars: Vec<char> = run.chars().collect();
+    for chars in char_runs(text) {
         if chars.first().is_some_and(|c| is_cjk(*c)) {
             if chars.len() == 1 {
-                out.push(run.clone());
+                out.push(chars.iter().collect());
             }
             for w in chars.windows(2) {
                 out.push(w.iter().collect());
             }
         } else {
-            out.push(run);
+            out.push(chars.iter().collect());
         }
     }
     out
+}
+
+/// The runs of the folded text (CJK, Latin letters, digits), as characters.
+fn char_runs(text: &str) -> Vec<Vec<char>> {
+    let mut runs = Vec::new();
+    push_runs(&normalize(text), &mut runs);
+    runs.iter().map(|r| r.chars().collect()).collect()
 }
 
 /// The longest substring indexed whole by `ngrams`; longer query words match as a phrase
@@ -156,15 +159,8 @@ pub const NGRAM_MAX: usize = 4;
 /// length matches inside a name with one term (a phrase of bigrams would need positions,
 /// and a union holding a phrase cannot be pruned).
 pub fn ngrams(text: &str) -> Vec<String> {
-    let folded = normalize(text);
-    let mut runs = Vec::new();
-    push_runs(&folded, &mut runs);
     let mut out = Vec::new();
-    for run in runs {
-        let chars: Vec<char> = run.chars().collect();
-        if !chars.first().is_some_and(|c| is_cjk(*c)) {
-            continue;
-        }
+    for chars in char_runs(text).into_iter().filter(|r| r.first().is_some_and(|c| is_cjk(*c))) {
         for n in 3..=NGRAM_MAX {
             for w in chars.windows(n) {
                 let gram: String = w.iter().collect();
