@@ -361,7 +361,7 @@ struct Run<'a> {
     catalog: &'a Catalog,
     /// The requested category's index.
     wanted: Option<u8>,
-    /// The area, room and open-join filters, checked from the segments' columns.
+    /// The area, room, open-join and radius filters, checked from the segments' columns.
     filter: DocFilter,
     reach: Reach,
     segments: Vec<SegmentMatch>,

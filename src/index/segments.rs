@@ -1,10 +1,14 @@
 //! Per-segment copies of what search checks for every matching document (group id,
-//! category, area code, flags) as plain arrays indexed by doc id, built once when a
-//! segment first becomes searchable. Reading a tantivy column per document costs several
+//! category, area code, flags, location) as plain arrays indexed by doc id, built once when
+//! a segment first becomes searchable. Reading a tantivy column per document costs several
 //! times an array load, and a text search visits tens of thousands of documents.
 //!
-//! The same warmer touches every page of a new segment's files once, so the first queries
-//! after a start, a commit or a reindex do not pay a page fault per posting block.
+//! Each segment also keeps the match sets of recently searched words with their facets,
+//! brought up to date after deletions from the documents deleted since.
+//!
+//! The warmer that builds these at every commit also touches every page of a new segment's
+//! files once, so the first queries after a start, a commit or a reindex do not pay a page
+//! fault per posting block.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,11 +16,10 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use tantivy::index::{SegmentComponent, SegmentId};
-use tantivy::Directory;
+use tantivy::{Directory, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 use super::matchset::Bits;
 use crate::geo::{haversine_m, unit_xyz, EARTH_RADIUS_M};
-use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 /// Bit 0 of `flags`: the group has room; bit 1: it can be joined without approval.
 pub const FLAG_ROOM: u8 = 1;
@@ -394,9 +397,7 @@ impl Segments {
         self.by_id.write().insert(reader.segment_id(), data.clone());
         Ok(data)
     }
-}
 
-impl Segments {
     /// Drops every cached word set (the bench measures searches without them this way).
     pub fn forget_words(&self) {
         for data in self.by_id.read().values() {
