@@ -1,7 +1,8 @@
 //! Match sets of one segment as bitsets: a word's set is the union of its clauses' posting
-//! lists, and a search walks the union of its words' sets, counting what passes its
-//! filters and noting which words each document holds. Walking a bitset of a million documents costs
-//! a few microseconds; merging posting lists through scorers costs far more per document.
+//! lists, and a search walks the union of its words' sets (counting what passes its
+//! filters) or their intersection (the groups holding every word). Walking a bitset of a
+//! million documents costs microseconds; merging posting lists through scorers costs far
+//! more per document. Also the per-document filters, checked from a segment's columns.
 
 use tantivy::query::Weight;
 use tantivy::{DocId, DocSet, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
