@@ -172,6 +172,51 @@ fn a_new_group_is_searchable_within_a_second_and_a_dissolved_one_disappears_as_f
     assert!(!near.contains(&g));
 }
 
+#[test]
+fn totals_and_facets_follow_renames_and_dissolves_after_the_words_were_searched() {
+    let app = spawn_app();
+    // Owners 1, 3 and 4 (a normal tier owns at most four groups).
+    for u in [1, 3, 4] {
+        app.owner(u, 2);
+    }
+    let owner_of = |i: usize| [1, 1, 3, 3, 4, 4][i];
+    let groups: Vec<i64> = (0..6)
+        .map(|i| {
+            let category = if i % 2 == 0 { "sports" } else { "music" };
+            app.located_group(owner_of(i), &format!("飞盘小队{i}"), category, 31.2 + i as f64 * 0.01, 121.4)
+        })
+        .collect();
+    let other = app.located_group(1, "读书分享会", "reading", 31.25, 121.45);
+    app.settle();
+    let counts = || {
+        let body = app.search(&format!("q={}", enc("飞盘 读书")));
+        let sports = body["facets"]["category"]["sports"].as_u64().unwrap_or(0);
+        (body["total"].as_u64().unwrap(), sports)
+    };
+    // Searched often enough for every segment to keep the words' sets.
+    for _ in 0..3 {
+        assert_eq!(counts(), (7, 3));
+    }
+    let wait_for = |want: (u64, u64)| {
+        let start = Instant::now();
+        while counts() != want {
+            assert!(start.elapsed() < Duration::from_secs(1), "still {:?}, want {want:?}", counts());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // A sports group dissolved, another renamed away from both words.
+    app.as_user(1, "DELETE", &format!("/v1/groups/{}", groups[0]), None);
+    let (s, b) = app.as_user(3, "PATCH", &format!("/v1/groups/{}", groups[2]), Some(&json!({"name": "周末桌游局"})));
+    assert_eq!(s, 200, "{b}");
+    wait_for((5, 1));
+    // A group renamed into the match set, and one renamed from one word to the other.
+    let (s, b) = app.as_user(3, "PATCH", &format!("/v1/groups/{}", groups[2]), Some(&json!({"name": "飞盘新手营"})));
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.as_user(1, "PATCH", &format!("/v1/groups/{other}"), Some(&json!({"name": "飞盘读书会"})));
+    assert_eq!(s, 200, "{b}");
+    wait_for((6, 2));
+}
+
 fn small_world(app: &TestApp) -> Vec<i64> {
     app.owner(1, 2);
     for u in 3..=5 {
