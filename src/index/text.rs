@@ -316,29 +316,25 @@ pub fn suggest_query(q: &str) -> String {
 
 /// Wraps the parts of `name` that match any query word in `<em>…</em>`, escaping HTML.
 pub fn highlight(name: &str, words: &[String]) -> Option<String> {
-    let folded: Vec<char> = normalize(name).chars().collect();
-    let original: Vec<char> = name.chars().collect();
-    if folded.len() != original.len() {
-        return None;
-    }
-    let mut marked = vec![false; original.len()];
+    let folded: Vec<char> = fast2s::convert(name).chars().map(fold_char).collect();
+    let mut marked = vec![false; folded.len()];
     for w in words {
-        let wc: Vec<char> = w.chars().collect();
-        if wc.is_empty() || wc.len() > folded.len() {
+        let len = w.chars().count();
+        if len == 0 || len > folded.len() {
             continue;
         }
-        for start in 0..=folded.len() - wc.len() {
-            if folded[start..start + wc.len()] == wc[..] {
-                marked[start..start + wc.len()].iter_mut().for_each(|m| *m = true);
+        for start in 0..=folded.len() - len {
+            if folded[start..start + len].iter().copied().eq(w.chars()) {
+                marked[start..start + len].iter_mut().for_each(|m| *m = true);
             }
         }
     }
-    if !marked.iter().any(|m| *m) {
+    if !marked.iter().any(|m| *m) || name.chars().count() != folded.len() {
         return None;
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(name.len() + 10);
     let mut open = false;
-    for (c, m) in original.iter().zip(&marked) {
+    for (c, m) in name.chars().zip(&marked) {
         if *m && !open {
             out.push_str("<em>");
             open = true;
@@ -351,7 +347,7 @@ pub fn highlight(name: &str, words: &[String]) -> Option<String> {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
-            _ => out.push(*c),
+            _ => out.push(c),
         }
     }
     if open {
