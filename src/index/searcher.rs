@@ -338,8 +338,8 @@ const EXHAUSTIVE: usize = 1000;
 enum Pass {
     /// Every admitted document, scored, best first.
     Scored(Vec<(Score, DocAddress)>),
-    /// A pruned top-N pass over the index.
-    Pruned(Box<dyn Query>),
+    /// A pruned top-N pass over the index, for the word.
+    Pruned(String, Box<dyn Query>),
 }
 
 /// What the counting pass keeps of one segment for the page pass.
@@ -562,7 +562,7 @@ impl Run<'_> {
             }
             let query = any_word(f, std::slice::from_ref(&self.words[i]), self.reach, false);
             if self.admitted[i] > EXHAUSTIVE {
-                passes.push(Pass::Pruned(query));
+                passes.push(Pass::Pruned(self.words[i].clone(), query));
                 continue;
             }
             // Few enough to score each where it lies.
@@ -591,10 +591,18 @@ impl Run<'_> {
             for pass in &passes {
                 let top = match pass {
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
-                    Pass::Pruned(query) => {
-                        let filter = self.filter.with_category(self.wanted);
-                        let top = FilteredTop { k: n, filter, segments: &self.gen.segments };
-                        self.searcher.search(query.as_ref(), &top)?
+                    Pass::Pruned(word, query) => {
+                        let key = format!(
+                            "{word}|{:?}|{n}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+                            self.reach, self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
+                        );
+                        let generation = self.searcher.generation().generation_id();
+                        let top = self.gen.segments.pass(generation, &key, || {
+                            let filter = self.filter.with_category(self.wanted);
+                            self.searcher
+                                .search(query.as_ref(), &FilteredTop { k: n, filter, segments: &self.gen.segments })
+                        })?;
+                        top.as_ref().clone()
                     }
                 };
                 exhausted &= top.len() < n;

@@ -381,10 +381,19 @@ fn chord2(meters: f64) -> f32 {
     (chord * chord) as f32
 }
 
-/// The dense columns of every searchable segment, kept in step by the reader's warming.
+/// The best documents of one pruned page pass, best first.
+pub type TopDocs = Vec<(tantivy::Score, tantivy::DocAddress)>;
+
+/// Page passes of recent searches: valid for one searcher generation (one commit), since
+/// their scores and addresses belong to it.
+const CACHED_PASSES: usize = 1024;
+
+/// The dense columns of every searchable segment, kept in step by the reader's warming,
+/// and the page passes of the current commit.
 #[derive(Default)]
 pub struct Segments {
     by_id: RwLock<HashMap<SegmentId, Arc<SegmentData>>>,
+    passes: Mutex<(u64, HashMap<String, Arc<TopDocs>>)>,
 }
 
 impl Segments {
@@ -398,11 +407,41 @@ impl Segments {
         Ok(data)
     }
 
-    /// Drops every cached word set (the bench measures searches without them this way).
+    /// Drops every cached word set and page pass (the bench measures searches without
+    /// them this way).
     pub fn forget_words(&self) {
         for data in self.by_id.read().values() {
             data.words.lock().clear();
         }
+        self.passes.lock().1.clear();
+    }
+
+    /// The page pass `key` of the searcher generation `generation`, run by `run` unless a
+    /// search of the same commit ran it already.
+    pub fn pass(
+        &self,
+        generation: u64,
+        key: &str,
+        run: impl FnOnce() -> tantivy::Result<TopDocs>,
+    ) -> tantivy::Result<Arc<TopDocs>> {
+        {
+            let cache = self.passes.lock();
+            if cache.0 == generation {
+                if let Some(top) = cache.1.get(key) {
+                    return Ok(top.clone());
+                }
+            }
+        }
+        let top = Arc::new(run()?);
+        let mut cache = self.passes.lock();
+        // A newer commit's passes replace an older one's; an older searcher's are not kept.
+        if cache.0 < generation || cache.1.len() >= CACHED_PASSES {
+            *cache = (generation, HashMap::new());
+        }
+        if cache.0 == generation {
+            cache.1.insert(key.to_string(), top.clone());
+        }
+        Ok(top)
     }
 }
 

@@ -389,9 +389,9 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.total).unwrap_or(0);
     let plain: Vec<SearchQuery> = text1.iter().map(|q| SearchQuery::text(q)).collect();
     measure!("text, top 20", &plain, run_search);
-    if wanted("text, top 20, no word-set cache") {
+    if wanted("text, top 20, no caches") {
         let forget = || app.engine.generation().segments.forget_words();
-        figures.push(measure_after("text, top 20, no word-set cache", &plain, forget, run_search));
+        figures.push(measure_after("text, top 20, no caches", &plain, forget, run_search));
     }
     measure!("text + category", &with_category, run_search);
     measure!("text + place", &with_place, run_search);
