@@ -13,8 +13,10 @@ use crate::geo::{chord2_for_m, haversine_m, unit_xyz, GeoEntry};
 use crate::ranking;
 use crate::store::GroupRow;
 
-/// Ids below this live in a dense array; the rare larger id goes to a side table.
-const DENSE_IDS: i64 = 1 << 26;
+/// The dense arrays may always reach this many ids, and beyond that twice their length:
+/// ids grow one by one, so they stay dense, while an odd huge id (an import may carry any)
+/// goes to the side table instead of sizing an array after it.
+const DENSE_FLOOR: usize = 1 << 20;
 
 /// What a search needs of a group to filter, count and rank it, packed small and kept in
 /// an array indexed by id: matches arrive in document order, which is close to id order,
@@ -95,13 +97,30 @@ impl Catalog {
         }
     }
 
+    /// Where an id's entry lives: its slot in the dense arrays, or `None` for the side table.
+    #[inline]
+    fn dense_slot(&self, id: i64) -> Option<usize> {
+        usize::try_from(id).ok().filter(|i| *i < self.hot.len())
+    }
+
     fn set_hot(&mut self, id: i64, hot: Hot) {
-        if (0..DENSE_IDS).contains(&id) {
-            let i = id as usize;
-            if i >= self.hot.len() {
-                self.hot.resize(i + 1, Hot::default());
-                self.quality.resize(i + 1, f32::NAN);
+        let reach = DENSE_FLOOR.max(2 * self.hot.len());
+        if let Ok(i) = usize::try_from(id) {
+            if i >= self.hot.len() && i < reach {
+                let len = (i + 1).max(self.hot.len() + self.hot.len() / 2).min(reach);
+                self.hot.resize(len, Hot::default());
+                self.quality.resize(len, f32::NAN);
+                // Side-table entries the arrays now reach move into them.
+                let moved: Vec<i64> = self.hot_far.keys().copied().filter(|k| (*k as usize) < len && *k >= 0).collect();
+                for k in moved {
+                    if let Some(h) = self.hot_far.remove(&k) {
+                        self.hot[k as usize] = h;
+                        self.quality[k as usize] = if h.listed { h.quality } else { f32::NAN };
+                    }
+                }
             }
+        }
+        if let Some(i) = self.dense_slot(id) {
             self.hot[i] = hot;
             self.quality[i] = if hot.listed { hot.quality } else { f32::NAN };
         } else if hot.listed {
@@ -114,15 +133,18 @@ impl Catalog {
     /// The search fields of a discoverable group.
     #[inline]
     pub fn hot(&self, id: i64) -> Option<&Hot> {
-        let h = if (0..DENSE_IDS).contains(&id) { self.hot.get(id as usize) } else { self.hot_far.get(&id) };
+        let h = match self.dense_slot(id) {
+            Some(i) => self.hot.get(i),
+            None => self.hot_far.get(&id),
+        };
         h.filter(|h| h.listed)
     }
 
     /// The ranking quality of a discoverable group.
     #[inline]
     pub fn quality(&self, id: i64) -> Option<f32> {
-        if (0..DENSE_IDS).contains(&id) {
-            self.quality.get(id as usize).copied().filter(|q| !q.is_nan())
+        if let Some(i) = self.dense_slot(id) {
+            self.quality.get(i).copied().filter(|q| !q.is_nan())
         } else {
             self.hot_far.get(&id).filter(|h| h.listed).map(|h| h.quality)
         }
@@ -330,5 +352,61 @@ impl Catalog {
             *best.entry(*id).or_insert(false) |= *kind == 0;
         }
         best.into_iter().filter_map(|(id, name)| Some((name, self.discoverable(id)?.clone()))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64) -> GroupRow {
+        GroupRow {
+            id,
+            owner_id: 1,
+            name: format!("群{id}"),
+            category: "outdoor".into(),
+            lat: Some(30.0),
+            lon: Some(120.0),
+            place_name: None,
+            city: None,
+            district: None,
+            adcode: 0,
+            join_approval: false,
+            members_can_invite: true,
+            discoverable: true,
+            capacity: 200,
+            created_at: 0,
+            member_count: 1,
+            female_count: 0,
+            birth_sum: 0,
+            birth_n: 0,
+            yesterday_messages: id % 7,
+            active_members: 0,
+        }
+    }
+
+    #[test]
+    fn a_huge_id_does_not_size_the_dense_arrays_and_every_id_stays_found() {
+        let mut c = Catalog::new(vec!["outdoor".into()], RankingWeights::default());
+        c.upsert(row(60_000_000));
+        assert!(c.hot.len() <= DENSE_FLOOR, "dense arrays grew to {}", c.hot.len());
+        // Ids arriving one by one stay dense; a side-table id the arrays come to reach moves in.
+        // (The search fields alone, as `upsert` sets them, to keep the test quick.)
+        c.upsert(row(1_500_000));
+        for id in 1..=1_200_000 {
+            c.set_hot(id, Hot { listed: true, quality: 1.0 + (id % 7) as f32, ..Hot::default() });
+        }
+        assert!(c.hot.len() > 1_500_000 && c.hot.len() < 4_000_000, "dense length {}", c.hot.len());
+        assert!(!c.hot_far.contains_key(&1_500_000), "moved into the arrays");
+        for id in [1, 999_999, 1_200_000, 1_500_000, 60_000_000] {
+            let hot = c.hot(id).unwrap_or_else(|| panic!("{id} lost"));
+            assert_eq!(c.quality(id), Some(hot.quality));
+        }
+        assert!(c.hot(1_200_001).is_none() && c.quality(-5).is_none());
+        assert_eq!(c.hot_iter().count(), 1_200_002);
+        c.remove(60_000_000);
+        c.set_hot(7, Hot::default());
+        assert!(c.hot(60_000_000).is_none() && c.hot(7).is_none());
+        assert_eq!(c.hot_iter().count(), 1_200_000);
     }
 }
