@@ -41,7 +41,10 @@ pub struct Hot {
 
 /// Live groups by id, with the derived structures for search, nearby and suggest.
 pub struct Catalog {
-    groups: HashMap<i64, Arc<GroupRow>, ahash::RandomState>,
+    /// Every live group's row: by id in a dense array beside `hot`, or in the side table.
+    rows: Vec<Option<Arc<GroupRow>>>,
+    rows_far: HashMap<i64, Arc<GroupRow>, ahash::RandomState>,
+    live: usize,
     hot: Vec<Hot>,
     /// `Hot::quality` of the dense ids again, packed (NaN when not listed): ranking a large
     /// match set by quality reads 4 bytes a group instead of a whole `Hot`.
@@ -58,7 +61,9 @@ impl Catalog {
     /// An empty catalog for the given category ids (their order gives `Hot::category`).
     pub fn new(categories: Vec<String>, weights: RankingWeights) -> Catalog {
         Catalog {
-            groups: HashMap::default(),
+            rows: Vec::new(),
+            rows_far: HashMap::default(),
+            live: 0,
             hot: Vec::new(),
             quality: Vec::new(),
             hot_far: HashMap::default(),
@@ -110,13 +115,19 @@ impl Catalog {
                 let len = (i + 1).max(self.hot.len() + self.hot.len() / 2).min(reach);
                 self.hot.resize(len, Hot::default());
                 self.quality.resize(len, f32::NAN);
+                self.rows.resize(len, None);
                 // Side-table entries the arrays now reach move into them.
-                let moved: Vec<i64> = self.hot_far.keys().copied().filter(|k| (*k as usize) < len && *k >= 0).collect();
+                let reached = |k: &i64| usize::try_from(*k).is_ok_and(|k| k < len);
+                let moved: Vec<i64> = self.hot_far.keys().copied().filter(reached).collect();
                 for k in moved {
                     if let Some(h) = self.hot_far.remove(&k) {
                         self.hot[k as usize] = h;
                         self.quality[k as usize] = if h.listed { h.quality } else { f32::NAN };
                     }
+                }
+                let moved: Vec<i64> = self.rows_far.keys().copied().filter(reached).collect();
+                for k in moved {
+                    self.rows[k as usize] = self.rows_far.remove(&k);
                 }
             }
         }
@@ -167,27 +178,52 @@ impl Catalog {
             }
             let hot = cat.hot_of(&row);
             cat.set_hot(row.id, hot);
-            cat.groups.insert(row.id, Arc::new(row));
+            cat.put_row(Arc::new(row));
         }
         cat.geo = RTree::bulk_load(points);
         cat
     }
 
     pub fn len(&self) -> usize {
-        self.groups.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.live == 0
     }
 
     pub fn get(&self, id: i64) -> Option<&Arc<GroupRow>> {
-        self.groups.get(&id)
+        match self.dense_slot(id) {
+            Some(i) => self.rows[i].as_ref(),
+            None => self.rows_far.get(&id),
+        }
+    }
+
+    /// Stores a row where its id belongs (after `set_hot` sized the arrays for it).
+    fn put_row(&mut self, row: Arc<GroupRow>) {
+        let old = match self.dense_slot(row.id) {
+            Some(i) => self.rows[i].replace(row),
+            None => self.rows_far.insert(row.id, row),
+        };
+        if old.is_none() {
+            self.live += 1;
+        }
+    }
+
+    fn take_row(&mut self, id: i64) -> Option<Arc<GroupRow>> {
+        let old = match self.dense_slot(id) {
+            Some(i) => self.rows[i].take(),
+            None => self.rows_far.remove(&id),
+        };
+        if old.is_some() {
+            self.live -= 1;
+        }
+        old
     }
 
     /// A discoverable group, or nothing: the one lookup every public list goes through.
     pub fn discoverable(&self, id: i64) -> Option<&Arc<GroupRow>> {
-        self.groups.get(&id).filter(|g| g.discoverable)
+        self.get(id).filter(|g| g.discoverable)
     }
 
     /// Every discoverable group's search fields, with its id.
@@ -197,7 +233,7 @@ impl Catalog {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<GroupRow>> {
-        self.groups.values()
+        self.rows.iter().flatten().chain(self.rows_far.values())
     }
 
     fn unlink(&mut self, old: &GroupRow) {
@@ -215,14 +251,14 @@ impl Catalog {
     pub fn upsert(&mut self, row: GroupRow) {
         let hot = self.hot_of(&row);
         self.set_hot(row.id, hot);
-        if let Some(old) = self.groups.get(&row.id).cloned() {
+        if let Some(old) = self.get(row.id).cloned() {
             if *old == row {
                 return;
             }
             let same_links =
                 old.discoverable == row.discoverable && old.location() == row.location() && old.name == row.name;
             if same_links {
-                self.groups.insert(row.id, Arc::new(row));
+                self.put_row(Arc::new(row));
                 return;
             }
             self.unlink(&old);
@@ -237,12 +273,12 @@ impl Catalog {
                 }
             }
         }
-        self.groups.insert(row.id, Arc::new(row));
+        self.put_row(Arc::new(row));
     }
 
     pub fn remove(&mut self, id: i64) {
         self.set_hot(id, Hot::default());
-        if let Some(old) = self.groups.remove(&id) {
+        if let Some(old) = self.take_row(id) {
             self.unlink(&old);
         }
     }
@@ -251,7 +287,7 @@ impl Catalog {
     pub fn within(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(f64, Arc<GroupRow>)> {
         self.within_ids(lat, lon, radius_m, None)
             .into_iter()
-            .filter_map(|(d, id)| Some((d, self.groups.get(&id)?.clone())))
+            .filter_map(|(d, id)| Some((d, self.get(id)?.clone())))
             .collect()
     }
 
@@ -403,10 +439,15 @@ mod tests {
             assert_eq!(c.quality(id), Some(hot.quality));
         }
         assert!(c.hot(1_200_001).is_none() && c.quality(-5).is_none());
+        assert_eq!(c.get(1_500_000).map(|g| g.id), Some(1_500_000));
+        assert_eq!(c.get(60_000_000).map(|g| g.id), Some(60_000_000));
+        assert_eq!(c.len(), 2);
         assert_eq!(c.hot_iter().count(), 1_200_002);
         c.remove(60_000_000);
         c.set_hot(7, Hot::default());
         assert!(c.hot(60_000_000).is_none() && c.hot(7).is_none());
         assert_eq!(c.hot_iter().count(), 1_200_000);
+        assert!(c.get(60_000_000).is_none());
+        assert_eq!((c.len(), c.iter().count()), (1, 1));
     }
 }
