@@ -34,29 +34,7 @@ mod tests {
     use super::*;
 
     fn group(messages: i64, active: i64, members: i64) -> GroupRow {
-        GroupRow {
-            id: 1,
-            owner_id: 1,
-            name: "g".into(),
-            category: "outdoor".into(),
-            lat: None,
-            lon: None,
-            place_name: None,
-            city: None,
-            district: None,
-            adcode: 0,
-            join_approval: false,
-            members_can_invite: true,
-            discoverable: true,
-            capacity: 200,
-            created_at: 0,
-            member_count: members,
-            female_count: 0,
-            birth_sum: 0,
-            birth_n: 0,
-            yesterday_messages: messages,
-            active_members: active,
-        }
+        GroupRow { yesterday_messages: messages, active_members: active, member_count: members, ..GroupRow::sample(1) }
     }
 
     #[test]

@@ -396,29 +396,7 @@ mod tests {
     use super::*;
 
     fn row(id: i64) -> GroupRow {
-        GroupRow {
-            id,
-            owner_id: 1,
-            name: format!("群{id}"),
-            category: "outdoor".into(),
-            lat: Some(30.0),
-            lon: Some(120.0),
-            place_name: None,
-            city: None,
-            district: None,
-            adcode: 0,
-            join_approval: false,
-            members_can_invite: true,
-            discoverable: true,
-            capacity: 200,
-            created_at: 0,
-            member_count: 1,
-            female_count: 0,
-            birth_sum: 0,
-            birth_n: 0,
-            yesterday_messages: id % 7,
-            active_members: 0,
-        }
+        GroupRow { lat: Some(30.0), lon: Some(120.0), yesterday_messages: id % 7, ..GroupRow::sample(id) }
     }
 
     #[test]

@@ -31,6 +31,36 @@ pub struct GroupRow {
     pub active_members: i64,
 }
 
+#[cfg(test)]
+impl GroupRow {
+    /// A plain discoverable group of one member, without a location, for unit tests.
+    pub fn sample(id: i64) -> GroupRow {
+        GroupRow {
+            id,
+            owner_id: 1,
+            name: format!("群{id}"),
+            category: "outdoor".into(),
+            lat: None,
+            lon: None,
+            place_name: None,
+            city: None,
+            district: None,
+            adcode: 0,
+            join_approval: false,
+            members_can_invite: true,
+            discoverable: true,
+            capacity: 200,
+            created_at: 0,
+            member_count: 1,
+            female_count: 0,
+            birth_sum: 0,
+            birth_n: 0,
+            yesterday_messages: 0,
+            active_members: 0,
+        }
+    }
+}
+
 /// The SELECT list matching `GroupRow::from_row`, for a table aliased `g`.
 pub const GROUP_COLUMNS: &str = "g.id, g.owner_id, g.name, g.category, g.lat, g.lon, g.place_name, g.city, \
      g.district, g.adcode, g.join_approval, g.members_can_invite, g.discoverable, g.capacity, g.created_at, \
