@@ -39,6 +39,15 @@ fn page_all(app: &TestApp, first: &str) -> Vec<Value> {
     out
 }
 
+/// A location for group `id`: one in ten scattered over China, the rest around Beijing.
+fn scattered_location(rng: &mut impl Rng, id: i64) -> (f64, f64) {
+    if id % 10 == 0 {
+        (rng.gen_range(20.0..45.0), rng.gen_range(100.0..125.0))
+    } else {
+        (39.9 + rng.gen_range(-0.6..0.6), 116.4 + rng.gen_range(-0.8..0.8))
+    }
+}
+
 #[test]
 fn nearby_returns_exactly_the_groups_within_the_radius_nearest_first() {
     let app = spawn_app();
@@ -46,13 +55,8 @@ fn nearby_returns_exactly_the_groups_within_the_radius_nearest_first() {
     let mut groups: Vec<(i64, String, &str, f64, f64)> = Vec::new();
     for id in 1..=2_000 {
         // A cluster around Beijing, a sprinkle far away, and some exact duplicates.
-        let (lat, lon) = if id % 10 == 0 {
-            (rng.gen_range(20.0..45.0), rng.gen_range(100.0..125.0))
-        } else if id % 50 == 1 && id > 1 {
-            (groups[0].3, groups[0].4)
-        } else {
-            (39.9 + rng.gen_range(-0.6..0.6), 116.4 + rng.gen_range(-0.8..0.8))
-        };
+        let (lat, lon) =
+            if id % 50 == 1 && id > 1 { (groups[0].3, groups[0].4) } else { scattered_location(&mut rng, id) };
         groups.push((id, format!("测试群{id}"), "local", lat, lon));
     }
     import_groups(&app, &groups);
@@ -94,11 +98,7 @@ fn text_search_within_a_radius_counts_and_returns_exactly_the_matching_groups_in
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut groups: Vec<(i64, String, &str, f64, f64)> = Vec::new();
     for id in 1..=1_500 {
-        let (lat, lon) = if id % 10 == 0 {
-            (rng.gen_range(20.0..45.0), rng.gen_range(100.0..125.0))
-        } else {
-            (39.9 + rng.gen_range(-0.6..0.6), 116.4 + rng.gen_range(-0.8..0.8))
-        };
+        let (lat, lon) = scattered_location(&mut rng, id);
         let name = match id % 3 {
             0 => format!("跑步小队{id}"),
             1 => format!("读书会{id}"),
