@@ -163,16 +163,10 @@ enum Reach {
     WithDescriptions,
 }
 
-/// Documents matching any of the words.
-/// One flat union of every word's clauses: a union of term queries is what Block-WAND
-/// can prune.
-fn any_word(f: &Fields, words: &[String], reach: Reach, counting: bool) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(
-        words
-            .iter()
-            .flat_map(|w| if counting { count_clauses(f, w, reach) } else { word_clauses(f, w, reach) })
-            .collect(),
-    ))
+/// Documents matching the word, scored: one flat union of its term clauses, which is what
+/// Block-WAND can prune.
+fn word_query(f: &Fields, word: &str, reach: Reach) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(word_clauses(f, word, reach)))
 }
 
 /// A candidate in the match set, with every key any sort needs.
@@ -479,14 +473,9 @@ impl Run<'_> {
                         });
                     }
                 }
-                if several && bits.len() > 2 {
-                    for_each_in_intersection(&bits, |doc| {
-                        if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
-                            every.push(data.ids[doc as usize]);
-                        }
-                    });
-                }
-            } else if relevance && several {
+            }
+            // The two-word count above walked the intersection already.
+            if relevance && several && !(unfiltered && bits.len() <= 2) {
                 for_each_in_intersection(&bits, |doc| {
                     if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
                         every.push(data.ids[doc as usize]);
@@ -560,7 +549,7 @@ impl Run<'_> {
             if self.admitted[i] == 0 {
                 continue;
             }
-            let query = any_word(f, std::slice::from_ref(&self.words[i]), self.reach, false);
+            let query = word_query(f, &self.words[i], self.reach);
             if self.admitted[i] > EXHAUSTIVE {
                 passes.push(Pass::Pruned(self.words[i].clone(), query));
                 continue;

@@ -73,7 +73,8 @@ impl WordMatch {
     /// The same set with its facets brought up to later deletions: only the documents
     /// deleted since are looked at.
     fn after(&self, data: &SegmentData, dead: Option<Arc<Dead>>) -> WordMatch {
-        let (Some(new), true) = (&dead, self.deletes() <= dead.as_ref().map_or(0, |d| d.deletes)) else {
+        // Deletions only grow; an older view (a reader still answering) counts afresh.
+        let Some(new) = dead.as_ref().filter(|d| d.deletes >= self.deletes()) else {
             return WordMatch::new(self.bits.clone(), data, dead);
         };
         let mut facets = self.facets.clone();
