@@ -50,6 +50,9 @@ pub struct Catalog {
     /// match set by quality reads 4 bytes a group instead of a whole `Hot`.
     quality: Vec<f32>,
     hot_far: HashMap<i64, Hot, ahash::RandomState>,
+    /// No listed group's quality has ever exceeded this: a bound that only rises, so a
+    /// ranking can tell when no unseen group could outrank what it holds.
+    top_quality: f32,
     categories: Vec<String>,
     weights: RankingWeights,
     geo: RTree<GeoEntry>,
@@ -67,6 +70,7 @@ impl Catalog {
             hot: Vec::new(),
             quality: Vec::new(),
             hot_far: HashMap::default(),
+            top_quality: 1.0,
             categories,
             weights,
             geo: RTree::new(),
@@ -109,6 +113,9 @@ impl Catalog {
     }
 
     fn set_hot(&mut self, id: i64, hot: Hot) {
+        if hot.listed {
+            self.top_quality = self.top_quality.max(hot.quality);
+        }
         let reach = DENSE_FLOOR.max(2 * self.hot.len());
         if let Ok(i) = usize::try_from(id) {
             if i >= self.hot.len() && i < reach {
@@ -159,6 +166,11 @@ impl Catalog {
         } else {
             self.hot_far.get(&id).filter(|h| h.listed).map(|h| h.quality)
         }
+    }
+
+    /// At least the quality of every discoverable group.
+    pub fn top_quality(&self) -> f32 {
+        self.top_quality
     }
 
     /// Builds the catalog in bulk (faster than one insert at a time).

@@ -47,6 +47,11 @@ pub struct SearchQuery {
     pub open_join: bool,
     pub offset: usize,
     pub limit: usize,
+    /// The groups earlier pages of the same cursor chain showed (sorted): a page is the
+    /// next `limit` groups of the current order not among them, so a group that moved
+    /// while writes streamed in is never shown twice. On a quiet index they are exactly
+    /// the first `offset`, and the page is the plain slice after them.
+    pub seen: Vec<i64>,
 }
 
 impl SearchQuery {
@@ -63,6 +68,7 @@ impl SearchQuery {
             open_join: false,
             offset: 0,
             limit: 20,
+            seen: Vec::new(),
         }
     }
 }
@@ -195,6 +201,23 @@ fn compare(sort: SortBy, a: &Candidate, b: &Candidate) -> Ordering {
     }
 }
 
+/// The page after `offset` results of which `seen` are the ids already shown: the plain
+/// slice when nothing was shown, else the first `limit` of `items` not shown before.
+fn page_after<T>(
+    mut items: Vec<T>,
+    offset: usize,
+    limit: usize,
+    seen: &[i64],
+    id: impl Fn(&T) -> i64,
+    cmp: impl Fn(&T, &T) -> Ordering,
+) -> Vec<T> {
+    if seen.is_empty() {
+        return page_of(items, offset, limit, cmp);
+    }
+    items.retain(|x| seen.binary_search(&id(x)).is_err());
+    page_of(items, 0, limit, cmp)
+}
+
 /// Sorts just enough of `items` to return `[offset, offset + limit)`.
 fn page_of<T>(mut items: Vec<T>, offset: usize, limit: usize, cmp: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
     let end = (offset + limit).min(items.len());
@@ -256,9 +279,12 @@ impl Collector for FilteredTop<'_> {
         // A min-heap on (score, later doc first): the root is the weakest kept entry.
         let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, std::cmp::Reverse<DocId>)>> =
             std::collections::BinaryHeap::with_capacity(self.k + 1);
+        // Every matching document is scored: tantivy's Block-WAND would skip blocks by
+        // their stored maximum, which fields without length norms record as zero, and so
+        // would drop good matches once the heap is full.
         let mut threshold = Score::MIN;
-        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            if alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc) {
+        weight.for_each(reader, &mut |doc, score| {
+            if score > threshold && alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc) {
                 heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
                 if heap.len() > self.k {
                     heap.pop();
@@ -267,7 +293,6 @@ impl Collector for FilteredTop<'_> {
                     threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
                 }
             }
-            threshold
         })?;
         Ok(heap
             .into_iter()
@@ -574,9 +599,15 @@ impl Run<'_> {
             scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             passes.push(Pass::Scored(scored));
         }
-        let mut n = (need * 3).max(100);
-        while self.ordered.len() < need.min(total) {
+        // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
+        // whatever page asked: a page is taken from a pool once no document outside it
+        // could rank above the page's last, and otherwise from the pool of each word's
+        // best `MAX_DEPTH`, the pool of the deepest page; so pages never overlap or skip.
+        let mut n = (need * 3).clamp(100, MAX_DEPTH);
+        loop {
             let mut exhausted = true;
+            // The best text score a document outside the pool can have.
+            let mut outside: Score = 0.0;
             for pass in &passes {
                 let top = match pass {
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
@@ -594,17 +625,41 @@ impl Run<'_> {
                         top.as_ref().clone()
                     }
                 };
-                exhausted &= top.len() < n;
+                if top.len() >= n {
+                    exhausted = false;
+                    outside = outside.max(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
+                }
                 for (score, addr) in top {
                     self.consider(addr.segment_ord as usize, addr.doc_id, score);
                 }
             }
-            if exhausted {
+            if exhausted || n >= MAX_DEPTH || self.settled(need, outside) {
                 break;
             }
-            n *= 4;
+            n = (n * 4).min(MAX_DEPTH);
         }
         Ok(())
+    }
+
+    /// Whether the best `need` candidates are final: none outside the pool, whose text
+    /// scores are at most `outside`, could rank above the last of them. Groups holding
+    /// every word (of several) are all in the pool and rank first. Of one or two words,
+    /// any other group outside holds one word, seen by one pass only, and its blend is at
+    /// most `outside` times the best quality there is (proximity only lowers it). With
+    /// more words, a partial match's score depends on which pass saw it first, so only
+    /// the pool of the deepest page settles it.
+    fn settled(&mut self, need: usize, outside: Score) -> bool {
+        if need == 0 || self.ordered.len() < need {
+            return false;
+        }
+        let sort = self.sq.sort;
+        self.ordered.select_nth_unstable_by(need - 1, |a, b| compare(sort, a, b));
+        let last = &self.ordered[need - 1];
+        let len = self.words.len() as u32;
+        if len > 1 && last.tier == len {
+            return true;
+        }
+        len <= 2 && last.score > outside * self.catalog.top_quality()
     }
 
     fn total(&self) -> usize {
@@ -674,7 +729,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     if sq.sort == SortBy::Relevance && total > 0 {
         run.rank()?;
     }
-    let page = page_of(run.ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    let page = page_after(run.ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
     Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))
 }
 
@@ -745,7 +800,7 @@ fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page
         }
     }
     let total = ordered.len();
-    let page = page_of(ordered, sq.offset, sq.limit, |a, b| compare(sq.sort, a, b));
+    let page = page_after(ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
     finish(catalog, sq, &[], total, page, &facets)
 }
 
@@ -800,6 +855,8 @@ pub struct NearbyQuery {
     pub sort: NearbySort,
     pub from: NearbyFrom,
     pub limit: usize,
+    /// For `Blend`, the groups earlier pages showed (sorted), as `SearchQuery::seen`.
+    pub seen: Vec<i64>,
 }
 
 /// One page of nearby results: (distance in metres, group).
@@ -838,7 +895,14 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
                 let quality = catalog.hot(x.1).map_or(1.0, |h| h.quality);
                 quality * ranking::proximity(Some(x.0), weights)
             };
-            let ids = page_of(all, offset, nq.limit, |a, b| score(b).total_cmp(&score(a)).then(a.1.cmp(&b.1)));
+            let ids = page_after(
+                all,
+                offset,
+                nq.limit,
+                &nq.seen,
+                |x| x.1,
+                |a, b| score(b).total_cmp(&score(a)).then(a.1.cmp(&b.1)),
+            );
             let end = offset + nq.limit;
             NearbyPage { total, hits: to_rows(ids), has_more: end < total && end < MAX_DEPTH }
         }

@@ -237,6 +237,7 @@ fn apply_line(
                 capacity,
                 created
             ])?;
+            seat_owner(tx, id, owner_id, &owner, created)?;
             known.owners.insert(id, owner_id);
             batch.touched.insert(id);
         }
@@ -247,25 +248,29 @@ fn apply_line(
             let who = known
                 .person(tx, user_id)?
                 .ok_or_else(|| ApiError::invalid("user_id", format!("unknown user {user_id}")))?;
-            let role = match role.as_deref() {
-                None => Role::Member,
-                Some(r) => {
-                    Role::parse(r).ok_or_else(|| ApiError::invalid("role", "role must be owner, admin or member"))?
-                }
-            };
-            if (role == Role::Owner) != (owner == user_id) {
-                return Err(ApiError::invalid("role", "the owner, and only the owner, has the role owner"));
+            let named = role
+                .as_deref()
+                .map(|r| Role::parse(r).ok_or_else(|| ApiError::invalid("role", "role must be owner, admin or member")))
+                .transpose()?;
+            // The group line names the owner, who is seated with it: a line for the owner
+            // is accepted whatever role it names and keeps the role owner; nobody else
+            // may claim it.
+            let role = if owner == user_id { Role::Owner } else { named.unwrap_or(Role::Member) };
+            if role != Role::Owner && named == Some(Role::Owner) {
+                return Err(ApiError::invalid("role", "only the group's owner_id has the role owner"));
             }
-            let joined = timestamp("joined_at", joined_at.as_deref())?;
-            let existing: Option<String> = tx
-                .prepare_cached("SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2")?
-                .query_row([group_id, user_id], |r| r.get(0))
+            let joined = joined_at.as_deref().map(|t| timestamp("joined_at", Some(t))).transpose()?;
+            let existing: Option<(String, i64)> = tx
+                .prepare_cached("SELECT role, joined_at FROM members WHERE group_id = ?1 AND user_id = ?2")?
+                .query_row([group_id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             match existing {
-                None => insert_member_of(tx, group_id, user_id, who, role, joined)?,
-                Some(r) if r != role.as_str() => {
-                    tx.prepare_cached("UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")?
-                        .execute(params![group_id, user_id, role.as_str()])?;
+                None => insert_member_of(tx, group_id, user_id, who, role, joined.unwrap_or_else(now_secs))?,
+                Some((r, at)) if r != role.as_str() || joined.is_some_and(|j| j != at) => {
+                    tx.prepare_cached(
+                        "UPDATE members SET role = ?3, joined_at = ?4 WHERE group_id = ?1 AND user_id = ?2",
+                    )?
+                    .execute(params![group_id, user_id, role.as_str(), joined.unwrap_or(at)])?;
                 }
                 Some(_) => {}
             }
@@ -291,6 +296,27 @@ fn apply_line(
                 event_id: Some(event_id),
             });
         }
+    }
+    Ok(())
+}
+
+/// Makes `owner_id` the group's one member with the role owner (SPEC §1: `member_count`
+/// counts the owner), joined at `created_at` unless a member line already seated them; a
+/// previous owner, when a re-import names another, stays on as a plain member.
+fn seat_owner(tx: &Connection, group_id: i64, owner_id: i64, owner: &Person, created: i64) -> ApiResult<()> {
+    tx.prepare_cached("UPDATE members SET role = 'member' WHERE group_id = ?1 AND role = 'owner' AND user_id <> ?2")?
+        .execute(params![group_id, owner_id])?;
+    let role: Option<String> = tx
+        .prepare_cached("SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2")?
+        .query_row([group_id, owner_id], |r| r.get(0))
+        .optional()?;
+    match role {
+        None => insert_member_of(tx, group_id, owner_id, owner, Role::Owner, created)?,
+        Some(r) if r != Role::Owner.as_str() => {
+            tx.prepare_cached("UPDATE members SET role = 'owner' WHERE group_id = ?1 AND user_id = ?2")?
+                .execute(params![group_id, owner_id])?;
+        }
+        Some(_) => {}
     }
     Ok(())
 }

@@ -56,14 +56,20 @@ fn category_param(app: &AppData, params: &Params<'_>) -> ApiResult<Option<String
     }
 }
 
-fn offset_from(app: &AppData, params: &Params<'_>, fingerprint: &str) -> ApiResult<usize> {
+/// Where an offset-paged list resumes: the number of results shown so far and their ids.
+fn resume_from(app: &AppData, params: &Params<'_>, fingerprint: &str) -> ApiResult<(usize, Vec<i64>)> {
     match params.get("cursor").filter(|c| !c.is_empty()) {
-        None => Ok(0),
+        None => Ok((0, Vec::new())),
         Some(c) => cursor::decode(&app.settings.secret, c, fingerprint)
-            .and_then(|p| p.o)
-            .filter(|o| *o < MAX_DEPTH)
+            .and_then(|p| Some((p.o.filter(|o| *o < MAX_DEPTH)?, p.seen()?)))
             .ok_or_else(|| ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query")),
     }
+}
+
+/// The cursor after a page of an offset-paged list: everything shown so far, this page too.
+fn cursor_after(app: &AppData, fingerprint: String, offset: usize, mut seen: Vec<i64>, page: &[i64]) -> String {
+    seen.extend_from_slice(page);
+    cursor::encode(&app.settings.secret, &Position::after(fingerprint, offset + page.len(), &seen))
 }
 
 async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -101,7 +107,9 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let open_join = params.bool("open_join")?.unwrap_or(false);
     let limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
-    let offset = offset_from(&app, &params, &fingerprint)?;
+    let (offset, seen) = resume_from(&app, &params, &fingerprint)?;
+    // The last page before the depth bound is cut at it.
+    let limit = limit.min(MAX_DEPTH - offset);
     let sq = SearchQuery {
         q,
         category,
@@ -113,6 +121,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         open_join,
         offset,
         limit,
+        seen: seen.clone(),
     };
     let app2 = app.clone();
     let page = reading(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
@@ -126,9 +135,8 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
             card
         })
         .collect();
-    let next_cursor = page.has_more.then(|| {
-        cursor::encode(&app.settings.secret, &Position { q: fingerprint, o: Some(offset + limit), d: None, i: None })
-    });
+    let shown: Vec<i64> = groups.iter().map(|g| g.id).collect();
+    let next_cursor = page.has_more.then(|| cursor_after(&app, fingerprint, offset, seen, &shown));
     Ok(HttpResponse::Ok().json(SearchBody {
         total: page.total,
         groups,
@@ -149,41 +157,49 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         "blend" => NearbySort::Blend,
         _ => return Err(ApiError::param("sort", "sort must be distance or blend")),
     };
-    let limit = params.limit()?;
+    let mut limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
-    let from = match params.get("cursor").filter(|c| !c.is_empty()) {
-        None => NearbyFrom::Start,
-        Some(c) => {
-            let bad = || ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query");
-            let pos = cursor::decode(&app.settings.secret, c, &fingerprint).ok_or_else(bad)?;
-            match (sort, pos.d, pos.i, pos.o) {
-                (NearbySort::Distance, Some(d), Some(i), _) => NearbyFrom::After(f64::from_bits(d), i),
-                (NearbySort::Blend, _, _, Some(o)) if o < MAX_DEPTH => NearbyFrom::Offset(o),
-                _ => return Err(bad()),
+    let mut seen = Vec::new();
+    let from = match (sort, params.get("cursor").filter(|c| !c.is_empty())) {
+        (_, None) => NearbyFrom::Start,
+        (NearbySort::Blend, Some(_)) => {
+            let (offset, shown) = resume_from(&app, &params, &fingerprint)?;
+            seen = shown;
+            limit = limit.min(MAX_DEPTH - offset);
+            NearbyFrom::Offset(offset)
+        }
+        (NearbySort::Distance, Some(c)) => {
+            match cursor::decode(&app.settings.secret, c, &fingerprint).and_then(|p| Some((p.d?, p.i?))) {
+                Some((d, i)) => NearbyFrom::After(f64::from_bits(d), i),
+                None => {
+                    return Err(ApiError::field(
+                        Code::InvalidCursor,
+                        "cursor",
+                        "the cursor is not valid for this query",
+                    ))
+                }
             }
         }
     };
     let app2 = app.clone();
-    let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit };
+    let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit, seen: seen.clone() };
     let NearbyPage { total, hits: page, has_more: more } = reading(move || {
         let catalog = app2.engine.catalog.read();
         Ok(searcher::nearby(&catalog, &app2.settings.ranking, &nq))
     })
     .await?;
     let year = app.current_year();
-    let next_cursor = if more {
-        let pos = match (sort, page.last()) {
-            (NearbySort::Distance, Some((d, g))) => {
-                Position { q: fingerprint, o: None, d: Some(d.to_bits()), i: Some(g.id) }
-            }
-            _ => {
-                let start = if let NearbyFrom::Offset(o) = from { o } else { 0 };
-                Position { q: fingerprint, o: Some(start + limit), d: None, i: None }
-            }
-        };
-        Some(cursor::encode(&app.settings.secret, &pos))
-    } else {
-        None
+    let next_cursor = match (more, sort, page.last()) {
+        (false, _, _) | (_, _, None) => None,
+        (true, NearbySort::Distance, Some((d, g))) => Some(cursor::encode(
+            &app.settings.secret,
+            &Position { q: fingerprint, o: None, d: Some(d.to_bits()), i: Some(g.id), s: None },
+        )),
+        (true, NearbySort::Blend, Some(_)) => {
+            let start = if let NearbyFrom::Offset(o) = from { o } else { 0 };
+            let shown: Vec<i64> = page.iter().map(|(_, g)| g.id).collect();
+            Some(cursor_after(&app, fingerprint, start, seen, &shown))
+        }
     };
     let groups: Vec<_> = page.iter().map(|(d, g)| g.card(year, Some(*d))).collect();
     Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))

@@ -6,6 +6,7 @@ mod activity;
 mod auth;
 mod discovery;
 mod groups;
+mod paging;
 mod privacy;
 mod recommend;
 mod users;
