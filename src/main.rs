@@ -1,4 +1,4 @@
-//! The groupscout command line: serve, import, reindex, rollup, gen, token.
+//! The groupscout command line: serve, import, reindex, rollup, check, gen, token.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -58,6 +58,17 @@ enum Command {
     Rollup {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+    },
+    /// Audit the derived state (statistics, owner memberships, the index) against the
+    /// truth; exits non-zero on any discrepancy.
+    Check {
+        /// Mend what is found: statistics recomputed, owner memberships and roles fixed,
+        /// groups queued for the indexer (applied at once when no server runs).
+        #[arg(long)]
+        repair: bool,
+        /// How many discrepancies to print in full.
+        #[arg(long, default_value_t = 20)]
+        show: usize,
     },
     /// Generate a realistic sample world as import lines.
     Gen {
@@ -221,6 +232,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "rollup: {day}: {} groups, {} live figures changed, {} history rows, {secs:.2} s",
                 s.groups, s.changed, s.history_rows
             );
+        }
+        Command::Check { repair, show } => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let total: i64 = store
+                .read(|c| c.query_row("SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL", [], |r| r.get(0)))?;
+            let bar = jobs::progress_bar(Some(total as u64), "check");
+            let report = jobs::check::check(&store, &settings.index, *repair, *show, |n| bar.set_position(n))?;
+            bar.finish_and_clear();
+            println!("{}", report.summary());
+            for d in &report.first {
+                println!("  {d}");
+            }
+            if report.discrepancies() > report.first.len() as u64 {
+                println!("  … and {} more", report.discrepancies() - report.first.len() as u64);
+            }
+            for (id, members, capacity) in &report.over_capacity {
+                println!("  note: group {id} has {members} members over its capacity {capacity}");
+            }
+            if report.other_stats_day > 0 {
+                println!(
+                    "  note: {} groups' activity figures are for another day than yesterday (a roll-up is due)",
+                    report.other_stats_day
+                );
+            }
+            if let Some((generation, seq)) = report.index.as_ref().filter(|(_, seq)| *seq > report.store_seq) {
+                println!(
+                    "  note: the index {generation} covers seq {seq}, past the store's last change {}: it was built from \
+                     another database; run reindex",
+                    report.store_seq
+                );
+            }
+            if let Some(r) = &report.repair {
+                let index = match r.index {
+                    jobs::check::CatchUp::Applied { changes, seq } => {
+                        format!("applied {changes} changes to the index directly (now at seq {seq})")
+                    }
+                    jobs::check::CatchUp::ServerRunning => "a running server's indexer applies them".to_string(),
+                    jobs::check::CatchUp::NoIndex => "no index yet; the next serve builds it".to_string(),
+                };
+                println!("repair: {} groups mended, each with a change row; {index}", r.groups);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if report.discrepancies() > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Gen { groups, seed, out, today } => {
             let settings = settings(&cli, None)?;

@@ -409,3 +409,190 @@ fn import_reads_standard_input_and_reports_bad_lines_by_number() {
     let members: i64 = conn.query_row("SELECT member_count FROM groups WHERE id = 7", [], |r| r.get(0)).unwrap();
     assert_eq!(members, 1);
 }
+
+/// Opens the test database directly, as an operator's sqlite3 would.
+fn database(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("db").join("g.db")).unwrap()
+}
+
+/// Discoverable live groups with at least `members` members, by id.
+fn groups_with_members(conn: &rusqlite::Connection, members: i64) -> Vec<i64> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id FROM groups WHERE dissolved_at IS NULL AND discoverable = 1 AND member_count >= ?1 ORDER BY id",
+        )
+        .unwrap();
+    stmt.query_map([members], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn check_passes_on_a_freshly_imported_and_indexed_world() {
+    let dir = tempfile::tempdir().unwrap();
+    load_world(dir.path(), 300);
+    let (ok, out) = run(dir.path(), &["reindex"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(dir.path(), &["check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("check: 300 groups, 0 discrepancies (none)"), "{out}");
+    assert!(out.contains("0 groups newer not compared"), "{out}");
+}
+
+#[test]
+fn check_finds_each_corruption_by_group_and_repair_mends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    load_world(dir.path(), 300);
+    let conn = database(dir.path());
+    let picked = groups_with_members(&conn, 3);
+    assert!(picked.len() > 8, "the world needs groups with members");
+    let [female, ownerless, hidden, renamed, two_owners, active, unindexed, orphaned] =
+        <[i64; 8]>::try_from(&picked[..8]).unwrap();
+    // A document lost from the index: the group leaves discovery, a reindex builds the
+    // index without it, and then it comes back in SQL alone, with no change row.
+    conn.execute("UPDATE groups SET discoverable = 0 WHERE id = ?1", [unindexed]).unwrap();
+    let (ok, out) = run(dir.path(), &["reindex"]);
+    assert!(ok, "{out}");
+    conn.execute("UPDATE groups SET discoverable = 1 WHERE id = ?1", [unindexed]).unwrap();
+    // Everything else is changed behind the service's back: no change rows.
+    conn.execute_batch(&format!(
+        "UPDATE groups SET female_count = female_count + 2 WHERE id = {female};
+         DELETE FROM members WHERE group_id = {ownerless} AND user_id = (SELECT owner_id FROM groups WHERE id = {ownerless});
+         UPDATE groups SET discoverable = 0 WHERE id = {hidden};
+         UPDATE groups SET name = '改名不留痕迹的群' WHERE id = {renamed};
+         UPDATE members SET role = 'owner' WHERE group_id = {two_owners} AND user_id =
+             (SELECT user_id FROM members WHERE group_id = {two_owners} AND role != 'owner' ORDER BY user_id LIMIT 1);
+         UPDATE groups SET active_members = active_members + 5 WHERE id = {active};
+         UPDATE groups SET dissolved_at = 1 WHERE id = {orphaned};"
+    ))
+    .unwrap();
+    let (ok, out) = run(dir.path(), &["check"]);
+    assert!(!ok, "check must fail on a corrupted store: {out}");
+    for (group, kind) in [
+        (female, "female_count"),
+        (ownerless, "owner_not_member"),
+        (ownerless, "member_count"),
+        (hidden, "index_extra"),
+        (renamed, "index_fields"),
+        (two_owners, "extra_owner"),
+        (active, "active_members"),
+        (unindexed, "index_missing"),
+        (orphaned, "orphan_members"),
+        (orphaned, "index_extra"),
+    ] {
+        assert!(out.contains(&format!("group {group}: {kind}:")), "group {group} not reported as {kind}: {out}");
+    }
+    assert!(out.contains("改名不留痕迹的群"), "the expected name is shown: {out}");
+
+    let (ok, out) = run(dir.path(), &["check", "--repair"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("applied"), "with no server running, the index is caught up at once: {out}");
+    let (ok, out) = run(dir.path(), &["check"]);
+    assert!(ok, "a second check finds nothing: {out}");
+    assert!(out.contains("0 discrepancies (none)") && out.contains("0 groups newer not compared"), "{out}");
+
+    // The repairs are the real figures, not just silence.
+    let one = |sql: &str, id: i64| -> i64 { conn.query_row(sql, [id], |r| r.get(0)).unwrap() };
+    let females =
+        "SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 AND u.gender = 'female'";
+    assert_eq!(one("SELECT female_count FROM groups WHERE id = ?1", female), one(females, female));
+    assert_eq!(
+        one(
+            "SELECT COUNT(*) FROM members m JOIN groups g ON g.id = m.group_id AND m.user_id = g.owner_id \
+             WHERE g.id = ?1 AND m.role = 'owner'",
+            ownerless
+        ),
+        1
+    );
+    assert_eq!(
+        one("SELECT member_count FROM groups WHERE id = ?1", ownerless),
+        one("SELECT COUNT(*) FROM members WHERE group_id = ?1", ownerless)
+    );
+    assert_eq!(one("SELECT COUNT(*) FROM members WHERE group_id = ?1 AND role = 'owner'", two_owners), 1);
+    assert_eq!(one("SELECT COUNT(*) FROM members WHERE group_id = ?1", orphaned), 0);
+    // The index follows: a server started now finds the group that was missing and not
+    // the hidden one.
+    let server = start(dir.path());
+    let name_of =
+        |id: i64| -> String { conn.query_row("SELECT name FROM groups WHERE id = ?1", [id], |r| r.get(0)).unwrap() };
+    let ids_for = |q: &str| -> Vec<i64> {
+        let (_, found) = server.call("GET", &format!("/v1/suggest?q={}", urlencode(q)), None, None);
+        found["suggestions"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+    };
+    assert!(ids_for(&name_of(unindexed)).contains(&unindexed));
+    assert!(!ids_for(&name_of(hidden)).contains(&hidden));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn check_beside_a_busy_server_raises_no_false_alarm_and_its_repair_reaches_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    load_world(dir.path(), 300);
+    let server = Arc::new(start(dir.path()));
+    let conn = database(dir.path());
+    let mut owned: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, owner_id FROM groups WHERE dissolved_at IS NULL AND discoverable = 1 ORDER BY id LIMIT 41")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let (hidden, _) = owned.pop().unwrap();
+    // Owners rename their groups as fast as they can while check runs: the index lags
+    // each rename by up to half a second, which must not count as a discrepancy.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (server, stop, owned) = (server.clone(), stop.clone(), owned.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let (id, owner) = owned[n as usize % owned.len()];
+                let body = json!({"name": format!("改名中的群{n}")});
+                let (s, _) = server.call("PATCH", &format!("/v1/groups/{id}"), Some(body), Some(&user_token(owner)));
+                assert_eq!(s, 200);
+                n += 1;
+            }
+            n
+        })
+    };
+    let started = Instant::now();
+    let mut lagging = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        let (ok, out) = run(dir.path(), &["check"]);
+        assert!(ok, "a false alarm while the server writes: {out}");
+        lagging += !out.contains(" 0 groups newer not compared") as usize;
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 10, "the renames ran during the checks");
+    assert!(lagging > 0, "some checks ran while the index lagged the renames");
+    let caught_up = Instant::now();
+    loop {
+        let (ok, out) = run(dir.path(), &["check"]);
+        assert!(ok, "{out}");
+        if out.contains(" 0 groups newer not compared") {
+            break;
+        }
+        assert!(caught_up.elapsed() < Duration::from_secs(5), "the index did not catch up: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Now a real fault: a group hidden in SQL alone stays searchable.
+    conn.execute("UPDATE groups SET discoverable = 0 WHERE id = ?1", [hidden]).unwrap();
+    let (ok, out) = run(dir.path(), &["check"]);
+    assert!(!ok && out.contains(&format!("group {hidden}: index_extra:")), "{out}");
+    let (ok, out) = run(dir.path(), &["check", "--repair"]);
+    assert!(ok && out.contains("a running server's indexer applies them"), "{out}");
+    let started = Instant::now();
+    loop {
+        let (ok, out) = run(dir.path(), &["check"]);
+        if ok {
+            assert!(out.contains("0 discrepancies"), "{out}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the server did not apply the repair: {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (s, _) = server.call("GET", &format!("/v1/groups/{hidden}"), None, None);
+    assert_eq!(s, 404, "the hidden group is out of discovery");
+}

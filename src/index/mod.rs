@@ -2,6 +2,7 @@
 //! and the one indexer task that keeps both in step with the store's `changes` outbox.
 //! Only this folder imports tantivy, and only the indexer thread holds the `IndexWriter`.
 
+pub mod audit;
 pub mod catalog;
 pub mod generation;
 pub mod matchset;

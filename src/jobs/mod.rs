@@ -1,7 +1,8 @@
-//! Batch jobs of the one binary: import, reindex, rollup and gen. The CLI and the tests
+//! Batch jobs of the one binary: import, reindex, rollup, check and gen. The CLI and the tests
 //! call these; they share the store's code paths with the API.
 
 pub mod bench;
+pub mod check;
 pub mod eval;
 pub mod gen;
 pub mod import;

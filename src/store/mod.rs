@@ -3,6 +3,7 @@
 //! same transaction, so the index can be rebuilt or caught up from here at any time.
 
 pub mod activity;
+pub mod audit;
 pub mod reads;
 pub mod rows;
 pub mod writes;
