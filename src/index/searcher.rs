@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::query::{EnableScoring, Weight};
+use tantivy::query::{EnableScoring, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
 
 use super::catalog::{Catalog, Hot};
 use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
@@ -241,6 +241,10 @@ struct FilteredTop<'a> {
     k: usize,
     filter: DocFilter,
     segments: &'a Segments,
+    /// The word and reach the query scores, and the searcher generation, under which
+    /// each segment's best score is kept.
+    key: String,
+    generation: u64,
 }
 
 struct FilteredTopSegment {
@@ -279,11 +283,20 @@ impl Collector for FilteredTop<'_> {
         // A min-heap on (score, later doc first): the root is the weakest kept entry.
         let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, std::cmp::Reverse<DocId>)>> =
             std::collections::BinaryHeap::with_capacity(self.k + 1);
-        // Every matching document is scored: tantivy's Block-WAND would skip blocks by
-        // their stored maximum, which fields without length norms record as zero, and so
-        // would drop good matches once the heap is full.
+        // Documents are scored one by one: tantivy's Block-WAND would skip blocks by their
+        // stored maximum, which fields without length norms record as zero, and so would
+        // drop good matches once the heap is full. What makes the pass short instead is
+        // the segment's best score, once a full pass has measured it: many documents share
+        // it, a reindex writes the most active first, and once the top holds k of them
+        // nothing later can enter.
+        let best = data.best_score(self.generation, &self.key);
+        let mut seen_best = Score::MIN;
         let mut threshold = Score::MIN;
-        weight.for_each(reader, &mut |doc, score| {
+        let mut scorer = weight.scorer(reader, 1.0)?;
+        let mut doc = scorer.doc();
+        while doc != TERMINATED {
+            let score = scorer.score();
+            seen_best = seen_best.max(score);
             if score > threshold && alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc) {
                 heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
                 if heap.len() > self.k {
@@ -291,9 +304,16 @@ impl Collector for FilteredTop<'_> {
                 }
                 if heap.len() == self.k {
                     threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
+                    if best.is_some_and(|b| threshold >= b) {
+                        break;
+                    }
                 }
             }
-        })?;
+            doc = scorer.advance();
+        }
+        if best.is_none() && doc == TERMINATED {
+            data.note_best_score(self.generation, &self.key, seen_best);
+        }
         Ok(heap
             .into_iter()
             .map(|std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc)))| (score, DocAddress::new(ord, doc)))
@@ -620,7 +640,16 @@ impl Run<'_> {
                         let top = self.gen.segments.pass(generation, &key, || {
                             let filter = self.filter.with_category(self.wanted);
                             self.searcher
-                                .search(query.as_ref(), &FilteredTop { k: n, filter, segments: &self.gen.segments })
+                                .search(
+                                    query.as_ref(),
+                                    &FilteredTop {
+                                        k: n,
+                                        filter,
+                                        segments: &self.gen.segments,
+                                        key: format!("{word}|{:?}", self.reach),
+                                        generation,
+                                    },
+                                )
                         })?;
                         top.as_ref().clone()
                     }

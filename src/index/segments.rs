@@ -130,6 +130,10 @@ pub struct SegmentData {
     lookups: AtomicU64,
     /// The deleted documents at the latest count seen (built by the warmer at each commit).
     dead: Mutex<Option<Arc<Dead>>>,
+    /// Per searched word, the best text score any document of the segment has, under one
+    /// searcher generation (scores move with the index-wide statistics): a page pass that
+    /// has filled its top with that score can stop, for nothing later can beat it.
+    best: Mutex<(u64, HashMap<String, f32>)>,
 }
 
 const AREA_SHIFT: u32 = 4;
@@ -169,7 +173,27 @@ impl SegmentData {
             missed: Mutex::default(),
             lookups: AtomicU64::new(0),
             dead: Mutex::default(),
+            best: Mutex::default(),
         }
+    }
+
+    /// The best score of `key`'s documents in this segment under searcher `generation`,
+    /// if a full pass measured it.
+    pub fn best_score(&self, generation: u64, key: &str) -> Option<f32> {
+        let best = self.best.lock();
+        if best.0 != generation {
+            return None;
+        }
+        best.1.get(key).copied()
+    }
+
+    /// Records what a full pass measured (a few thousand words at most).
+    pub fn note_best_score(&self, generation: u64, key: &str, score: f32) {
+        let mut best = self.best.lock();
+        if best.0 != generation || best.1.len() >= 4096 {
+            *best = (generation, HashMap::new());
+        }
+        best.1.insert(key.to_string(), score);
     }
 
     fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
