@@ -334,7 +334,13 @@ pub fn word_starts(text: &str) -> Vec<usize> {
     let mut starts: Vec<usize> = JIEBA.cut_for_search(text, true).iter().map(|t| t.start).collect();
     let mut prev = None;
     for (i, c) in text.chars().enumerate() {
-        let kind = if is_cjk(c) { 0 } else if c.is_numeric() { 1 } else { 2 };
+        let kind = if is_cjk(c) {
+            0
+        } else if c.is_numeric() {
+            1
+        } else {
+            2
+        };
         if prev != Some(kind) {
             starts.push(i);
         }

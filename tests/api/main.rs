@@ -7,6 +7,7 @@ mod auth;
 mod discovery;
 mod groups;
 mod privacy;
+mod readme;
 mod recommend;
 mod users;
 mod validation;
