@@ -44,6 +44,10 @@ pub enum Code {
     RouteNotFound,
     /// The method is not allowed on this path.
     MethodNotAllowed,
+    /// The request itself is not valid HTTP (its request line, a header, its framing).
+    MalformedRequest,
+    /// The request head is larger than the server reads, or has too many headers.
+    HeadTooLarge,
     /// A failure of the service itself; details are in the log, not the response.
     Internal,
 }
@@ -70,13 +74,19 @@ impl Code {
             Code::PayloadTooLarge => "payload_too_large",
             Code::RouteNotFound => "route_not_found",
             Code::MethodNotAllowed => "method_not_allowed",
+            Code::MalformedRequest => "malformed_request",
+            Code::HeadTooLarge => "request_header_too_large",
             Code::Internal => "internal",
         }
     }
 
     pub fn status(self) -> u16 {
         match self {
-            Code::MalformedJson | Code::InvalidParameter | Code::InvalidCursor | Code::UnknownPlace => 400,
+            Code::MalformedJson
+            | Code::InvalidParameter
+            | Code::InvalidCursor
+            | Code::UnknownPlace
+            | Code::MalformedRequest => 400,
             Code::Unauthorized => 401,
             Code::Forbidden | Code::NeedsMutualFriend => 403,
             Code::NotFound | Code::RouteNotFound => 404,
@@ -89,6 +99,7 @@ impl Code {
             | Code::NotAMember
             | Code::Conflict => 409,
             Code::PayloadTooLarge => 413,
+            Code::HeadTooLarge => 431,
             Code::InvalidField => 422,
             Code::Internal => 500,
         }

@@ -155,13 +155,9 @@ fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// Fills an empty database with a generated world, through the importer.
 fn load_sample(settings: &Settings, groups: usize) -> anyhow::Result<()> {
     let store = open_store(settings)?;
-    let existing: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
-    if existing > 0 {
+    let Some(world) = jobs::sample_world(&store, groups)? else {
         return Ok(());
-    }
-    let opts = jobs::gen::GenOptions { groups, seed: 42, today: store.ctx.today() };
-    let mut world = Vec::new();
-    jobs::generate(&store.ctx.gazetteer, &opts, &mut world)?;
+    };
     let bar = jobs::progress_bar(Some(world.len() as u64), "sample");
     let summary = jobs::import::import(&store, &mut world.as_slice(), |bytes, _| bar.set_position(bytes))?;
     bar.finish_and_clear();

@@ -3,23 +3,33 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Service;
-use actix_web::{web, App as ActixApp, HttpServer};
+use actix_http::HttpService;
+use actix_service::{map_config, ServiceFactoryExt};
+use actix_web::dev::{fn_service, AppConfig, Server, Service};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App as ActixApp};
 use chrono::{Duration as ChronoDuration, Utc};
 
-use crate::routes;
+use crate::routes::{self, TidyHeads};
 use crate::service::App;
 use crate::store::day_number;
 
 /// Builds the server on `listener`; the returned future runs it until it is stopped.
-pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+///
+/// This is what `actix_web::HttpServer::listen` builds, with one step more: each
+/// connection's bytes pass through `TidyHeads` before actix-http parses them, so request
+/// targets with raw UTF-8 (`?q=海淀%20徒步` as curl sends it) are accepted, and requests
+/// the parser would refuse with an empty 400 get the JSON error envelope.
+pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let data = web::Data::new(app);
-    let server = HttpServer::new(move || {
+    let addr = listener.local_addr()?;
+    let server = Server::build().workers(workers.max(1)).listen("groupscout", listener, move || {
         let metrics_app = data.clone();
-        ActixApp::new()
+        let app = ActixApp::new()
             .app_data(data.clone())
+            .configure(routes::configure_extractors)
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let app = metrics_app.clone();
@@ -31,12 +41,21 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
                 }
             })
             .configure(routes::configure)
-            .default_service(web::to(routes::route_not_found))
-    })
-    .workers(workers.max(1))
-    .listen(listener)?
-    .run();
-    Ok(server)
+            .default_service(web::to(routes::route_not_found));
+        // The same timeouts as `HttpServer`'s defaults.
+        let http = HttpService::build()
+            .keep_alive(Duration::from_secs(5))
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(addr)
+            .h1(map_config(app, move |_| AppConfig::default()));
+        fn_service(|io: TcpStream| async move {
+            let peer = io.peer_addr().ok();
+            Ok::<_, actix_http::error::DispatchError>((TidyHeads::new(io), peer))
+        })
+        .and_then(http)
+    })?;
+    Ok(server.run())
 }
 
 /// Runs the roll-up when the live figures are not for yesterday, then again a minute after

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rstar::RTree;
 
-use super::text::suggest_keys;
+use super::text::{suggest_key_at, suggest_keys, KeyKind};
 use crate::config::RankingWeights;
 use crate::geo::{chord2_for_m, haversine_m, unit_xyz, GeoEntry};
 use crate::ranking;
@@ -17,6 +17,57 @@ use crate::store::GroupRow;
 /// ids grow one by one, so they stay dense, while an odd huge id (an import may carry any)
 /// goes to the side table instead of sizing an array after it.
 const DENSE_FLOOR: usize = 1 << 20;
+
+/// How many leading bytes of a suggest key an entry keeps: a longer query is checked
+/// against the group's name once its first bytes match.
+const KEY_BYTES: usize = 14;
+
+/// One suggest key in the catalog: whether it starts inside the name (keys from the start
+/// of names sort first, so a query finds all of those before any other), its leading bytes
+/// (zero-padded, so entries sort as their keys do), its kind and start in the name (to
+/// rebuild it whole), and the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SuggestEntry {
+    inner: bool,
+    key: [u8; KEY_BYTES],
+    kind: KeyKind,
+    start: u8,
+    id: i64,
+}
+
+impl SuggestEntry {
+    fn cut(key: &str) -> [u8; KEY_BYTES] {
+        let mut out = [0; KEY_BYTES];
+        let n = key.len().min(KEY_BYTES);
+        out[..n].copy_from_slice(&key.as_bytes()[..n]);
+        out
+    }
+
+    /// The entries of a group's name.
+    fn of(name: &str, id: i64) -> impl Iterator<Item = SuggestEntry> {
+        suggest_keys(name).into_iter().map(move |k| SuggestEntry {
+            inner: k.start > 0,
+            key: Self::cut(&k.key),
+            kind: k.kind,
+            start: k.start,
+            id,
+        })
+    }
+}
+
+/// Suggest entries are gathered this many at a time and merged into the set: a set built
+/// from sorted entries or merged with another has full nodes (inserting one by one leaves
+/// them about half full), and merging batches never holds every entry twice.
+const SUGGEST_BATCH: usize = 1 << 20;
+
+/// How a suggestion matched: where in the name, and whether by its text or its pinyin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuggestMatch {
+    /// The query completes the name from its first character.
+    pub at_start: bool,
+    /// The query matched the name's text, not only its pinyin or initials.
+    pub text: bool,
+}
 
 /// What a search needs of a group to filter, count and rank it, packed small and kept in
 /// an array indexed by id: matches arrive in document order, which is close to id order,
@@ -56,8 +107,9 @@ pub struct Catalog {
     categories: Vec<String>,
     weights: RankingWeights,
     geo: RTree<GeoEntry>,
-    /// (key, kind, id): kind 0 is the folded name, 1 its full pinyin, 2 its initials.
-    suggest: BTreeSet<(String, u8, i64)>,
+    /// The suggest keys of every discoverable group, each cut to its first bytes so an
+    /// entry is 24 bytes without a heap allocation (a group has up to 24 keys).
+    suggest: BTreeSet<SuggestEntry>,
 }
 
 impl Catalog {
@@ -177,15 +229,15 @@ impl Catalog {
     pub fn from_rows(rows: Vec<GroupRow>, categories: Vec<String>, weights: RankingWeights) -> Catalog {
         let mut cat = Catalog::new(categories, weights);
         let mut points = Vec::new();
+        let mut suggest = Vec::new();
         for row in rows {
             if row.discoverable {
                 if let Some((lat, lon)) = row.location() {
                     points.push(GeoEntry::new(unit_xyz(lat, lon), row.id));
                 }
-                for (kind, k) in suggest_keys(&row.name).into_iter().enumerate() {
-                    if !k.is_empty() {
-                        cat.suggest.insert((k, kind as u8, row.id));
-                    }
+                suggest.extend(SuggestEntry::of(&row.name, row.id));
+                if suggest.len() >= SUGGEST_BATCH {
+                    cat.suggest.append(&mut suggest.drain(..).collect());
                 }
             }
             let hot = cat.hot_of(&row);
@@ -193,6 +245,7 @@ impl Catalog {
             cat.put_row(Arc::new(row));
         }
         cat.geo = RTree::bulk_load(points);
+        cat.suggest.append(&mut suggest.into_iter().collect());
         cat
     }
 
@@ -253,8 +306,8 @@ impl Catalog {
             if let Some((lat, lon)) = old.location() {
                 self.geo.remove(&GeoEntry::new(unit_xyz(lat, lon), old.id));
             }
-            for (kind, k) in suggest_keys(&old.name).into_iter().enumerate() {
-                self.suggest.remove(&(k, kind as u8, old.id));
+            for e in SuggestEntry::of(&old.name, old.id) {
+                self.suggest.remove(&e);
             }
         }
     }
@@ -279,11 +332,7 @@ impl Catalog {
             if let Some((lat, lon)) = row.location() {
                 self.geo.insert(GeoEntry::new(unit_xyz(lat, lon), row.id));
             }
-            for (kind, k) in suggest_keys(&row.name).into_iter().enumerate() {
-                if !k.is_empty() {
-                    self.suggest.insert((k, kind as u8, row.id));
-                }
-            }
+            self.suggest.extend(SuggestEntry::of(&row.name, row.id));
         }
         self.put_row(Arc::new(row));
     }
@@ -389,17 +438,36 @@ impl Catalog {
         (found, more)
     }
 
-    /// Discoverable groups whose name, pinyin or initials start with `prefix`, up to
-    /// `scan` keys in key order, each with whether its name itself matched.
-    pub fn suggest_candidates(&self, prefix: &str, scan: usize) -> Vec<(bool, Arc<GroupRow>)> {
-        let mut best: HashMap<i64, bool, ahash::RandomState> = HashMap::default();
-        for (key, kind, id) in self.suggest.range((prefix.to_string(), 0u8, i64::MIN)..).take(scan) {
-            if !key.starts_with(prefix) {
+    /// Discoverable groups with a word whose text, pinyin or initials (those of the words
+    /// after it included) start with `prefix`, each with its best match: first those whose
+    /// name starts so, from up to `scan` keys in key order, then, while fewer than `wanted`
+    /// were found, those with a later word that does, from up to `scan` keys more.
+    pub fn suggest_candidates(&self, prefix: &str, wanted: usize, scan: usize) -> Vec<(SuggestMatch, Arc<GroupRow>)> {
+        let probe = SuggestEntry::cut(prefix);
+        let probe_len = prefix.len().min(KEY_BYTES);
+        let mut best: HashMap<i64, SuggestMatch, ahash::RandomState> = HashMap::default();
+        for inner in [false, true] {
+            if inner && best.len() >= wanted {
                 break;
             }
-            *best.entry(*id).or_insert(false) |= *kind == 0;
+            let from = SuggestEntry { inner, key: probe, kind: KeyKind::Text, start: 0, id: i64::MIN };
+            for e in self.suggest.range(from..).take(scan) {
+                if e.inner != inner || e.key[..probe_len] != probe[..probe_len] {
+                    break;
+                }
+                let Some(g) = self.discoverable(e.id) else { continue };
+                // The entry holds the key's first bytes only; a longer prefix needs all of it.
+                if prefix.len() > KEY_BYTES && !suggest_key_at(&g.name, e.kind, e.start as usize).starts_with(prefix) {
+                    continue;
+                }
+                let m = SuggestMatch { at_start: !e.inner, text: e.kind == KeyKind::Text };
+                let slot = best.entry(e.id).or_insert(m);
+                if (m.at_start, m.text) > (slot.at_start, slot.text) {
+                    *slot = m;
+                }
+            }
         }
-        best.into_iter().filter_map(|(id, name)| Some((name, self.discoverable(id)?.clone()))).collect()
+        best.into_iter().filter_map(|(id, m)| Some((m, self.discoverable(id)?.clone()))).collect()
     }
 }
 

@@ -938,16 +938,27 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
     }
 }
 
-/// Up to `limit` discoverable groups whose name, pinyin or initials start with `q`:
-/// name-prefix matches first, then by members, then by id.
+/// How many suggest keys one query looks at, from name starts and again from later words:
+/// enough for the members order to find the big groups among those a short prefix matches
+/// (beyond that it takes the first in key order), few enough to stay well under a
+/// millisecond.
+const SUGGEST_SCAN: usize = 1_000;
+
+/// Up to `limit` discoverable groups with a word whose text, pinyin or initials start
+/// with `q` (initials run on over the words after it: hwtb is 户外徒步): those the query
+/// completes from the start of their name first, then text matches before pinyin ones,
+/// then by members, then by id.
 pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
     let prefix = text::suggest_query(q);
     if prefix.is_empty() {
         return Vec::new();
     }
-    let mut found = catalog.suggest_candidates(&prefix, 400);
-    found.sort_by(|(a_name, a), (b_name, b)| {
-        b_name.cmp(a_name).then(b.member_count.cmp(&a.member_count)).then(a.id.cmp(&b.id))
+    let mut found = catalog.suggest_candidates(&prefix, limit, SUGGEST_SCAN);
+    found.sort_by(|(a_match, a), (b_match, b)| {
+        (b_match.at_start, b_match.text)
+            .cmp(&(a_match.at_start, a_match.text))
+            .then(b.member_count.cmp(&a.member_count))
+            .then(a.id.cmp(&b.id))
     });
     found.into_iter().take(limit).map(|(_, g)| g).collect()
 }

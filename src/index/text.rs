@@ -301,17 +301,106 @@ pub fn pinyin_terms(name: &str) -> Vec<String> {
     out
 }
 
-/// Suggest keys of a name: the folded name, its full pinyin and its initials, all without
-/// spaces or punctuation.
-pub fn suggest_keys(name: &str) -> [String; 3] {
-    let folded: String = normalize(name).chars().filter(|c| is_word_char(*c)).collect();
-    let (full, initials) = pinyin_of(&folded);
-    [folded, full, initials]
+/// What a suggest key is cut from: the folded name without spaces or punctuation.
+pub fn suggest_text(name: &str) -> String {
+    normalize(name).chars().filter(|c| is_word_char(*c)).collect()
+}
+
+/// The most places in one name where suggest completes: its start and the starts of its
+/// first words (a name has at most 30 characters, so this is nearly always all of them).
+pub const SUGGEST_STARTS: usize = 8;
+
+/// What a suggest key holds: the text itself, its full pinyin, or its initials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyKind {
+    Text = 0,
+    Pinyin = 1,
+    Initials = 2,
+}
+
+/// One suggest key of a name: the name's suggest text from word start `start` (a char
+/// position) to its end, as text, full pinyin or initials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestKey {
+    pub kind: KeyKind,
+    pub start: u8,
+    pub key: String,
+}
+
+/// Where words begin in a suggest text, as char positions, in order: the start, every
+/// jieba word in search mode (so 农业 inside 中国农业发展银行), and every run of letters or
+/// digits. At most `SUGGEST_STARTS`.
+pub fn word_starts(text: &str) -> Vec<usize> {
+    let mut starts: Vec<usize> = JIEBA.cut_for_search(text, true).iter().map(|t| t.start).collect();
+    let mut prev = None;
+    for (i, c) in text.chars().enumerate() {
+        let kind = if is_cjk(c) {
+            0
+        } else if c.is_numeric() {
+            1
+        } else {
+            2
+        };
+        if prev != Some(kind) {
+            starts.push(i);
+        }
+        prev = Some(kind);
+    }
+    starts.push(0);
+    starts.sort_unstable();
+    starts.dedup();
+    starts.retain(|s| *s <= u8::MAX as usize);
+    starts.truncate(SUGGEST_STARTS);
+    starts
+}
+
+/// Suggest keys of a name: from each word start to the end of the name, its text, full
+/// pinyin and initials, so a prefix of a key is the start of any word, and initials span
+/// the words that follow it (hwtb completes 北京户外徒步群). Keys that say the same (a run
+/// of digits is its own pinyin) are kept once, the text first.
+pub fn suggest_keys(name: &str) -> Vec<SuggestKey> {
+    let text = suggest_text(name);
+    // Each character's reading and initial, once; a key is the concatenation of a tail.
+    let parts: Vec<(char, String, String)> = text
+        .chars()
+        .map(|c| {
+            let (full, initials) = pinyin_of(c.encode_utf8(&mut [0; 4]));
+            (c, full, initials)
+        })
+        .collect();
+    let mut out: Vec<SuggestKey> = Vec::new();
+    for start in word_starts(&text) {
+        let tail = &parts[start..];
+        let keys = [
+            (KeyKind::Text, tail.iter().map(|p| p.0).collect::<String>()),
+            (KeyKind::Pinyin, tail.iter().map(|p| p.1.as_str()).collect()),
+            (KeyKind::Initials, tail.iter().map(|p| p.2.as_str()).collect()),
+        ];
+        for (kind, key) in keys {
+            let start = start as u8;
+            if !key.is_empty() && !out.iter().any(|k| k.start == start && k.key == key) {
+                out.push(SuggestKey { kind, start, key });
+            }
+        }
+    }
+    out
+}
+
+/// The key of `kind` that starts at char `start` of a name's suggest text (what
+/// `suggest_keys` gives for that start, computed alone).
+pub fn suggest_key_at(name: &str, kind: KeyKind, start: usize) -> String {
+    let text = suggest_text(name);
+    let tail: String = text.chars().skip(start).collect();
+    match kind {
+        KeyKind::Text => tail,
+        KeyKind::Pinyin => pinyin_of(&tail).0,
+        KeyKind::Initials => pinyin_of(&tail).1,
+    }
 }
 
 /// A suggest query in the same shape as the keys: folded, without spaces (hu wai → huwai).
 pub fn suggest_query(q: &str) -> String {
-    normalize(q).chars().filter(|c| is_word_char(*c)).collect()
+    suggest_text(q)
 }
 
 /// Wraps the parts of `name` that match any query word in `<em>…</em>`, escaping HTML.
@@ -410,9 +499,8 @@ mod tests {
     #[test]
     fn pinyin_gives_full_and_initials() {
         assert_eq!(pinyin_of("户外"), ("huwai".to_string(), "hw".to_string()));
-        let keys = suggest_keys("户外徒步");
-        assert_eq!(keys[1], "huwaitubu");
-        assert_eq!(keys[2], "hwtb");
+        let keys: Vec<String> = suggest_keys("户外徒步").into_iter().map(|k| k.key).collect();
+        assert_eq!(keys[..3], ["户外徒步", "huwaitubu", "hwtb"]);
         assert_eq!(suggest_query("hu wai"), "huwai");
     }
 
@@ -424,6 +512,28 @@ mod tests {
         }
         assert!(pinyin_terms("农业银行交流群").contains(&"yinhang".to_string()));
         assert!(unigrams("AIGC创作者").contains(&"ai".to_string()));
+    }
+
+    #[test]
+    fn suggest_keys_start_at_every_word_and_their_initials_span_the_words_after() {
+        let keys = suggest_keys("北京户外徒步群");
+        let has = |kind, key: &str| keys.iter().any(|k| k.kind == kind && k.key == key);
+        for key in ["北京户外徒步群", "户外徒步群", "徒步群", "群"] {
+            assert!(has(KeyKind::Text, key), "{key}: {keys:?}");
+        }
+        assert!(has(KeyKind::Pinyin, "huwaitubuqun") && has(KeyKind::Initials, "hwtbq"), "{keys:?}");
+        assert!(has(KeyKind::Initials, "bjhwtbq"), "{keys:?}");
+        // Every key is what `suggest_key_at` gives for its start alone.
+        for k in &keys {
+            assert_eq!(suggest_key_at("北京户外徒步群", k.kind, k.start as usize), k.key);
+        }
+        // Letters and digits start words of their own, and say the same in every kind.
+        let keys = suggest_keys("王者荣耀5排");
+        assert!(keys.iter().any(|k| k.kind == KeyKind::Initials && k.key == "5p"), "{keys:?}");
+        let keys = suggest_keys("考研2026");
+        let year: Vec<&SuggestKey> = keys.iter().filter(|k| k.key == "2026").collect();
+        assert!(year.len() == 1 && year[0].kind == KeyKind::Text, "{keys:?}");
+        assert!(word_starts(&"群".repeat(30)).len() <= SUGGEST_STARTS);
     }
 
     #[test]

@@ -363,12 +363,15 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         .iter()
         .enumerate()
         .map(|(i, g)| {
+            // Any key of the name: text, pinyin or initials, from any word on.
             let keys = text::suggest_keys(&g.name);
-            match i % 3 {
-                0 => keys[0].chars().take(2).collect(),
-                1 => keys[1].chars().take(5).collect(),
-                _ => keys[2].chars().take(3).collect(),
-            }
+            let Some(k) = keys.get(i % keys.len().max(1)) else { return String::new() };
+            let take = match k.kind {
+                text::KeyKind::Text => 2,
+                text::KeyKind::Pinyin => 5,
+                text::KeyKind::Initials => 3,
+            };
+            k.key.chars().take(take).collect()
         })
         .collect();
     let ids: Vec<i64> = sample.iter().map(|g| g.id).collect();

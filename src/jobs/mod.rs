@@ -80,3 +80,16 @@ pub fn gen_places(gazetteer: &Gazetteer) -> Vec<gen::GenPlace> {
 pub fn generate(gazetteer: &Gazetteer, opts: &gen::GenOptions, out: &mut dyn Write) -> anyhow::Result<gen::GenSummary> {
     gen::generate_world(&gen_places(gazetteer), opts, out)
 }
+
+/// The sample world of `serve --sample N` as import lines: `groups` generated groups
+/// (seed 42), or `None` when the store already has groups.
+pub fn sample_world(store: &Store, groups: usize) -> anyhow::Result<Option<Vec<u8>>> {
+    let existing: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    let opts = gen::GenOptions { groups, seed: 42, today: store.ctx.today() };
+    let mut world = Vec::new();
+    generate(&store.ctx.gazetteer, &opts, &mut world)?;
+    Ok(Some(world))
+}

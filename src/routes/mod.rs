@@ -6,6 +6,9 @@ mod discovery;
 mod groups;
 mod health;
 mod users;
+mod wire;
+
+pub use wire::TidyHeads;
 
 use std::sync::Arc;
 
@@ -43,9 +46,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     discovery::configure(cfg);
 }
 
-/// The JSON answer for paths that do not exist.
-pub async fn route_not_found() -> ApiResult<HttpResponse> {
+/// The JSON answer for paths that do not exist, and for the stand-in of a malformed
+/// request (see `wire`), which names what was wrong in its path.
+pub async fn route_not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
+    if req.method().as_str() == wire::MALFORMED_METHOD {
+        return Err(match req.path() {
+            "/head_too_large" => {
+                ApiError::new(Code::HeadTooLarge, "the request head is too large or has too many headers")
+            }
+            _ => ApiError::new(Code::MalformedRequest, "the request is not valid HTTP/1.1"),
+        });
+    }
     Err(ApiError::new(Code::RouteNotFound, "no such endpoint"))
+}
+
+/// Errors of actix's own extractors (a path segment that is not valid UTF-8 once decoded,
+/// say) get the JSON envelope like the rest.
+pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| ApiError::new(Code::InvalidParameter, format!("the path is not valid: {e}")).into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::new(Code::InvalidParameter, format!("the query string is not valid: {e}")).into()
+    }))
+    .app_data(
+        web::JsonConfig::default().limit(BODY_LIMIT).error_handler(|e, _| {
+            ApiError::new(Code::MalformedJson, format!("the body is not valid JSON: {e}")).into()
+        }),
+    );
 }
 
 /// The JSON answer for a method a path does not take.
@@ -132,10 +161,45 @@ pub async fn reading<T>(f: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ApiError::internal("a read panicked"))?
 }
 
-/// Query parameters as an ordered list; a malformed query string is 400.
+/// Query parameters as an ordered list. `+` is a space and `%XX` a byte; a name or value
+/// whose bytes are not UTF-8 once decoded is 400 naming it (a `%` not followed by two hex
+/// digits stays as it is, as browsers read it).
 pub fn query_pairs(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the query string is malformed: {e}")))
+    let mut out = Vec::new();
+    for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_decode(name)
+            .map_err(|_| ApiError::new(Code::InvalidParameter, "a parameter name is not UTF-8 once decoded"))?;
+        let value =
+            percent_decode(value).map_err(|_| ApiError::param(&name, format!("{name} is not UTF-8 once decoded")))?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// Decodes `+` and `%XX` of a query string part.
+fn percent_decode(part: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = part.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
 }
 
 /// Typed access to query parameters with errors that name the parameter.

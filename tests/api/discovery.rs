@@ -355,6 +355,46 @@ fn suggest_completes_names_pinyin_and_initials() {
 }
 
 #[test]
+fn suggest_completes_any_word_of_a_name_with_initials_across_words_and_name_starts_first() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    app.owner(3, 4);
+    let inner = app.group(1, json!({"name": "北京户外徒步俱乐部", "category": "outdoor"}));
+    let start = app.group(3, json!({"name": "户外摄影群", "category": "photography"}));
+    app.group(1, json!({"name": "上海户外徒步群", "category": "outdoor", "discoverable": false}));
+    app.settle();
+    let suggest = |q: &str| -> Vec<i64> {
+        let (s, b) = app.get(&format!("/v1/suggest?q={}", enc(q)), None);
+        assert_eq!(s, 200, "{b}");
+        b["suggestions"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect()
+    };
+    let cases: [(&str, Vec<i64>); 12] = [
+        ("hwtb", vec![inner]),
+        ("HWTB", vec![inner]),
+        ("户外", vec![start, inner]),
+        ("户", vec![start, inner]),
+        ("hw", vec![start, inner]),
+        ("huwai", vec![start, inner]),
+        ("徒步", vec![inner]),
+        ("tubu", vec![inner]),
+        ("tbjlb", vec![inner]),
+        // Longer than the bytes a key keeps: checked against the whole name.
+        ("户外徒步俱乐部", vec![inner]),
+        ("户外徒步俱乐队", vec![]),
+        ("bu", vec![]),
+    ];
+    for (q, want) in cases {
+        assert_eq!(suggest(q), want, "{q}");
+    }
+    // A rename moves the keys: the old words complete nothing, the new ones do.
+    let (s, b) = app.as_user(1, "PATCH", &format!("/v1/groups/{inner}"), Some(&json!({"name": "北京登山群"})));
+    assert_eq!(s, 200, "{b}");
+    app.settle();
+    assert_eq!(suggest("hwtb"), Vec::<i64>::new());
+    assert_eq!(suggest("dengshan"), vec![inner]);
+}
+
+#[test]
 fn the_detail_page_shows_the_viewer_and_friends_inside() {
     let app = spawn_app();
     app.owner(1, 2);

@@ -159,6 +159,29 @@ impl TestApp {
         b
     }
 
+    /// Sends `request` over a new connection byte for byte (no client re-encodes it) and
+    /// returns the status and the JSON body (Null when the body is not JSON).
+    pub fn send_bytes(&self, request: &[u8]) -> (u16, Value) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.base.trim_start_matches("http://")).expect("connects");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("an answer");
+        let text = String::from_utf8(answer).expect("a UTF-8 answer");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    /// A GET of `target` exactly as written (raw UTF-8 stays raw), as curl sends it.
+    pub fn get_raw(&self, target: &str, auth: Option<&str>) -> (u16, Value) {
+        let auth = auth.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        self.send_bytes(
+            format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
+        )
+    }
+
     pub fn ids(body: &Value) -> Vec<i64> {
         body["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
     }

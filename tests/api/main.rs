@@ -9,6 +9,7 @@ mod fixtures;
 mod groups;
 mod paging;
 mod privacy;
+mod readme;
 mod recommend;
 mod users;
 mod validation;

@@ -119,3 +119,39 @@ fn refused_writes_change_nothing() {
     assert_eq!(app.raw("PATCH", &format!("/v1/groups/{g}"), b"{\"name\":", Some(&token(1))).0, 400);
     assert_eq!(app.get(&format!("/v1/groups/{g}"), None).1, before);
 }
+
+#[test]
+fn raw_utf8_in_a_query_string_reads_as_its_characters() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    let g = app.group(1, json!({"name": "海淀周末徒步群", "category": "outdoor"}));
+    app.settle();
+    for target in ["/v1/suggest?q=周末", "/v1/suggest?q=%E5%91%A8%E6%9C%AB", "/v1/suggest?q=周%E6%9C%AB"] {
+        let (s, b) = app.get_raw(target, None);
+        assert_eq!(s, 200, "{target}: {b}");
+        assert_eq!(b["suggestions"][0]["id"], g, "{target}: {b}");
+    }
+    let (s, b) = app.get_raw("/v1/search?q=海淀 徒步".replace(' ', "%20").as_str(), None);
+    assert_eq!((s, TestApp::ids(&b)), (200, vec![g]), "{b}");
+}
+
+#[test]
+fn what_the_server_still_refuses_gets_the_error_envelope() {
+    let app = spawn_app();
+    // Bytes that are not UTF-8, raw or percent-encoded, in the query string.
+    assert_error(app.get_raw("/v1/search?q=%FF%FE", None), 400, "invalid_parameter", Some("q"));
+    let raw = app.send_bytes(b"GET /v1/search?q=\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_error(raw, 400, "malformed_request", None);
+    // A path segment that is not UTF-8 once decoded names nothing.
+    assert_error(app.get_raw("/v1/users/%FF/groups", None), 404, "not_found", None);
+    // Requests that are not HTTP/1.1 at all.
+    for request in [&b"GET /healthz HTTP/1.1\r\nBad Header: x\r\n\r\n"[..], b"NOT HTTP\r\n\r\n"] {
+        assert_error(app.send_bytes(request), 400, "malformed_request", None);
+    }
+    let bad_length = b"POST /v1/groups HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n";
+    assert_error(app.send_bytes(bad_length), 400, "malformed_request", None);
+    let huge = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(200_000));
+    assert_error(app.send_bytes(huge.as_bytes()), 431, "request_header_too_large", None);
+    // The server still answers after all that.
+    assert_eq!(app.get("/healthz", None).0, 200);
+}
