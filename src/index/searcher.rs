@@ -639,17 +639,16 @@ impl Run<'_> {
                         let generation = self.searcher.generation().generation_id();
                         let top = self.gen.segments.pass(generation, &key, || {
                             let filter = self.filter.with_category(self.wanted);
-                            self.searcher
-                                .search(
-                                    query.as_ref(),
-                                    &FilteredTop {
-                                        k: n,
-                                        filter,
-                                        segments: &self.gen.segments,
-                                        key: format!("{word}|{:?}", self.reach),
-                                        generation,
-                                    },
-                                )
+                            self.searcher.search(
+                                query.as_ref(),
+                                &FilteredTop {
+                                    k: n,
+                                    filter,
+                                    segments: &self.gen.segments,
+                                    key: format!("{word}|{:?}", self.reach),
+                                    generation,
+                                },
+                            )
                         })?;
                         top.as_ref().clone()
                     }
