@@ -162,15 +162,7 @@ pub fn catch_up(store: &Store, root: &Path) -> anyhow::Result<CatchUp> {
     let mut seq = committed_seq(&index)?;
     let mut applied = 0;
     loop {
-        let (batch, texts) = store.read(|conn| -> anyhow::Result<_> {
-            let batch = reads::changes_after(conn, seq, 5_000)?;
-            let ids: std::collections::BTreeSet<i64> = batch.iter().map(|(_, g)| *g).collect();
-            let mut texts = Vec::with_capacity(ids.len());
-            for id in ids {
-                texts.push((id, reads::group_text(conn, id)?));
-            }
-            Ok((batch, texts))
-        })?;
+        let (batch, texts) = store.read(|conn| reads::changes_with_texts(conn, seq, 5_000))?;
         let Some(&(last, _)) = batch.last() else {
             break;
         };

@@ -11,7 +11,7 @@ pub mod searcher;
 pub mod segments;
 pub mod text;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -236,15 +236,7 @@ impl Indexer {
     /// Applies the next batch of changes to the catalog and the writer.
     fn apply_step(&mut self) -> anyhow::Result<usize> {
         let last = self.last_seq;
-        let (batch, texts) = self.store.read(|conn| -> anyhow::Result<_> {
-            let batch = reads::changes_after(conn, last, BATCH)?;
-            let ids: BTreeSet<i64> = batch.iter().map(|(_, g)| *g).collect();
-            let mut texts = Vec::with_capacity(ids.len());
-            for id in ids {
-                texts.push((id, reads::group_text(conn, id)?));
-            }
-            Ok((batch, texts))
-        })?;
+        let (batch, texts) = self.store.read(|conn| reads::changes_with_texts(conn, last, BATCH))?;
         let Some(&(max_seq, _)) = batch.last() else {
             return Ok(0);
         };

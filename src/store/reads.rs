@@ -87,6 +87,18 @@ pub fn changes_after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Res
         .collect()
 }
 
+/// A batch of the outbox, (seq, group_id), and the current text of each group it names.
+pub type ChangeBatch = (Vec<(i64, i64)>, Vec<(i64, Option<GroupText>)>);
+
+/// The next changes after `seq` (as `changes_after`) and the current text of each group
+/// they name, once per group (`None` for a group that is gone), read in one go.
+pub fn changes_with_texts(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<ChangeBatch> {
+    let batch = changes_after(conn, seq, limit)?;
+    let ids: std::collections::BTreeSet<i64> = batch.iter().map(|(_, g)| *g).collect();
+    let texts = ids.into_iter().map(|id| Ok((id, group_text(conn, id)?))).collect::<rusqlite::Result<_>>()?;
+    Ok((batch, texts))
+}
+
 /// A live group with its viewer relation (for the detail page).
 pub fn group_for_viewer(
     conn: &Connection,
