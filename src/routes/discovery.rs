@@ -62,8 +62,12 @@ fn resume_from(app: &AppData, params: &Params<'_>, fingerprint: &str) -> ApiResu
         None => Ok((0, Vec::new())),
         Some(c) => cursor::decode(&app.settings.secret, c, fingerprint)
             .and_then(|p| Some((p.o.filter(|o| *o < MAX_DEPTH)?, p.seen()?)))
-            .ok_or_else(|| ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query")),
+            .ok_or_else(invalid_cursor),
     }
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::field(Code::InvalidCursor, "cursor", "the cursor is not valid for this query")
 }
 
 /// The cursor after a page of an offset-paged list: everything shown so far, this page too.
@@ -169,16 +173,10 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
             NearbyFrom::Offset(offset)
         }
         (NearbySort::Distance, Some(c)) => {
-            match cursor::decode(&app.settings.secret, c, &fingerprint).and_then(|p| Some((p.d?, p.i?))) {
-                Some((d, i)) => NearbyFrom::After(f64::from_bits(d), i),
-                None => {
-                    return Err(ApiError::field(
-                        Code::InvalidCursor,
-                        "cursor",
-                        "the cursor is not valid for this query",
-                    ))
-                }
-            }
+            let (d, i) = cursor::decode(&app.settings.secret, c, &fingerprint)
+                .and_then(|p| Some((p.d?, p.i?)))
+                .ok_or_else(invalid_cursor)?;
+            NearbyFrom::After(f64::from_bits(d), i)
         }
     };
     let app2 = app.clone();
