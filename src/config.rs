@@ -123,15 +123,24 @@ impl Settings {
         let index = o.index.clone().or(file.index.map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("index"));
         let tz_name = o.timezone.clone().or(file.timezone).unwrap_or_else(|| "Asia/Shanghai".to_string());
         let timezone: chrono_tz::Tz = tz_name.parse().map_err(|_| anyhow::anyhow!("unknown timezone {tz_name:?}"))?;
-        let db_dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
-        let db_dir = if db_dir.as_os_str().is_empty() { PathBuf::from(".") } else { db_dir };
+        let db_text = db.to_string_lossy().into_owned();
+        // Beside the database: a file next to a SQLite file, or a row of a PostgreSQL
+        // database's `meta` table, which every node of a cluster then shares.
+        let kept = |name: &str| -> anyhow::Result<String> {
+            if crate::store::is_postgres_url(&db_text) {
+                return crate::store::kept_in_database(&db_text, name, random_secret);
+            }
+            let db_dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
+            let db_dir = if db_dir.as_os_str().is_empty() { PathBuf::from(".") } else { db_dir };
+            kept_secret(&db_dir.join(name))
+        };
         let secret = match o.secret.clone().or(file.secret) {
             Some(s) => s,
-            None => kept_secret(&db_dir.join("secret"))?,
+            None => kept("secret")?,
         };
         let admin_token = match o.admin_token.clone().or(file.admin_token) {
             Some(s) => s,
-            None => kept_secret(&db_dir.join("admin_token"))?,
+            None => kept("admin_token")?,
         };
         if secret.len() < 16 {
             bail!("the secret must be at least 16 characters");
@@ -151,6 +160,18 @@ impl Settings {
             data_dir: data_dir(),
         })
     }
+}
+
+impl Settings {
+    /// `GROUPSCOUT_DB` as the store takes it: a PostgreSQL URL or a SQLite path.
+    pub fn db_url(&self) -> String {
+        self.db.to_string_lossy().into_owned()
+    }
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The folder holding `adcodes.csv` and `categories`: `GROUPSCOUT_DATA` if set, else `data/`
@@ -177,8 +198,7 @@ fn kept_secret(path: &Path) -> anyhow::Result<String> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     }
-    let bytes: [u8; 32] = rand::random();
-    let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let value = random_secret();
     let tmp = path.with_extension("tmp");
     {
         let mut opts = fs::OpenOptions::new();

@@ -232,8 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { repair, show } => {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
-            let total: i64 = store
-                .read(|c| c.query_row("SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL", [], |r| r.get(0)))?;
+            let total: i64 = store.read(|db| groupscout::store::groups::count_live(db, false))?;
             let bar = jobs::progress_bar(Some(total as u64), "check");
             let report = jobs::check::check(&store, &settings.index, *repair, *show, |n| bar.set_position(n))?;
             bar.finish_and_clear();

@@ -5,12 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::Connection;
-
 use crate::domain::CategoryList;
 use crate::geo::haversine_m;
 use crate::index::catalog::Catalog;
-use crate::store::{reads, GroupRow};
+use crate::store::{groups, members, users, Db, DbResult, GroupRow};
 
 /// What the recommender knows about the user, read from the store.
 #[derive(Debug, Default, Clone)]
@@ -25,8 +23,8 @@ pub struct Profile {
     pub home: Option<(f64, f64)>,
 }
 
-pub fn load_profile(conn: &Connection, user_id: i64) -> rusqlite::Result<Profile> {
-    let joined = reads::joined_groups(conn, user_id, true)?;
+pub fn load_profile(db: &Db<'_>, user_id: i64) -> DbResult<Profile> {
+    let joined = groups::joined_by(db, user_id, true)?;
     let mut categories = HashMap::new();
     let (mut lat, mut lon, mut n) = (0.0, 0.0, 0.0);
     for g in &joined {
@@ -38,8 +36,8 @@ pub fn load_profile(conn: &Connection, user_id: i64) -> rusqlite::Result<Profile
         }
     }
     Ok(Profile {
-        excluded: reads::related_group_ids(conn, user_id)?,
-        friends_groups: reads::friends_groups(conn, user_id, 300)?,
+        excluded: members::related_group_ids(db, user_id)?,
+        friends_groups: users::friends_groups(db, user_id, 300)?,
         categories,
         home: (n > 0.0).then(|| (lat / n, lon / n)),
     })

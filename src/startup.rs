@@ -14,7 +14,6 @@ use chrono::{Duration as ChronoDuration, Utc};
 
 use crate::routes::{self, TidyHeads};
 use crate::service::App;
-use crate::store::day_number;
 
 /// Builds the server on `listener`; the returned future runs it until it is stopped.
 ///
@@ -66,11 +65,9 @@ pub fn spawn_rollup_schedule(app: Arc<App>) {
             let store = app.store.clone();
             let engine = app.engine.clone();
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
-                let yesterday = day_number(store.ctx.today()) - 1;
-                if store.last_rollup_day()? == Some(yesterday) {
+                let Some(s) = crate::service::activity::rollup_yesterday_once(&store)? else {
                     return Ok(None);
-                }
-                let s = store.rollup(yesterday)?;
+                };
                 engine.notify();
                 Ok(Some(format!("{} groups, {} changed", s.groups, s.changed)))
             })

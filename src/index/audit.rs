@@ -14,7 +14,7 @@ use super::generation::{self, committed_seq};
 use super::schema::{fields_of, make_document, register_tokenizers};
 use super::text;
 use crate::domain::CategoryList;
-use crate::store::{reads, GroupRow, Store};
+use crate::store::{changes, GroupRow, Store};
 
 /// What one document of the index holds, in the terms of a group row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,7 +162,7 @@ pub fn catch_up(store: &Store, root: &Path) -> anyhow::Result<CatchUp> {
     let mut seq = committed_seq(&index)?;
     let mut applied = 0;
     loop {
-        let (batch, texts) = store.read(|conn| reads::changes_with_texts(conn, seq, 5_000))?;
+        let (batch, texts) = store.snapshot(|db| changes::with_texts(db, seq, 5_000))?;
         let Some(&(last, _)) = batch.last() else {
             break;
         };

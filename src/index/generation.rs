@@ -11,7 +11,7 @@ use anyhow::Context;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 use super::schema::{build_schema, make_document, register_tokenizers};
-use crate::store::{reads, Store};
+use crate::store::{changes, groups, Store};
 
 const POINTER: &str = "CURRENT";
 
@@ -89,12 +89,11 @@ pub fn build(
     let categories = &store.ctx.categories;
     let mut documents = 0u64;
     let mut read = 0u64;
-    let seq = store.read(|conn| -> anyhow::Result<i64> {
-        // One read transaction: the seq and the rows come from the same snapshot.
-        conn.execute_batch("BEGIN")?;
-        let result = (|| {
-            let seq = reads::max_change_seq(conn)?;
-            reads::for_each_group_text(conn, |g| {
+    // One snapshot: the seq and the rows agree.
+    let seq = store.snapshot(|db| -> anyhow::Result<i64> {
+        {
+            let seq = changes::max_seq(db)?;
+            groups::for_each_text(db, |g| {
                 if let Some(doc) = make_document(&fields, &g, categories) {
                     writer.add_document(doc)?;
                     documents += 1;
@@ -106,9 +105,7 @@ pub fn build(
                 Ok(())
             })?;
             Ok(seq)
-        })();
-        conn.execute_batch("COMMIT")?;
-        result
+        }
     })?;
     progress(read);
     let mut commit = writer.prepare_commit()?;

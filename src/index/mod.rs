@@ -26,7 +26,7 @@ use self::catalog::Catalog;
 use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
 use self::segments::Segments;
 use crate::config::RankingWeights;
-use crate::store::{reads, Store};
+use crate::store::{changes, groups, Store};
 
 /// How long the indexer waits for a wake-up before polling `changes` again (other
 /// processes, such as `import` and `rollup`, write there too).
@@ -101,16 +101,11 @@ impl Engine {
         let index_seq = generation::committed_seq(&gen.index)?;
         // The catalog comes from one snapshot; changes after its seq are applied again
         // (idempotently) by the indexer.
-        let (catalog_seq, rows) = store.read(|conn| -> anyhow::Result<_> {
-            conn.execute_batch("BEGIN")?;
-            let out = (|| {
-                let seq = reads::max_change_seq(conn)?;
-                let mut rows = Vec::new();
-                reads::for_each_group(conn, |r| rows.push(r))?;
-                Ok((seq, rows))
-            })();
-            conn.execute_batch("COMMIT")?;
-            out
+        let (catalog_seq, rows) = store.snapshot(|db| -> anyhow::Result<_> {
+            let seq = changes::max_seq(db)?;
+            let mut rows = Vec::new();
+            groups::for_each(db, |r| rows.push(r))?;
+            Ok((seq, rows))
         })?;
         let start_seq = index_seq.min(catalog_seq);
         let engine = Arc::new(Engine {
@@ -236,7 +231,7 @@ impl Indexer {
     /// Applies the next batch of changes to the catalog and the writer.
     fn apply_step(&mut self) -> anyhow::Result<usize> {
         let last = self.last_seq;
-        let (batch, texts) = self.store.read(|conn| reads::changes_with_texts(conn, last, BATCH))?;
+        let (batch, texts) = self.store.snapshot(|db| changes::with_texts(db, last, BATCH))?;
         let Some(&(max_seq, _)) = batch.last() else {
             return Ok(0);
         };
@@ -278,7 +273,7 @@ impl Indexer {
     fn prune(&self) {
         let committed = self.engine.committed_seq();
         let before = chrono::Utc::now().timestamp() - CHANGES_KEPT_SECS;
-        match self.store.write(|tx| reads::prune_changes(tx, committed, before, 50_000)) {
+        match self.store.write(|db| changes::prune(db, committed, before, 50_000)) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(pruned = n, "pruned applied changes"),
             Err(e) => tracing::warn!(error = %e, "failed to prune changes"),

@@ -9,7 +9,7 @@ use tantivy::{doc, Index, TantivyDocument};
 use super::text;
 use crate::domain::CategoryList;
 use crate::geo::short_name;
-use crate::store::reads::GroupText;
+use crate::store::groups::GroupText;
 
 /// The name of the one tokenizer: the terms are already analysed.
 pub const TOKENIZER: &str = "gs_terms";
@@ -48,7 +48,7 @@ fn filter_field() -> TextOptions {
 
 /// Text fields keep no length norms: group names and places are all short, so length says
 /// little about relevance, and equal scores let a top-k search take the first (most
-/// active, see `reads::for_each_group_text`) of many equally good matches and stop.
+/// active, see `groups::for_each_text`) of many equally good matches and stop.
 fn text_field(positions: bool) -> TextOptions {
     let record = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
     TextOptions::default().set_indexing_options(

@@ -90,7 +90,7 @@ fn freshness(
     rate: f64,
 ) -> anyhow::Result<Freshness> {
     use crate::store::activity::ActivityEvent;
-    use crate::store::writes::GroupPatch;
+    use crate::store::groups::GroupPatch;
     use std::sync::atomic::{AtomicBool, Ordering};
     let stop = Arc::new(AtomicBool::new(false));
     // One reader searches every 2 ms throughout: first alone for as long as the writes will
@@ -124,7 +124,7 @@ fn freshness(
     let mut writes = 0usize;
     let mut visible = Vec::new();
     let mut rng = StdRng::seed_from_u64(11);
-    let users: i64 = app.store.read(|c| c.query_row("SELECT MAX(id) FROM users", [], |r| r.get(0)))?;
+    let users: i64 = app.store.read(|db| crate::store::users::max_id(db))?;
     let yesterday = crate::store::day_number(app.store.ctx.today()) - 1;
     let mut pending: Vec<(String, i64, Instant)> = Vec::new();
     let run = chrono::Utc::now().timestamp_millis();
@@ -144,17 +144,17 @@ fn freshness(
                     description: Some(crate::domain::Description::parse("d", &word)?),
                     ..GroupPatch::default()
                 };
-                if app.store.patch_group(g.owner_id, g.id, &patch).is_ok() {
+                if crate::service::groups::patch(&app.store, g.owner_id, g.id, &patch).is_ok() {
                     pending.push((word, g.id, Instant::now()));
                 }
             }
             1..=4 => {
-                let _ = app.store.join_group(rng.gen_range(1..=users), g.id, "");
+                let _ = crate::service::groups::join(&app.store, rng.gen_range(1..=users), g.id, "");
             }
             _ => {
                 let e =
                     ActivityEvent { group_id: g.id, user_id: g.owner_id, day: yesterday, messages: 1, event_id: None };
-                app.store.record_activity(&[e])?;
+                crate::service::activity::record(&app.store, &[e])?;
             }
         }
         app.engine.notify();
@@ -268,7 +268,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&opts.dir)?;
     {
         let store = crate::service::open_store(&settings)?;
-        let have: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
+        let have: i64 = store.read(|db| crate::store::groups::count_all(db))?;
         if (have as usize) < opts.groups {
             let world = opts.dir.join(format!("world-{}.jsonl", opts.groups));
             if !world.exists() {
@@ -292,11 +292,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
             super::rollup(&store, None)?;
         }
         if opts.reuse_index && crate::index::generation::current(&settings.index).is_some() {
-            report.groups = store.read(|c| {
-                c.query_row("SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL AND discoverable = 1", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-            })? as u64;
+            report.groups = store.read(|db| crate::store::groups::count_live(db, true))? as u64;
         } else {
             let r = super::reindex(&store, &settings.index)?;
             // No server reads this index, so the previous generation can go now.

@@ -202,8 +202,8 @@ pub fn check(
     let mut stray_docs: Vec<i64> = Vec::new();
     let mut pos = 0;
 
-    let tail = store.read(|conn| {
-        scan_groups(conn, index_seq, |facts: GroupFacts| {
+    let tail = store.snapshot(|db| {
+        scan_groups(db, index_seq, |facts: GroupFacts| {
             let GroupFacts { group, members: t, activity: a, changed_after_index } = facts;
             let g = &group.row;
             let id = g.id;
@@ -309,9 +309,9 @@ pub fn check(
     if repair && !found.to_repair.is_empty() {
         let ids: Vec<i64> = found.to_repair.iter().copied().collect();
         for chunk in ids.chunks(REPAIR_BATCH) {
-            store.write(|tx| -> rusqlite::Result<()> {
+            store.write(|db| -> crate::store::DbResult<()> {
                 for id in chunk {
-                    repair_group(tx, *id)?;
+                    repair_group(db, *id)?;
                 }
                 Ok(())
             })?;

@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use crate::config::Settings;
 use crate::service::App;
-use crate::store::reads;
 
 /// What the evaluation measured.
 #[derive(Debug, Clone)]
@@ -71,11 +70,12 @@ pub fn run(settings: Settings, groups: usize, users: usize, seed: u64) -> anyhow
     let (mut hits, mut base_hits, mut n) = (0usize, 0usize, 0usize);
     for u in &candidates {
         let target = held_out[u];
-        let joined: HashSet<i64> = app.store.read(|c| reads::related_group_ids(c, *u))?.into_iter().collect();
+        let joined: HashSet<i64> =
+            app.store.read(|db| crate::store::members::related_group_ids(db, *u))?.into_iter().collect();
         let recs = app.recommendations(*u, None, 10)?;
         hits += recs.iter().any(|r| r.group.id == target) as usize;
         // Baseline: the biggest groups within 10 km of the centre of the user's groups.
-        let profile = app.store.read(|c| crate::recommend::load_profile(c, *u))?;
+        let profile = app.store.read(|db| crate::recommend::load_profile(db, *u))?;
         if let Some((lat, lon)) = profile.home {
             let catalog = app.engine.catalog.read();
             let mut near = catalog.within(lat, lon, 10_000.0);

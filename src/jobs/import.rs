@@ -7,16 +7,17 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use chrono::DateTime;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
 
 use crate::domain::fields::{parse_activity, parse_birth_year};
 use crate::domain::rules::Role;
 use crate::domain::{Announcement, Description, Gender, GroupName, Location, Nickname};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::store::activity::{apply_events, refresh_activity_stats, ActivityEvent};
-use crate::store::writes::{insert_member_of, locality, person, upsert_user_tx, Person, UserInput};
-use crate::store::{day_number, now_secs, record_change, Store};
+use crate::service::groups::place_of;
+use crate::store::activity::{apply_events, refresh_stats, ActivityEvent};
+use crate::store::bulk::{self, ImportedGroup};
+use crate::store::users::{self, Person, UserInput};
+use crate::store::{day_number, groups, members, now_secs, Db, DbResult, Store};
 
 /// Lines per transaction: large enough to be fast, small enough that a running server's
 /// writes do not wait long for the lock.
@@ -120,9 +121,9 @@ struct Known {
 }
 
 impl Known {
-    fn person(&mut self, tx: &Connection, id: i64) -> rusqlite::Result<Option<&Person>> {
+    fn person(&mut self, db: &Db<'_>, id: i64) -> DbResult<Option<&Person>> {
         if let std::collections::hash_map::Entry::Vacant(slot) = self.people.entry(id) {
-            match person(tx, id)? {
+            match users::person(db, id)? {
                 Some(p) => slot.insert(p),
                 None => return Ok(None),
             };
@@ -130,14 +131,11 @@ impl Known {
         Ok(self.people.get(&id))
     }
 
-    fn owner(&mut self, tx: &Connection, group_id: i64) -> rusqlite::Result<Option<i64>> {
+    fn owner(&mut self, db: &Db<'_>, group_id: i64) -> DbResult<Option<i64>> {
         if let Some(o) = self.owners.get(&group_id) {
             return Ok(Some(*o));
         }
-        let o: Option<i64> = tx
-            .prepare_cached("SELECT owner_id FROM groups WHERE id = ?1 AND dissolved_at IS NULL")?
-            .query_row([group_id], |r| r.get(0))
-            .optional()?;
+        let o = groups::owner_of(db, group_id)?;
         if let Some(o) = o {
             self.owners.insert(group_id, o);
         }
@@ -145,13 +143,7 @@ impl Known {
     }
 }
 
-fn apply_line(
-    store: &Store,
-    tx: &rusqlite::Transaction<'_>,
-    line: Line,
-    batch: &mut Batch,
-    known: &mut Known,
-) -> ApiResult<()> {
+fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: &mut Known) -> ApiResult<()> {
     let ctx = &store.ctx;
     match line {
         Line::User { id, nickname, gender, birth_year, tier, show_joined_groups } => {
@@ -168,7 +160,7 @@ fn apply_line(
                 tier,
                 show_joined_groups,
             };
-            upsert_user_tx(tx, id, &input, now_secs())?;
+            users::upsert(tx, id, &input, now_secs())?;
             known.people.remove(&id);
         }
         Line::Follow { from, to } => {
@@ -180,8 +172,7 @@ fn apply_line(
                     return Err(ApiError::invalid(field, format!("unknown user {id}")));
                 }
             }
-            tx.prepare_cached("INSERT OR IGNORE INTO follows (src, dst, created_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![from, to, now_secs()])?;
+            users::follow(tx, from, to, now_secs())?;
         }
         Line::Group {
             id,
@@ -197,7 +188,7 @@ fn apply_line(
             created_at,
         } => {
             let id = require_id("id", id)?;
-            let owner = person(tx, owner_id)?
+            let owner = users::person(tx, owner_id)?
                 .ok_or_else(|| ApiError::invalid("owner_id", format!("unknown user {owner_id}")))?;
             let name = GroupName::parse("name", &name)?;
             let category = ctx.categories.parse("category", &category)?;
@@ -206,37 +197,24 @@ fn apply_line(
             let location =
                 location.map(|l| Location::parse("location", l.lat, l.lon, l.place_name.as_deref())).transpose()?;
             let created = timestamp("created_at", created_at.as_deref())?;
-            let (city, district, adcode) = locality(store, location.as_ref());
-            let capacity = ctx.rules.tier(&owner.tier).capacity;
-            tx.prepare_cached(
-                "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
-                 district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) \
-                 ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, category = excluded.category, \
-                 description = excluded.description, announcement = excluded.announcement, lat = excluded.lat, lon = excluded.lon, \
-                 place_name = excluded.place_name, city = excluded.city, district = excluded.district, adcode = excluded.adcode, \
-                 join_approval = excluded.join_approval, members_can_invite = excluded.members_can_invite, \
-                 discoverable = excluded.discoverable, created_at = excluded.created_at",
-            )?
-            .execute(params![
-                id,
-                owner_id,
-                name.as_str(),
-                category.as_str(),
-                description.as_str(),
-                announcement.as_str(),
-                location.as_ref().map(|l| l.lat),
-                location.as_ref().map(|l| l.lon),
-                location.as_ref().and_then(|l| l.place_name.clone()),
-                city,
-                district,
-                adcode,
-                join_approval.unwrap_or(false),
-                members_can_invite.unwrap_or(true),
-                discoverable.unwrap_or(true),
-                capacity,
-                created
-            ])?;
+            let place = place_of(store, location.as_ref());
+            bulk::upsert_group(
+                tx,
+                &ImportedGroup {
+                    id,
+                    owner_id,
+                    name: &name,
+                    category: &category,
+                    description: &description,
+                    announcement: &announcement,
+                    place: &place,
+                    join_approval: join_approval.unwrap_or(false),
+                    members_can_invite: members_can_invite.unwrap_or(true),
+                    discoverable: discoverable.unwrap_or(true),
+                    capacity: i64::from(ctx.rules.tier(&owner.tier).capacity),
+                    created_at: created,
+                },
+            )?;
             seat_owner(tx, id, owner_id, &owner, created)?;
             known.owners.insert(id, owner_id);
             batch.touched.insert(id);
@@ -260,17 +238,10 @@ fn apply_line(
                 return Err(ApiError::invalid("role", "only the group's owner_id has the role owner"));
             }
             let joined = joined_at.as_deref().map(|t| timestamp("joined_at", Some(t))).transpose()?;
-            let existing: Option<(String, i64)> = tx
-                .prepare_cached("SELECT role, joined_at FROM members WHERE group_id = ?1 AND user_id = ?2")?
-                .query_row([group_id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match existing {
-                None => insert_member_of(tx, group_id, user_id, who, role, joined.unwrap_or_else(now_secs))?,
+            match members::role_of(tx, group_id, user_id)? {
+                None => members::insert(tx, group_id, user_id, who, role, joined.unwrap_or_else(now_secs))?,
                 Some((r, at)) if r != role.as_str() || joined.is_some_and(|j| j != at) => {
-                    tx.prepare_cached(
-                        "UPDATE members SET role = ?3, joined_at = ?4 WHERE group_id = ?1 AND user_id = ?2",
-                    )?
-                    .execute(params![group_id, user_id, role.as_str(), joined.unwrap_or(at)])?;
+                    members::set_role_and_joined(tx, group_id, user_id, role, joined.unwrap_or(at))?;
                 }
                 Some(_) => {}
             }
@@ -303,30 +274,22 @@ fn apply_line(
 /// Makes `owner_id` the group's one member with the role owner (SPEC §1: `member_count`
 /// counts the owner), joined at `created_at` unless a member line already seated them; a
 /// previous owner, when a re-import names another, stays on as a plain member.
-fn seat_owner(tx: &Connection, group_id: i64, owner_id: i64, owner: &Person, created: i64) -> ApiResult<()> {
-    tx.prepare_cached("UPDATE members SET role = 'member' WHERE group_id = ?1 AND role = 'owner' AND user_id <> ?2")?
-        .execute(params![group_id, owner_id])?;
-    let role: Option<String> = tx
-        .prepare_cached("SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2")?
-        .query_row([group_id, owner_id], |r| r.get(0))
-        .optional()?;
-    match role {
-        None => insert_member_of(tx, group_id, owner_id, owner, Role::Owner, created)?,
-        Some(r) if r != Role::Owner.as_str() => {
-            tx.prepare_cached("UPDATE members SET role = 'owner' WHERE group_id = ?1 AND user_id = ?2")?
-                .execute(params![group_id, owner_id])?;
-        }
+fn seat_owner(db: &Db<'_>, group_id: i64, owner_id: i64, owner: &Person, created: i64) -> ApiResult<()> {
+    members::demote_other_owners(db, group_id, owner_id)?;
+    match members::role_of(db, group_id, owner_id)? {
+        None => members::insert(db, group_id, owner_id, owner, Role::Owner, created)?,
+        Some((r, _)) if r != Role::Owner.as_str() => members::set_role(db, group_id, owner_id, Role::Owner)?,
         Some(_) => {}
     }
     Ok(())
 }
 
 /// Closes a batch: activity, statistics and one change per touched group.
-fn finish_batch(tx: &rusqlite::Transaction<'_>, batch: &mut Batch, yesterday: i64) -> rusqlite::Result<()> {
-    apply_events(tx, &batch.events, yesterday)?;
+fn finish_batch(db: &Db<'_>, batch: &mut Batch, yesterday: i64) -> DbResult<()> {
+    apply_events(db, &batch.events, yesterday)?;
     for g in std::mem::take(&mut batch.touched) {
-        refresh_activity_stats(tx, g, yesterday)?;
-        record_change(tx, g)?;
+        refresh_stats(db, g, yesterday)?;
+        db.record_change(g);
     }
     batch.events.clear();
     Ok(())
@@ -341,17 +304,9 @@ pub fn import(
     let started = Instant::now();
     let yesterday = store.yesterday();
     let mut summary = ImportSummary::default();
-    // A bulk load touches B-tree pages all over the file: a page cache of 1 GiB (instead
-    // of 64 MiB) keeps them in SQLite's own memory, and rarer checkpoints write them once.
-    store.writer().execute_batch("PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 20000;")?;
-    // Into an empty database, secondary indexes are built once at the end: sorting all
-    // keys once is far cheaper than millions of random B-tree inserts.
-    let bulk = crate::store::drop_bulk_indexes_if_empty(&store.writer())?;
+    let bulk = store.begin_bulk()?;
     let result = import_lines(store, input, &mut on_progress, &mut summary, yesterday);
-    if bulk {
-        crate::store::create_bulk_indexes(&store.writer())?;
-    }
-    store.writer().execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
+    store.end_bulk(bulk)?;
     result?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -366,58 +321,79 @@ fn import_lines(
     yesterday: i64,
 ) -> anyhow::Result<()> {
     let mut bytes = 0u64;
-    let mut buf = String::new();
-    let mut done = false;
     let mut known = Known::default();
-    while !done {
-        let mut conn = store.writer();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut batch = Batch { touched: BTreeSet::new(), events: Vec::new() };
-        let mut in_batch = 0;
-        while in_batch < BATCH_LINES {
-            buf.clear();
+    let mut lines: Vec<String> = Vec::with_capacity(BATCH_LINES);
+    loop {
+        // A batch is read first and written in one transaction, which may run again on
+        // PostgreSQL after a deadlock: the lines, not the input, are replayed.
+        lines.clear();
+        let mut done = false;
+        while lines.len() < BATCH_LINES {
+            let mut buf = String::new();
             let n = input.read_line(&mut buf)?;
             if n == 0 {
                 done = true;
                 break;
             }
             bytes += n as u64;
-            summary.lines += 1;
-            in_batch += 1;
-            let text = buf.trim();
-            if text.is_empty() {
-                continue;
+            lines.push(buf);
+        }
+        let first_line = summary.lines;
+        let mut attempt = 0;
+        let outcome = store.write(|db| -> anyhow::Result<Vec<(u64, Result<(), String>)>> {
+            attempt += 1;
+            if attempt > 1 {
+                // What a rolled-back attempt looked up or wrote may not hold any more.
+                known = Known::default();
             }
-            let result = match serde_json::from_str::<Line>(text) {
-                // Every line validates everything before it writes, so a refused line has
-                // written nothing; a failure of SQLite itself ends the import.
-                Ok(line) => match apply_line(store, &tx, line, &mut batch, &mut known) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.code == Code::Internal => {
-                        anyhow::bail!("line {}: the store failed: {}", summary.lines, e.message)
-                    }
-                    Err(e) => Err(match e.field {
-                        Some(f) => format!("{f}: {}", e.message),
-                        None => e.message,
-                    }),
-                },
-                Err(e) => Err(format!("not a valid import line: {e}")),
-            };
+            let mut batch = Batch { touched: BTreeSet::new(), events: Vec::new() };
+            let mut results = Vec::with_capacity(lines.len());
+            for (i, raw) in lines.iter().enumerate() {
+                let number = first_line + i as u64 + 1;
+                let text = raw.trim();
+                if text.is_empty() {
+                    results.push((number, Ok(())));
+                    continue;
+                }
+                let result = match serde_json::from_str::<Line>(text) {
+                    // Every line validates everything before it writes, so a refused line
+                    // has written nothing; a failure of the store itself ends the import.
+                    Ok(line) => match apply_line(store, db, line, &mut batch, &mut known) {
+                        Ok(()) => Ok(()),
+                        Err(e) if e.code == Code::Internal => {
+                            anyhow::bail!("line {number}: the store failed: {}", e.message)
+                        }
+                        Err(e) => Err(match e.field {
+                            Some(f) => format!("{f}: {}", e.message),
+                            None => e.message,
+                        }),
+                    },
+                    Err(e) => Err(format!("not a valid import line: {e}")),
+                };
+                results.push((number, result));
+            }
+            finish_batch(db, &mut batch, yesterday)?;
+            Ok(results)
+        });
+        let results = outcome?;
+        for (number, result) in results {
+            summary.lines = number;
+            let text_empty = lines[(number - first_line - 1) as usize].trim().is_empty();
             match result {
+                Ok(()) if text_empty => {}
                 Ok(()) => summary.imported += 1,
                 Err(reason) => {
                     summary.skipped += 1;
-                    eprintln!("line {}: {reason}", summary.lines);
+                    eprintln!("line {number}: {reason}");
                     if summary.errors.len() < 100 {
-                        summary.errors.push((summary.lines, reason));
+                        summary.errors.push((number, reason));
                     }
                 }
             }
         }
-        finish_batch(&tx, &mut batch, yesterday)?;
-        tx.commit()?;
-        drop(conn);
         on_progress(bytes, summary.lines);
+        if done {
+            return Ok(());
+        }
     }
-    Ok(())
 }

@@ -38,8 +38,7 @@ pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
 
 /// Rebuilds the whole index into a new generation and switches to it.
 pub fn reindex(store: &Store, index_root: &Path) -> anyhow::Result<BuildSummary> {
-    let total: i64 =
-        store.read(|c| c.query_row("SELECT COUNT(*) FROM groups WHERE dissolved_at IS NULL", [], |r| r.get(0)))?;
+    let total: i64 = store.read(|db| crate::store::groups::count_live(db, false))?;
     let bar = progress_bar(Some(total as u64), "reindex");
     let summary = generation::build(store, index_root, 400_000_000, |n| bar.set_position(n))?;
     bar.finish_and_clear();
@@ -53,7 +52,7 @@ pub fn rollup(
 ) -> anyhow::Result<(chrono::NaiveDate, RollupSummary, f64)> {
     let started = Instant::now();
     let day = day.unwrap_or_else(|| store.ctx.today() - chrono::Duration::days(1));
-    let summary = store.rollup(day_number(day))?;
+    let summary = crate::service::activity::rollup(store, day_number(day))?;
     Ok((day, summary, started.elapsed().as_secs_f64()))
 }
 
@@ -84,7 +83,7 @@ pub fn generate(gazetteer: &Gazetteer, opts: &gen::GenOptions, out: &mut dyn Wri
 /// The sample world of `serve --sample N` as import lines: `groups` generated groups
 /// (seed 42), or `None` when the store already has groups.
 pub fn sample_world(store: &Store, groups: usize) -> anyhow::Result<Option<Vec<u8>>> {
-    let existing: i64 = store.read(|c| c.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0)))?;
+    let existing: i64 = store.read(|db| crate::store::groups::count_all(db))?;
     if existing > 0 {
         return Ok(None);
     }

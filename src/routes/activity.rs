@@ -3,9 +3,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{blocking, json_body, require_admin, AppData, ACTIVITY_BODY_LIMIT};
+use super::{json_body, require_admin, AppData, ACTIVITY_BODY_LIMIT};
 use crate::domain::fields::parse_activity;
 use crate::error::{ApiError, ApiResult};
+use crate::service::activity;
 use crate::store::activity::ActivityEvent;
 use crate::store::day_number;
 
@@ -62,9 +63,7 @@ async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) ->
     let tz = app.settings.timezone;
     let events = body.events.iter().enumerate().map(|(i, e)| parse_event(i, e, tz)).collect::<ApiResult<Vec<_>>>()?;
     let received = events.len();
-    let app2 = app.clone();
-    let applied = blocking(move || app2.store.record_activity(&events)).await?;
-    app.engine.notify();
+    let applied = app.write(move |s| activity::record(s, &events)).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"received": received, "applied": applied, "duplicates": received - applied})))
 }

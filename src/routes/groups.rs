@@ -3,11 +3,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 
-use super::{blocking, caller, json_body, path_id, query_pairs, reading, require_user, AppData, Params, BODY_LIMIT};
+use super::{caller, json_body, path_id, query_pairs, require_user, AppData, Params, BODY_LIMIT};
 use crate::domain::rules::JoinOutcome;
 use crate::domain::{Announcement, Description, GroupName, Location};
 use crate::error::{ApiError, ApiResult};
-use crate::store::writes::{GroupPatch, NewGroup};
+use crate::service::groups;
+use crate::store::groups::{GroupPatch, NewGroup};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
@@ -95,8 +96,7 @@ async fn detail_json(
     viewer: Option<i64>,
     origin: Option<(f64, f64)>,
 ) -> ApiResult<serde_json::Value> {
-    let app2 = app.clone();
-    let d = reading(move || app2.group_detail(id, viewer, origin)).await?;
+    let d = app.query(move |a| a.group_detail(id, viewer, origin)).await?;
     serde_json::to_value(d).map_err(ApiError::internal)
 }
 
@@ -114,9 +114,7 @@ async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiRes
         members_can_invite: body.members_can_invite.unwrap_or(true),
         discoverable: body.discoverable.unwrap_or(true),
     };
-    let app2 = app.clone();
-    let id = blocking(move || app2.store.create_group(owner, &group)).await?;
-    app.engine.notify();
+    let id = app.write(move |s| groups::create(s, owner, &group)).await?;
     Ok(HttpResponse::Created().json(detail_json(&app, id, Some(owner), None).await?))
 }
 
@@ -151,18 +149,14 @@ async fn patch(
         members_can_invite: body.members_can_invite,
         discoverable: body.discoverable,
     };
-    let app2 = app.clone();
-    blocking(move || app2.store.patch_group(actor, id, &patch)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::patch(s, actor, id, &patch)).await?;
     Ok(HttpResponse::Ok().json(detail_json(&app, id, Some(actor), None).await?))
 }
 
 async fn dissolve(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
-    let app2 = app.clone();
-    blocking(move || app2.store.dissolve_group(actor, id)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::dissolve(s, actor, id)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "status": "dissolved"})))
 }
 
@@ -175,9 +169,7 @@ async fn set_admin(
     let actor = require_user(&req, &app)?;
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;
-    let app2 = app.clone();
-    blocking(move || app2.store.set_admin(actor, id, user, admin)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::set_admin(s, actor, id, user, admin)).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"group_id": id, "user_id": user, "role": if admin { "admin" } else { "member" }})))
 }
@@ -205,9 +197,7 @@ async fn put_announcement(
     let id = path_id(&path, "group")?;
     let body: AnnouncementBody = json_body(payload, BODY_LIMIT).await?;
     let text = Announcement::parse("text", &body.text)?;
-    let app2 = app.clone();
-    blocking(move || app2.store.set_announcement(actor, id, &text)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::set_announcement(s, actor, id, &text)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"group_id": id, "announcement": body.text.trim()})))
 }
 
@@ -229,9 +219,7 @@ async fn join(
     if message.chars().count() > 200 {
         return Err(ApiError::invalid("message", "the message has more than 200 characters"));
     }
-    let app2 = app.clone();
-    let outcome = blocking(move || app2.store.join_group(user, id, message.trim())).await?;
-    app.engine.notify();
+    let outcome = app.write(move |s| groups::join(s, user, id, message.trim())).await?;
     let status = match outcome {
         JoinOutcome::Joined => "joined",
         JoinOutcome::Pending => "pending",
@@ -242,8 +230,7 @@ async fn join(
 async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
-    let app2 = app.clone();
-    let list = blocking(move || app2.pending_requests(id, actor)).await?;
+    let list = app.query(move |a| a.pending_requests(id, actor)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "requests": list })))
 }
 
@@ -256,9 +243,7 @@ async fn decide(
     let actor = require_user(&req, &app)?;
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;
-    let app2 = app.clone();
-    blocking(move || app2.store.decide_request(actor, id, user, approve)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::decide_request(s, actor, id, user, approve)).await?;
     let status = if approve { "joined" } else { "rejected" };
     Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": user, "status": status})))
 }
@@ -286,9 +271,7 @@ async fn invite(
     let id = path_id(&path, "group")?;
     let body: InviteBody = json_body(payload, BODY_LIMIT).await?;
     let invitee = body.invitee;
-    let app2 = app.clone();
-    blocking(move || app2.store.invite(inviter, id, invitee)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::invite(s, inviter, id, invitee)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": invitee, "status": "joined"})))
 }
 
@@ -296,9 +279,7 @@ async fn remove_member(app: AppData, req: HttpRequest, path: web::Path<(String, 
     let actor = require_user(&req, &app)?;
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;
-    let app2 = app.clone();
-    blocking(move || app2.store.remove_member(actor, id, user)).await?;
-    app.engine.notify();
+    app.write(move |s| groups::remove_member(s, actor, id, user)).await?;
     let status = if actor == user { "left" } else { "removed" };
     Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": user, "status": status})))
 }

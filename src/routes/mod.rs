@@ -148,11 +148,6 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     })
 }
 
-/// Runs blocking work (SQLite, tantivy) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
-    web::block(f).await.map_err(ApiError::internal)?
-}
-
 /// Runs a discovery read right on the HTTP worker: reads take well under a millisecond of
 /// CPU (an index in memory, SQLite pages in the page cache), so handing them to another
 /// thread costs more than it saves, and with one worker a core they run first come first

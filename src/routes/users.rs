@@ -3,12 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{blocking, caller, json_body, path_id, query_pairs, reading, require_admin, AppData, Params, BODY_LIMIT};
+use super::{caller, json_body, path_id, query_pairs, require_admin, AppData, Params, BODY_LIMIT};
 use crate::auth::Caller;
 use crate::domain::fields::parse_birth_year;
 use crate::domain::{Gender, Nickname};
 use crate::error::{ApiError, ApiResult};
-use crate::store::writes::UserInput;
+use crate::service::users;
+use crate::store::users::UserInput;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -65,9 +66,7 @@ async fn put_user(
         tier: body.tier,
         show_joined_groups: body.show_joined_groups,
     };
-    let app2 = app.clone();
-    let user = blocking(move || app2.store.upsert_user(id, &input)).await?;
-    app.engine.notify();
+    let user = app.write(move |s| users::upsert(s, id, &input)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -89,8 +88,7 @@ async fn patch_settings(
         _ => return Err(ApiError::forbidden("only the user may change their settings")),
     }
     let body: SettingsBody = json_body(payload, BODY_LIMIT).await?;
-    let app2 = app.clone();
-    let user = blocking(move || app2.store.set_show_joined_groups(id, body.show_joined_groups)).await?;
+    let user = app.write(move |s| users::set_show_joined_groups(s, id, body.show_joined_groups)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -103,8 +101,7 @@ async fn follow(
     require_admin(&req, &app)?;
     let src = path_id(&path.0, "user")?;
     let dst = path_id(&path.1, "user")?;
-    let app2 = app.clone();
-    blocking(move || app2.store.set_follow(src, dst, on)).await?;
+    app.write(move |s| users::set_follow(s, src, dst, on)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"from": src, "to": dst, "following": on})))
 }
 
@@ -119,8 +116,7 @@ async fn delete_follow(app: AppData, req: HttpRequest, path: web::Path<(String, 
 async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "user")?;
     let who = caller(&req, &app)?;
-    let app2 = app.clone();
-    let list = reading(move || app2.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
+    let list = app.query(move |a| a.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -135,8 +131,7 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
     let params = Params(&pairs);
     let origin = params.origin()?;
     let limit = params.limit()?;
-    let app2 = app.clone();
-    let recs = reading(move || app2.recommendations(id, origin, limit)).await?;
+    let recs = app.query(move |a| a.recommendations(id, origin, limit)).await?;
     let year = app.current_year();
     let groups: Vec<_> = recs
         .into_iter()

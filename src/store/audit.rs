@@ -4,11 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, Connection, Transaction};
-
-use super::activity::{refresh_activity_stats, ACTIVE_WINDOW_DAYS};
+use super::activity::{refresh_stats, ACTIVE_WINDOW_DAYS};
+use super::db::{Db, DbResult};
 use super::rows::GROUP_COLUMNS;
-use super::{record_change, GroupRow};
+use super::GroupRow;
+use crate::p;
 
 /// A live group as stored, with what the audit needs beyond its row.
 #[derive(Debug, Clone)]
@@ -59,59 +59,36 @@ pub struct AuditTail {
     pub changed_after_index: HashSet<i64>,
 }
 
-/// Reads every live group with its recomputed statistics from one read transaction and
-/// calls `f` for each, in id order. The members are counted in one pass over `members`
-/// grouped by group (its primary key order) and merged with the groups as both stream;
-/// the activity figures are counted per distinct stats day (normally one) into maps,
-/// which only hold the groups with activity.
+/// Reads every live group with its recomputed statistics from one snapshot (the caller
+/// opens it with `Store::snapshot`) and calls `f` for each, in id order. The members are
+/// counted in one pass over `members` grouped by group and merged with the groups as they
+/// stream; the activity figures are counted per distinct stats day (normally one) into
+/// maps, which only hold the groups with activity.
 pub fn scan_groups(
-    conn: &Connection,
+    db: &Db<'_>,
     index_seq: i64,
     mut f: impl FnMut(GroupFacts) -> anyhow::Result<()>,
 ) -> anyhow::Result<AuditTail> {
-    conn.execute_batch("BEGIN")?;
-    let out = scan_in_snapshot(conn, index_seq, &mut f);
-    conn.execute_batch("COMMIT")?;
-    out
-}
-
-fn scan_in_snapshot(
-    conn: &Connection,
-    index_seq: i64,
-    f: &mut dyn FnMut(GroupFacts) -> anyhow::Result<()>,
-) -> anyhow::Result<AuditTail> {
-    let mut tail = AuditTail {
-        max_seq: conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))?,
-        ..AuditTail::default()
-    };
-    tail.changed_after_index = conn
-        .prepare("SELECT DISTINCT group_id FROM changes WHERE seq > ?1")?
-        .query_map([index_seq], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let days: Vec<i64> = conn
-        .prepare("SELECT DISTINCT stats_day FROM groups WHERE dissolved_at IS NULL")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let mut tail = AuditTail { max_seq: super::changes::max_seq(db)?, ..AuditTail::default() };
+    tail.changed_after_index = db
+        .rows("SELECT DISTINCT group_id FROM changes WHERE seq > ?1", p![index_seq], |r| r.get(0))?
+        .into_iter()
+        .collect();
+    let days: Vec<i64> =
+        db.rows("SELECT DISTINCT stats_day FROM groups WHERE dissolved_at IS NULL", p![], |r| r.get(0))?;
     let mut activity: HashMap<i64, HashMap<i64, ActivityTally>> = HashMap::new();
     for day in days {
-        activity.insert(day, activity_of_day(conn, day)?);
+        activity.insert(day, activity_of_day(db, day)?);
     }
-
-    let mut groups = conn.prepare(&format!(
-        "SELECT {GROUP_COLUMNS}, g.stats_day, \
-         (SELECT m.role FROM members m WHERE m.group_id = g.id AND m.user_id = g.owner_id) \
-         FROM groups g WHERE g.dissolved_at IS NULL ORDER BY g.id"
-    ))?;
-    let mut tallies = conn.prepare(
-        "SELECT m.group_id, COUNT(*), COALESCE(SUM(u.gender = 'female'), 0), COALESCE(SUM(u.birth_year), 0), \
-         COUNT(u.birth_year), COALESCE(SUM(m.role = 'owner'), 0) \
+    let tallies: Vec<(i64, MemberTally)> = db.rows(
+        "SELECT m.group_id, COUNT(*), \
+         CAST(COALESCE(SUM(CASE WHEN u.gender = 'female' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(u.birth_year), 0) AS BIGINT), COUNT(u.birth_year), \
+         CAST(COALESCE(SUM(CASE WHEN m.role = 'owner' THEN 1 ELSE 0 END), 0) AS BIGINT) \
          FROM members m LEFT JOIN users u ON u.id = m.user_id GROUP BY m.group_id ORDER BY m.group_id",
-    )?;
-    let mut group_rows = groups.query([])?;
-    let mut tally_rows = tallies.query([])?;
-    let next_tally = |rows: &mut rusqlite::Rows<'_>| -> rusqlite::Result<Option<(i64, MemberTally)>> {
-        Ok(match rows.next()? {
-            Some(r) => Some((
+        p![],
+        |r| {
+            Ok((
                 r.get(0)?,
                 MemberTally {
                     members: r.get(1)?,
@@ -120,101 +97,106 @@ fn scan_in_snapshot(
                     birth_n: r.get(4)?,
                     owner_roles: r.get(5)?,
                 },
-            )),
-            None => None,
-        })
-    };
-    let mut tally = next_tally(&mut tally_rows)?;
-    while let Some(r) = group_rows.next()? {
-        let group = StoredGroup { row: GroupRow::from_row(r)?, stats_day: r.get(21)?, owner_role: r.get(22)? };
-        let id = group.row.id;
-        // Member rows of groups before this one belong to no live group.
-        while let Some((g, t)) = tally.filter(|(g, _)| *g < id) {
-            tail.orphan_members.push((g, t.members));
-            tally = next_tally(&mut tally_rows)?;
-        }
-        let members = match tally {
-            Some((g, t)) if g == id => {
-                tally = next_tally(&mut tally_rows)?;
-                t
+            ))
+        },
+    )?;
+    let mut next = 0;
+    db.each(
+        &format!(
+            "SELECT {GROUP_COLUMNS}, g.stats_day, \
+             (SELECT m.role FROM members m WHERE m.group_id = g.id AND m.user_id = g.owner_id) \
+             FROM groups g WHERE g.dissolved_at IS NULL ORDER BY g.id"
+        ),
+        p![],
+        |r| -> anyhow::Result<()> {
+            let group = StoredGroup { row: GroupRow::from_row(r)?, stats_day: r.get(21)?, owner_role: r.get(22)? };
+            let id = group.row.id;
+            // Member rows of groups before this one belong to no live group.
+            while next < tallies.len() && tallies[next].0 < id {
+                tail.orphan_members.push((tallies[next].0, tallies[next].1.members));
+                next += 1;
             }
-            _ => MemberTally::default(),
-        };
-        let activity = activity.get(&group.stats_day).and_then(|m| m.get(&id)).copied().unwrap_or_default();
-        let changed_after_index = tail.changed_after_index.contains(&id);
-        f(GroupFacts { group, members, activity, changed_after_index })?;
-    }
-    while let Some((g, t)) = tally {
-        tail.orphan_members.push((g, t.members));
-        tally = next_tally(&mut tally_rows)?;
+            let members = match tallies.get(next) {
+                Some((g, t)) if *g == id => {
+                    next += 1;
+                    *t
+                }
+                _ => MemberTally::default(),
+            };
+            let activity = activity.get(&group.stats_day).and_then(|m| m.get(&id)).copied().unwrap_or_default();
+            let changed_after_index = tail.changed_after_index.contains(&id);
+            f(GroupFacts { group, members, activity, changed_after_index })
+        },
+    )?;
+    for (g, t) in &tallies[next..] {
+        tail.orphan_members.push((*g, t.members));
     }
     Ok(tail)
 }
 
 /// The activity figures of every group with activity for the stats day `day`, exactly as
-/// `refresh_activity_stats` and the roll-up define them.
-fn activity_of_day(conn: &Connection, day: i64) -> rusqlite::Result<HashMap<i64, ActivityTally>> {
+/// `activity::refresh_stats` and the roll-up define them.
+fn activity_of_day(db: &Db<'_>, day: i64) -> DbResult<HashMap<i64, ActivityTally>> {
     let mut out: HashMap<i64, ActivityTally> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT group_id, SUM(messages) FROM activity WHERE day = ?1 GROUP BY group_id")?;
-    let mut rows = stmt.query([day])?;
-    while let Some(r) = rows.next()? {
-        out.entry(r.get(0)?).or_default().yesterday_messages = r.get(1)?;
+    for (g, n) in db.rows(
+        "SELECT group_id, CAST(SUM(messages) AS BIGINT) FROM activity WHERE day = ?1 GROUP BY group_id",
+        p![day],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+    )? {
+        out.entry(g).or_default().yesterday_messages = n;
     }
-    let mut stmt = conn.prepare(
+    for (g, n) in db.rows(
         "SELECT a.group_id, COUNT(DISTINCT a.user_id) FROM activity a \
          JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
          WHERE a.day BETWEEN ?1 AND ?2 AND a.messages > 0 GROUP BY a.group_id",
-    )?;
-    let mut rows = stmt.query(params![day - (ACTIVE_WINDOW_DAYS - 1), day])?;
-    while let Some(r) = rows.next()? {
-        out.entry(r.get(0)?).or_default().active_members = r.get(1)?;
+        p![day - (ACTIVE_WINDOW_DAYS - 1), day],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+    )? {
+        out.entry(g).or_default().active_members = n;
     }
     Ok(out)
 }
 
-/// Mends one group from its rows, whatever was wrong with it, and records a change so the
+/// Mends one group from its rows, whatever was wrong with it, and notes a change so the
 /// indexer re-reads it. For a live group: the owner becomes a member with the role
 /// `owner` (joined when the group was created) if the owner is a known user, any other
 /// member holding the role `owner` becomes a plain member, and every statistic is
 /// recomputed (the activity figures for the group's own stats day). For a dissolved or
 /// unknown group: its member rows go. Returns whether the group is live.
-pub fn repair_group(tx: &Transaction<'_>, group_id: i64) -> rusqlite::Result<bool> {
-    let stats_day: Option<i64> = {
-        use rusqlite::OptionalExtension;
-        tx.prepare_cached("SELECT stats_day FROM groups WHERE id = ?1 AND dissolved_at IS NULL")?
-            .query_row([group_id], |r| r.get(0))
-            .optional()?
-    };
+pub fn repair_group(db: &Db<'_>, group_id: i64) -> DbResult<bool> {
+    super::groups::lock(db, group_id)?;
+    let stats_day: Option<i64> =
+        db.opt("SELECT stats_day FROM groups WHERE id = ?1 AND dissolved_at IS NULL", p![group_id], |r| r.get(0))?;
     let Some(stats_day) = stats_day else {
-        tx.prepare_cached("DELETE FROM members WHERE group_id = ?1")?.execute([group_id])?;
-        record_change(tx, group_id)?;
+        db.exec("DELETE FROM members WHERE group_id = ?1", p![group_id])?;
+        db.record_change(group_id);
         return Ok(false);
     };
-    tx.prepare_cached(
+    db.exec(
         "INSERT INTO members (group_id, user_id, role, joined_at) \
          SELECT g.id, g.owner_id, 'owner', g.created_at FROM groups g \
          WHERE g.id = ?1 AND EXISTS (SELECT 1 FROM users u WHERE u.id = g.owner_id) \
-         ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' WHERE role != 'owner'",
-    )?
-    .execute([group_id])?;
-    tx.prepare_cached(
+         ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' WHERE members.role != 'owner'",
+        p![group_id],
+    )?;
+    db.exec(
         "DELETE FROM join_requests WHERE group_id = ?1 AND user_id = (SELECT owner_id FROM groups WHERE id = ?1)",
-    )?
-    .execute([group_id])?;
-    tx.prepare_cached(
+        p![group_id],
+    )?;
+    db.exec(
         "UPDATE members SET role = 'member' WHERE group_id = ?1 AND role = 'owner' \
          AND user_id != (SELECT owner_id FROM groups WHERE id = ?1)",
-    )?
-    .execute([group_id])?;
-    tx.prepare_cached(
+        p![group_id],
+    )?;
+    db.exec(
         "UPDATE groups SET member_count = t.n, female_count = t.f, birth_sum = t.s, birth_n = t.b \
-         FROM (SELECT COUNT(*) AS n, COALESCE(SUM(u.gender = 'female'), 0) AS f, COALESCE(SUM(u.birth_year), 0) AS s, \
-               COUNT(u.birth_year) AS b \
+         FROM (SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN u.gender = 'female' THEN 1 ELSE 0 END), 0) AS BIGINT) AS f, \
+               CAST(COALESCE(SUM(u.birth_year), 0) AS BIGINT) AS s, COUNT(u.birth_year) AS b \
                FROM members m LEFT JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1) AS t \
          WHERE groups.id = ?1",
-    )?
-    .execute([group_id])?;
-    refresh_activity_stats(tx, group_id, stats_day)?;
-    record_change(tx, group_id)?;
+        p![group_id],
+    )?;
+    refresh_stats(db, group_id, stats_day)?;
+    db.record_change(group_id);
     Ok(true)
 }

@@ -1,37 +1,33 @@
-//! SQLite, the source of truth: opening, migrations, the connection pool, and every SQL
-//! statement of the service. Each write that affects a group appends to `changes` in the
-//! same transaction, so the index can be rebuilt or caught up from here at any time.
+//! The source of truth, behind one interface with two engines: SQLite (embedded, the
+//! default) and PostgreSQL (shared by a cluster of search nodes). All SQL of the service
+//! lives in this folder, one file per entity; both engines run the same statements through
+//! `db::Db`. Each write that affects a group notes it (`Db::record_change`), and the
+//! `changes` outbox row is appended when the transaction commits, so the index can be
+//! rebuilt or caught up from here at any time.
 
 pub mod activity;
 pub mod audit;
-pub mod reads;
+pub mod bulk;
+pub mod changes;
+pub mod db;
+pub mod groups;
+pub mod members;
+mod pg;
 pub mod rows;
-pub mod writes;
+mod sqlite;
+pub mod users;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{Datelike, NaiveDate, Utc};
-use parking_lot::Mutex;
-use rusqlite::{params, Connection, OpenFlags, Transaction};
 
 use crate::config::Rules;
 use crate::domain::CategoryList;
 use crate::geo::Gazetteer;
+use crate::p;
 
+pub use db::{Db, DbError, DbResult, Kind};
 pub use rows::GroupRow;
-
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
-
-/// Secondary indexes that a bulk load into an empty database builds once at the end
-/// instead of row by row (the same definitions as the migrations).
-const BULK_INDEXES: &[(&str, &str)] = &[
-    ("follows_dst", "CREATE INDEX IF NOT EXISTS follows_dst ON follows (dst, src)"),
-    ("members_user", "CREATE INDEX IF NOT EXISTS members_user ON members (user_id, group_id)"),
-    ("activity_day", "CREATE INDEX IF NOT EXISTS activity_day ON activity (day, group_id)"),
-];
 
 /// Everything a store call needs besides SQL: the rules, the fixed lists and the clock's zone.
 pub struct StoreContext {
@@ -50,6 +46,11 @@ impl StoreContext {
     pub fn current_year(&self) -> i32 {
         self.today().year()
     }
+
+    /// Yesterday as a day number, the day of the live activity figures.
+    pub fn yesterday(&self) -> i64 {
+        day_number(self.today()) - 1
+    }
 }
 
 /// Days since 0001-01-01, the integer form of a calendar day in the database.
@@ -61,121 +62,162 @@ pub fn day_from_number(n: i64) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(i32::try_from(n).ok()?)
 }
 
-/// One write connection and a small pool of read connections.
+pub fn now_secs() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// Whether `GROUPSCOUT_DB` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+    Postgres(pg::Postgres),
+}
+
+/// The store: one engine and the context its rules need.
 pub struct Store {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
+    engine: Engine,
     pub ctx: Arc<StoreContext>,
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // WAL with synchronous=NORMAL: a committed transaction is in the WAL before COMMIT
-    // returns, so it survives the process being killed (-9); only an OS crash could lose
-    // the last transactions.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -65536)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    Ok(())
-}
+/// How many times a PostgreSQL transaction that hit a deadlock or serialization failure
+/// is run again before its error is returned.
+const RETRIES: usize = 5;
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path, ctx: Arc<StoreContext>, readers: usize) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-            }
-        }
-        let mut writer = Connection::open(path).with_context(|| format!("failed to open {}", path.display()))?;
-        configure(&writer)?;
-        migrate(&mut writer)?;
-        // A bulk load that died before its end left these out.
-        create_bulk_indexes(&writer)?;
-        let mut pool = Vec::new();
-        for _ in 0..readers.max(1) {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-            )?;
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
-            conn.pragma_update(None, "cache_size", -32768)?;
-            pool.push(Mutex::new(conn));
-        }
-        Ok(Store { writer: Mutex::new(writer), readers: pool, next_reader: AtomicUsize::new(0), ctx })
+    /// Opens (creating if needed) and migrates the database: a PostgreSQL URL, or else a
+    /// SQLite path. `readers` is the number of read connections (SQLite) or the pool size
+    /// (PostgreSQL).
+    pub fn open(db: &str, ctx: Arc<StoreContext>, readers: usize) -> anyhow::Result<Store> {
+        let engine = if is_postgres_url(db) {
+            Engine::Postgres(pg::Postgres::open(db, readers + 2)?)
+        } else {
+            Engine::Sqlite(sqlite::Sqlite::open(std::path::Path::new(db), readers)?)
+        };
+        Ok(Store { engine, ctx })
     }
 
-    /// Runs `f` in one write transaction; nothing is kept unless `f` returns Ok.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn kind(&self) -> Kind {
+        match self.engine {
+            Engine::Sqlite(_) => Kind::Sqlite,
+            Engine::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    pub fn yesterday(&self) -> i64 {
+        self.ctx.yesterday()
+    }
+
+    /// Runs `f` in one write transaction; nothing is kept unless `f` returns Ok. The changes
+    /// `f` noted are appended to the outbox just before the commit. On PostgreSQL a
+    /// transaction that failed on a deadlock or serialization conflict runs again.
+    pub fn write<T, E>(&self, mut f: impl FnMut(&Db<'_>) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<DbError>,
     {
-        let mut conn = self.writer.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Runs `f` on a read connection (a consistent snapshot when `f` opens a transaction).
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
-        let n = self.readers.len();
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Some(conn) = self.readers[(start + i) % n].try_lock() {
-                return f(&conn);
+        match &self.engine {
+            Engine::Sqlite(s) => s.write(|db| {
+                let out = f(db)?;
+                changes::append(db, &db.take_changes())?;
+                Ok(out)
+            }),
+            Engine::Postgres(p) => {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let mut retry = false;
+                    let r = p.write(|db| {
+                        let out = f(db);
+                        let out = match out {
+                            Ok(v) => v,
+                            Err(e) => {
+                                retry = db.failed_retryably();
+                                return Err(e);
+                            }
+                        };
+                        if let Err(e) = changes::append(db, &db.take_changes()) {
+                            retry = e.is_retryable();
+                            return Err(e.into());
+                        }
+                        Ok(out)
+                    });
+                    match r {
+                        Err(_) if retry && attempt < RETRIES => {
+                            std::thread::sleep(std::time::Duration::from_millis(5 * attempt as u64));
+                            continue;
+                        }
+                        r => return r,
+                    }
+                }
             }
         }
-        let conn = self.readers[start % n].lock();
-        f(&conn)
     }
 
-    /// The write connection, for jobs that manage their own transactions (import, rollup).
-    pub fn writer(&self) -> parking_lot::MutexGuard<'_, Connection> {
-        self.writer.lock()
-    }
-}
-
-/// Drops the bulk-load indexes when the database holds no users yet (a first load), and
-/// says whether it did.
-pub fn drop_bulk_indexes_if_empty(conn: &Connection) -> rusqlite::Result<bool> {
-    let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
-    if empty {
-        for (name, _) in BULK_INDEXES {
-            conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    /// Runs `f` on a read connection; each statement sees committed data.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        match &self.engine {
+            Engine::Sqlite(s) => s.read(f),
+            Engine::Postgres(p) => p.read(f, false),
         }
     }
-    Ok(empty)
-}
 
-/// Builds the bulk-load indexes if they are missing.
-pub fn create_bulk_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    for (_, sql) in BULK_INDEXES {
-        conn.execute_batch(sql)?;
+    /// Runs `f` in one consistent snapshot (index builds, audits).
+    pub fn snapshot<T, E>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        match &self.engine {
+            Engine::Sqlite(s) => s.snapshot(f),
+            Engine::Postgres(p) => p.read(f, true),
+        }
     }
-    Ok(())
-}
 
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    /// Prepares for a bulk load: on SQLite a larger page cache and, into an empty database,
+    /// no secondary indexes until `end_bulk`. Returns whether indexes were dropped.
+    pub fn begin_bulk(&self) -> anyhow::Result<bool> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.begin_bulk(),
+            Engine::Postgres(_) => Ok(false),
+        }
     }
-    Ok(())
+
+    pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.end_bulk(dropped),
+            Engine::Postgres(p) => p.end_bulk(),
+        }
+    }
+
+    /// Runs `f` only if no other process holds the job lock `name` (PostgreSQL: an advisory
+    /// lock held for the call; SQLite: one process owns the file, so always). Returns
+    /// `None` when another node is running it.
+    pub fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<Option<T>> {
+        match &self.engine {
+            Engine::Sqlite(_) => f().map(Some),
+            Engine::Postgres(p) => p.exclusive(name, f),
+        }
+    }
+
+    /// A value kept in the `meta` table, created with `make` by the first caller.
+    pub fn kept_value(&self, key: &str, make: impl FnOnce() -> String) -> DbResult<String> {
+        let fresh = make();
+        self.write(|db| {
+            db.exec(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                p![key, fresh.as_str()],
+            )?;
+            db.value::<String>("SELECT value FROM meta WHERE key = ?1", p![key])
+        })
+    }
 }
 
-/// Appends a row to the `changes` outbox for a group.
-pub fn record_change(tx: &Connection, group_id: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO changes (group_id, at) VALUES (?1, ?2)")?
-        .execute(params![group_id, Utc::now().timestamp()])?;
-    Ok(())
-}
-
-pub fn now_secs() -> i64 {
-    Utc::now().timestamp()
+/// Reads a value kept in a PostgreSQL database's `meta` table, storing `make()` there first
+/// if missing (the secret and admin token a cluster's nodes share).
+pub fn kept_in_database(url: &str, key: &str, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    pg::kept_value(url, key, make)
 }

@@ -1,6 +1,6 @@
 //! The rows the store hands out, and the card (SPEC §2) built from a group row.
 
-use rusqlite::Row;
+use super::db::{DbResult, Row};
 use serde::Serialize;
 
 use crate::domain::stats::avg_age;
@@ -67,7 +67,7 @@ pub const GROUP_COLUMNS: &str = "g.id, g.owner_id, g.name, g.category, g.lat, g.
      g.member_count, g.female_count, g.birth_sum, g.birth_n, g.yesterday_messages, g.active_members";
 
 impl GroupRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<GroupRow> {
+    pub fn from_row(r: &Row<'_>) -> DbResult<GroupRow> {
         Ok(GroupRow {
             id: r.get(0)?,
             owner_id: r.get(1)?,
@@ -78,7 +78,7 @@ impl GroupRow {
             place_name: r.get(6)?,
             city: r.get(7)?,
             district: r.get(8)?,
-            adcode: r.get::<_, i64>(9)? as u64,
+            adcode: r.get::<i64>(9)? as u64,
             join_approval: r.get(10)?,
             members_can_invite: r.get(11)?,
             discoverable: r.get(12)?,
@@ -160,12 +160,12 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+    pub fn from_row(r: &Row<'_>) -> DbResult<UserRow> {
         Ok(UserRow {
             id: r.get(0)?,
             nickname: r.get(1)?,
             gender: r.get(2)?,
-            birth_year: r.get(3)?,
+            birth_year: r.get::<Option<i64>>(3)?.map(|y| y as i32),
             tier: r.get(4)?,
             show_joined_groups: r.get(5)?,
         })

@@ -144,7 +144,7 @@ impl TestApp {
 
     /// Waits until everything written so far is visible to search.
     pub fn settle(&self) {
-        let target = self.app.store.read(groupscout::store::reads::max_change_seq).unwrap();
+        let target = self.app.store.read(|db| groupscout::store::changes::max_seq(db)).unwrap();
         self.app.engine.notify();
         let started = Instant::now();
         while self.app.engine.committed_seq() < target {

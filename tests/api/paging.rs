@@ -143,10 +143,10 @@ fn a_cursor_chain_never_repeats_a_group_while_writes_stream_in() {
     let ids: Vec<i64> = app
         .app
         .store
-        .read(|c| {
-            let mut s = c.prepare("SELECT group_id, user_id FROM members LIMIT 400")?;
-            let rows = s.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+        .read(|db| {
+            db.rows("SELECT group_id, user_id FROM members ORDER BY group_id, user_id LIMIT 400", &[], |r| {
+                Ok((r.get::<i64>(0)?, r.get::<i64>(1)?))
+            })
         })
         .unwrap()
         .into_iter()

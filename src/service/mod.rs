@@ -1,5 +1,11 @@
-//! The application: the store, the index engine and the settings, and the read
-//! operations that combine them. Routes translate HTTP to these calls and back.
+//! The application: the store, the index engine and the settings, and every use case.
+//! Writes live in `groups`, `users` and `activity`, each one store transaction; `App::write`
+//! runs one off the async workers and then wakes the indexer, `App::read` runs a read.
+//! Routes translate HTTP to these calls and back.
+
+pub mod activity;
+pub mod groups;
+pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,10 +19,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::geo::Gazetteer;
 use crate::index::Engine;
 use crate::recommend::{self, Recommendation};
-use crate::store::reads::{self, AdminEntry, RequestEntry};
+use crate::store::groups::AdminEntry;
+use crate::store::members::{self, RequestEntry};
 use crate::store::rows::Card;
-use crate::store::writes::{live_group, require_visible, viewer_of};
+use crate::store::{groups as group_rows, users as user_rows};
 use crate::store::{Store, StoreContext};
+use groups::require_visible;
 
 /// Request counters for `/metrics`.
 #[derive(Default)]
@@ -78,16 +86,52 @@ pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
 
 /// Opens the store alone, for jobs.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.db, Arc::new(load_context(settings)?), 2)
+    Store::open(&settings.db_url(), Arc::new(load_context(settings)?), 2)
 }
 
 impl App {
     /// Opens the store and the index (building or catching it up) for serving.
     pub fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
         let ctx = Arc::new(load_context(&settings)?);
-        let store = Arc::new(Store::open(&settings.db, ctx, 4)?);
+        let store = Arc::new(Store::open(&settings.db_url(), ctx, 4)?);
         let engine = Engine::start(store.clone(), &settings.index, settings.ranking.clone())?;
         Ok(Arc::new(App { settings, store, engine, metrics: Metrics::default() }))
+    }
+
+    /// Runs a write use case off the async workers, then wakes the indexer.
+    pub async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let app = self.clone();
+        let out = Self::read(self, move |a| f(&a.store)).await;
+        app.engine.notify();
+        out
+    }
+
+    /// Runs a read that touches the store: on SQLite right here (a few pages from the
+    /// page cache cost less than a hand-off), on PostgreSQL off the async workers (its
+    /// driver blocks on the network).
+    pub async fn query<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        match self.store.kind() {
+            crate::store::Kind::Sqlite => crate::routes::reading(|| f(self)).await,
+            crate::store::Kind::Postgres => Self::read(self, f).await,
+        }
+    }
+
+    /// Runs blocking work (the store, the index) off the async workers.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let app = self.clone();
+        match tokio::task::spawn_blocking(move || f(&app)).await {
+            Ok(r) => r,
+            Err(e) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
+        }
     }
 
     pub fn current_year(&self) -> i32 {
@@ -97,8 +141,12 @@ impl App {
     /// The detail page. A group that is not discoverable exists only for its members.
     pub fn group_detail(&self, id: i64, viewer: Option<i64>, origin: Option<(f64, f64)>) -> ApiResult<Detail> {
         let year = self.current_year();
-        self.store.read(|conn| {
-            let (g, v) = reads::group_for_viewer(conn, id, viewer)?.ok_or_else(|| ApiError::not_found("group"))?;
+        self.store.read(|db| {
+            let g = group_rows::group_text(db, id)?.ok_or_else(|| ApiError::not_found("group"))?;
+            let v = match viewer {
+                Some(u) => members::viewer_of(db, id, u)?,
+                None => Viewer::Outsider,
+            };
             require_visible(&g.row, v)?;
             let distance =
                 origin.and_then(|(lat, lon)| g.row.location().map(|(a, b)| crate::geo::haversine_m(lat, lon, a, b)));
@@ -106,7 +154,7 @@ impl App {
                 Some(u) => Some(ViewerBlock {
                     role: v.as_str(),
                     can_apply: v == Viewer::Outsider && g.row.has_room(),
-                    friends_in_group: reads::friends_in_group(conn, id, u)?,
+                    friends_in_group: user_rows::friends_in_group(db, id, u)?,
                 }),
                 None => None,
             };
@@ -117,7 +165,7 @@ impl App {
                 discoverable: g.row.discoverable,
                 description: g.description,
                 announcement: g.announcement,
-                admins: reads::admins(conn, id)?,
+                admins: group_rows::admins(db, id)?,
                 viewer: viewer_block,
             })
         })
@@ -125,25 +173,25 @@ impl App {
 
     /// The pending applications of a group, for its owner and admins.
     pub fn pending_requests(&self, group_id: i64, actor: i64) -> ApiResult<Vec<RequestEntry>> {
-        self.store.read(|conn| {
-            let group = live_group(conn, group_id)?.ok_or_else(|| ApiError::not_found("group"))?;
-            let viewer = viewer_of(conn, group_id, actor)?;
+        self.store.read(|db| {
+            let group = group_rows::live(db, group_id)?.ok_or_else(|| ApiError::not_found("group"))?;
+            let viewer = members::viewer_of(db, group_id, actor)?;
             require_visible(&group, viewer)?;
             rules::check_manage(viewer)?;
-            Ok(reads::pending_requests(conn, group_id)?)
+            Ok(members::pending_requests(db, group_id)?)
         })
     }
 
     /// A user's joined groups as `viewer` may see them.
     pub fn profile_groups(&self, user_id: i64, viewer: Option<i64>, is_admin: bool) -> ApiResult<ProfileList> {
         let year = self.current_year();
-        self.store.read(|conn| {
-            let user = reads::user(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        self.store.read(|db| {
+            let user = user_rows::user(db, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
             let own = viewer == Some(user_id) || is_admin;
             if !own && !user.show_joined_groups {
                 return Ok(ProfileList { hidden: true, groups: Vec::new() });
             }
-            let rows = reads::joined_groups(conn, user_id, own)?;
+            let rows = group_rows::joined_by(db, user_id, own)?;
             Ok(ProfileList { hidden: false, groups: rows.iter().map(|g| g.card(year, None)).collect() })
         })
     }
@@ -155,9 +203,9 @@ impl App {
         origin: Option<(f64, f64)>,
         limit: usize,
     ) -> ApiResult<Vec<Recommendation>> {
-        let profile = self.store.read(|conn| -> ApiResult<_> {
-            reads::user(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
-            Ok(recommend::load_profile(conn, user_id)?)
+        let profile = self.store.read(|db| -> ApiResult<_> {
+            user_rows::user(db, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+            Ok(recommend::load_profile(db, user_id)?)
         })?;
         let catalog = self.engine.catalog.read();
         Ok(recommend::recommend(&catalog, &self.store.ctx.categories, &profile, origin, limit))

@@ -1,0 +1,141 @@
+//! The shared engine: PostgreSQL through the synchronous `postgres` driver and an `r2d2`
+//! pool. The store's calls already run off the async workers (on the blocking pool or the
+//! indexer's thread), so a blocking driver fits them without a second async runtime in
+//! every call path; each pooled connection keeps its own prepared statements.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use postgres::{Client, IsolationLevel, NoTls};
+
+use super::db::{Db, DbError, StatementCache};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+
+/// The advisory lock key that serialises migrations between nodes starting at once.
+const MIGRATION_LOCK: i64 = 0x6772_6f75_7073_0001;
+
+pub struct PgConn {
+    client: Client,
+    stmts: StatementCache,
+}
+
+pub struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn { client: self.config.connect(NoTls)?, stmts: HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+pub struct Postgres {
+    pool: r2d2::Pool<Manager>,
+}
+
+fn config(url: &str) -> anyhow::Result<postgres::Config> {
+    let mut config: postgres::Config = url.parse().with_context(|| "GROUPSCOUT_DB is not a valid PostgreSQL URL")?;
+    config.application_name("groupscout");
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    Ok(config)
+}
+
+fn migrate(client: &mut Client) -> anyhow::Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let version: Option<i64> = tx.query_opt("SELECT version FROM schema_version", &[])?.map(|r| r.get(0));
+    let version = version.unwrap_or(0) as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).with_context(|| format!("migration {} failed", i + 1))?;
+    }
+    tx.execute("DELETE FROM schema_version", &[])?;
+    tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&(MIGRATIONS.len() as i64)])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// See `super::kept_in_database`.
+pub fn kept_value(url: &str, key: &str, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    let mut client = config(url)?.connect(NoTls).with_context(|| "failed to connect to PostgreSQL")?;
+    migrate(&mut client)?;
+    client.execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &make()])?;
+    Ok(client.query_one("SELECT value FROM meta WHERE key = $1", &[&key])?.get(0))
+}
+
+impl Postgres {
+    pub fn open(url: &str, size: usize) -> anyhow::Result<Postgres> {
+        let config = config(url)?;
+        let mut first = config.connect(NoTls).with_context(|| "failed to connect to PostgreSQL")?;
+        migrate(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(2) as u32)
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(Manager { config })
+            .with_context(|| "failed to open the PostgreSQL pool")?;
+        Ok(Postgres { pool })
+    }
+
+    /// One READ COMMITTED transaction. Statements that read before they write lock what
+    /// they read (`FOR UPDATE` on the group row, see `groups::lock`), so the rules see the
+    /// same state they change.
+    pub fn write<T, E: From<DbError>>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.pool.get().map_err(DbError::from)?;
+        let PgConn { client, stmts } = &mut *conn;
+        let tx = client.transaction().map_err(DbError::from)?;
+        let db = Db::pg(tx, stmts);
+        let out = f(&db)?;
+        let pg = db.into_pg().expect("a PostgreSQL transaction");
+        pg.tx.commit().map_err(DbError::from)?;
+        Ok(out)
+    }
+
+    /// A read-only transaction; `snapshot` makes it REPEATABLE READ (one snapshot for all
+    /// its statements).
+    pub fn read<T, E: From<DbError>>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>, snapshot: bool) -> Result<T, E> {
+        let mut conn = self.pool.get().map_err(DbError::from)?;
+        let PgConn { client, stmts } = &mut *conn;
+        let level = if snapshot { IsolationLevel::RepeatableRead } else { IsolationLevel::ReadCommitted };
+        let tx = client.build_transaction().isolation_level(level).read_only(true).start().map_err(DbError::from)?;
+        let db = Db::pg(tx, stmts);
+        let out = f(&db)?;
+        let pg = db.into_pg().expect("a PostgreSQL transaction");
+        pg.tx.commit().map_err(DbError::from)?;
+        Ok(out)
+    }
+
+    pub fn end_bulk(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        // Imported groups keep their ids; the next created group must not reuse one.
+        conn.client.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('groups', 'id'), GREATEST((SELECT MAX(id) FROM groups), 1)); \
+             ANALYZE",
+        )?;
+        Ok(())
+    }
+
+    pub fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<Option<T>> {
+        let mut conn = self.pool.get()?;
+        let got: bool = conn.client.query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&name])?.get(0);
+        if !got {
+            return Ok(None);
+        }
+        let out = f();
+        let _ = conn.client.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
+        out.map(Some)
+    }
+}
