@@ -2,7 +2,7 @@
 //! Every field is validated with the same domain types as the API; a bad line is reported
 //! with its number and skipped, the rest kept. Running the same file twice changes nothing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
 use std::time::Instant;
 
@@ -15,13 +15,16 @@ use crate::domain::{Announcement, Description, Gender, GroupName, Location, Nick
 use crate::error::{ApiError, ApiResult, Code};
 use crate::service::groups::place_of;
 use crate::store::activity::{apply_events, refresh_stats, ActivityEvent};
-use crate::store::bulk::{self, ImportedGroup};
+use crate::store::bulk::{self, ImportedGroup, ImportedMember, ImportedUser};
 use crate::store::users::{self, Person, UserInput};
-use crate::store::{day_number, groups, members, now_secs, Db, DbResult, Store};
+use crate::store::{day_number, groups, members, now_secs, Db, DbResult, Kind, Store};
 
 /// Lines per transaction: large enough to be fast, small enough that a running server's
-/// writes do not wait long for the lock.
+/// writes do not wait long for the lock. PostgreSQL batches are staged with COPY and
+/// merged set-wise, which pays off on larger batches (and other writers only wait on the
+/// rows a batch touches).
 const BATCH_LINES: usize = 20_000;
+const PG_BATCH_LINES: usize = 100_000;
 
 #[derive(Deserialize)]
 struct LocationLine {
@@ -106,22 +109,22 @@ fn require_id(field: &str, id: i64) -> ApiResult<i64> {
     Ok(id)
 }
 
-/// State carried through one batch.
-struct Batch {
-    touched: BTreeSet<i64>,
-    events: Vec<ActivityEvent>,
-}
-
-/// What the importer has already looked up: users' attributes and groups' owners. Lines
-/// come users first, so most lookups are answered here instead of by SQLite.
+/// What the importer has already looked up: users' attributes and groups' owners, and
+/// ids known to be absent. Lines come users first, so most lookups are answered here
+/// instead of by the store; on PostgreSQL a batch's ids are fetched in one query first.
 #[derive(Default)]
 struct Known {
     people: HashMap<i64, Person, ahash::RandomState>,
     owners: HashMap<i64, i64, ahash::RandomState>,
+    no_person: HashSet<i64, ahash::RandomState>,
+    no_group: HashSet<i64, ahash::RandomState>,
 }
 
 impl Known {
     fn person(&mut self, db: &Db<'_>, id: i64) -> DbResult<Option<&Person>> {
+        if self.no_person.contains(&id) {
+            return Ok(None);
+        }
         if let std::collections::hash_map::Entry::Vacant(slot) = self.people.entry(id) {
             match users::person(db, id)? {
                 Some(p) => slot.insert(p),
@@ -135,17 +138,69 @@ impl Known {
         if let Some(o) = self.owners.get(&group_id) {
             return Ok(Some(*o));
         }
+        if self.no_group.contains(&group_id) {
+            return Ok(None);
+        }
         let o = groups::owner_of(db, group_id)?;
         if let Some(o) = o {
             self.owners.insert(group_id, o);
         }
         Ok(o)
     }
+
+    /// Looks up, in two queries, every user and group the lines name that is not known yet.
+    fn prefetch(&mut self, db: &Db<'_>, lines: &[Result<Line, String>]) -> DbResult<()> {
+        let mut people = Vec::new();
+        let mut groups_named = Vec::new();
+        for line in lines.iter().flatten() {
+            match line {
+                Line::User { .. } => {}
+                Line::Follow { from, to } => people.extend([*from, *to]),
+                Line::Group { owner_id, .. } => people.push(*owner_id),
+                Line::Member { group_id, user_id, .. } | Line::Activity { group_id, user_id, .. } => {
+                    people.push(*user_id);
+                    groups_named.push(*group_id);
+                }
+            }
+        }
+        people.retain(|id| !self.people.contains_key(id) && !self.no_person.contains(id));
+        people.sort_unstable();
+        people.dedup();
+        groups_named.retain(|id| !self.owners.contains_key(id) && !self.no_group.contains(id));
+        groups_named.sort_unstable();
+        groups_named.dedup();
+        let found_people = bulk::people(db, &people)?;
+        for id in people {
+            match found_people.get(&id) {
+                Some(p) => self.people.insert(id, p.clone()),
+                None => self.no_person.insert(id).then_some(()).and(None),
+            };
+        }
+        let found_owners = bulk::owners(db, &groups_named)?;
+        for id in groups_named {
+            match found_owners.get(&id) {
+                Some(o) => self.owners.insert(id, *o),
+                None => self.no_group.insert(id).then_some(0).and(None),
+            };
+        }
+        Ok(())
+    }
 }
 
-fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: &mut Known) -> ApiResult<()> {
+/// One validated line, ready to write.
+enum Op {
+    User(ImportedUser),
+    Follow(i64, i64),
+    Group(ImportedGroup, Person),
+    Member(ImportedMember, Person),
+    Activity(ActivityEvent),
+}
+
+/// Checks one line against the domain types and what exists, and says what to write.
+/// Nothing is written here; `known` learns what the line will create.
+fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiResult<Op> {
     let ctx = &store.ctx;
-    match line {
+    Ok(match line {
         Line::User { id, nickname, gender, birth_year, tier, show_joined_groups } => {
             let id = require_id("id", id)?;
             if let Some(t) = &tier {
@@ -160,19 +215,26 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
                 tier,
                 show_joined_groups,
             };
-            users::upsert(tx, id, &input, now_secs())?;
-            known.people.remove(&id);
+            let old_tier = known.person(db, id)?.map(|p| p.tier.clone());
+            let person = Person {
+                female: input.gender == Gender::Female,
+                birth_year: input.birth_year,
+                tier: input.tier.clone().or(old_tier).unwrap_or_else(|| "normal".into()),
+            };
+            known.no_person.remove(&id);
+            known.people.insert(id, person);
+            Op::User(ImportedUser { id, input })
         }
         Line::Follow { from, to } => {
             if from == to {
                 return Err(ApiError::invalid("to", "a user cannot follow themself"));
             }
             for (field, id) in [("from", from), ("to", to)] {
-                if known.person(tx, id)?.is_none() {
+                if known.person(db, id)?.is_none() {
                     return Err(ApiError::invalid(field, format!("unknown user {id}")));
                 }
             }
-            users::follow(tx, from, to, now_secs())?;
+            Op::Follow(from, to)
         }
         Line::Group {
             id,
@@ -188,7 +250,9 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
             created_at,
         } => {
             let id = require_id("id", id)?;
-            let owner = users::person(tx, owner_id)?
+            let owner = known
+                .person(db, owner_id)?
+                .cloned()
                 .ok_or_else(|| ApiError::invalid("owner_id", format!("unknown user {owner_id}")))?;
             let name = GroupName::parse("name", &name)?;
             let category = ctx.categories.parse("category", &category)?;
@@ -198,33 +262,34 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
                 location.map(|l| Location::parse("location", l.lat, l.lon, l.place_name.as_deref())).transpose()?;
             let created = timestamp("created_at", created_at.as_deref())?;
             let place = place_of(store, location.as_ref());
-            bulk::upsert_group(
-                tx,
-                &ImportedGroup {
+            known.no_group.remove(&id);
+            known.owners.insert(id, owner_id);
+            let capacity = i64::from(ctx.rules.tier(&owner.tier).capacity);
+            Op::Group(
+                ImportedGroup {
                     id,
                     owner_id,
-                    name: &name,
-                    category: &category,
-                    description: &description,
-                    announcement: &announcement,
-                    place: &place,
+                    name: name.as_str().to_string(),
+                    category: category.as_str().to_string(),
+                    description: description.as_str().to_string(),
+                    announcement: announcement.as_str().to_string(),
+                    place,
                     join_approval: join_approval.unwrap_or(false),
                     members_can_invite: members_can_invite.unwrap_or(true),
                     discoverable: discoverable.unwrap_or(true),
-                    capacity: i64::from(ctx.rules.tier(&owner.tier).capacity),
+                    capacity,
                     created_at: created,
                 },
-            )?;
-            seat_owner(tx, id, owner_id, &owner, created)?;
-            known.owners.insert(id, owner_id);
-            batch.touched.insert(id);
+                owner,
+            )
         }
         Line::Member { group_id, user_id, role, joined_at } => {
             let owner = known
-                .owner(tx, group_id)?
+                .owner(db, group_id)?
                 .ok_or_else(|| ApiError::invalid("group_id", format!("unknown group {group_id}")))?;
             let who = known
-                .person(tx, user_id)?
+                .person(db, user_id)?
+                .cloned()
                 .ok_or_else(|| ApiError::invalid("user_id", format!("unknown user {user_id}")))?;
             let named = role
                 .as_deref()
@@ -238,20 +303,13 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
                 return Err(ApiError::invalid("role", "only the group's owner_id has the role owner"));
             }
             let joined = joined_at.as_deref().map(|t| timestamp("joined_at", Some(t))).transpose()?;
-            match members::role_of(tx, group_id, user_id)? {
-                None => members::insert(tx, group_id, user_id, who, role, joined.unwrap_or_else(now_secs))?,
-                Some((r, at)) if r != role.as_str() || joined.is_some_and(|j| j != at) => {
-                    members::set_role_and_joined(tx, group_id, user_id, role, joined.unwrap_or(at))?;
-                }
-                Some(_) => {}
-            }
-            batch.touched.insert(group_id);
+            Op::Member(ImportedMember { group_id, user_id, role, joined_at: joined }, who)
         }
         Line::Activity { group_id, user_id, at, messages, event_id } => {
-            if known.owner(tx, group_id)?.is_none() {
+            if known.owner(db, group_id)?.is_none() {
                 return Err(ApiError::invalid("group_id", format!("unknown group {group_id}")));
             }
-            if known.person(tx, user_id)?.is_none() {
+            if known.person(db, user_id)?.is_none() {
                 return Err(ApiError::invalid("user_id", format!("unknown user {user_id}")));
             }
             let at = parse_activity("", &at, messages, event_id.as_deref())?;
@@ -259,14 +317,38 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
             // same file counts nothing twice.
             let event_id =
                 event_id.unwrap_or_else(|| format!("import:{group_id}:{user_id}:{}:{messages}", at.timestamp()));
-            batch.events.push(ActivityEvent {
+            Op::Activity(ActivityEvent {
                 group_id,
                 user_id,
                 day: day_number(at.with_timezone(&ctx.timezone).date_naive()),
                 messages,
                 event_id: Some(event_id),
-            });
+            })
         }
+    })
+}
+
+/// SQLite: writes one validated line at once (statement by statement is fast in process).
+fn write_op(db: &Db<'_>, op: Op, touched: &mut BTreeSet<i64>, events: &mut Vec<ActivityEvent>) -> DbResult<()> {
+    match op {
+        Op::User(u) => users::upsert(db, u.id, &u.input, now_secs())?,
+        Op::Follow(from, to) => users::follow(db, from, to, now_secs())?,
+        Op::Group(g, owner) => {
+            bulk::upsert_group(db, &g)?;
+            seat_owner(db, g.id, g.owner_id, &owner, g.created_at)?;
+            touched.insert(g.id);
+        }
+        Op::Member(m, who) => {
+            match members::role_of(db, m.group_id, m.user_id)? {
+                None => members::insert(db, m.group_id, m.user_id, &who, m.role, m.joined_at.unwrap_or_else(now_secs))?,
+                Some((r, at)) if r != m.role.as_str() || m.joined_at.is_some_and(|j| j != at) => {
+                    members::set_role_and_joined(db, m.group_id, m.user_id, m.role, m.joined_at.unwrap_or(at))?;
+                }
+                Some(_) => {}
+            }
+            touched.insert(m.group_id);
+        }
+        Op::Activity(e) => events.push(e),
     }
     Ok(())
 }
@@ -274,7 +356,7 @@ fn apply_line(store: &Store, tx: &Db<'_>, line: Line, batch: &mut Batch, known: 
 /// Makes `owner_id` the group's one member with the role owner (SPEC §1: `member_count`
 /// counts the owner), joined at `created_at` unless a member line already seated them; a
 /// previous owner, when a re-import names another, stays on as a plain member.
-fn seat_owner(db: &Db<'_>, group_id: i64, owner_id: i64, owner: &Person, created: i64) -> ApiResult<()> {
+fn seat_owner(db: &Db<'_>, group_id: i64, owner_id: i64, owner: &Person, created: i64) -> DbResult<()> {
     members::demote_other_owners(db, group_id, owner_id)?;
     match members::role_of(db, group_id, owner_id)? {
         None => members::insert(db, group_id, owner_id, owner, Role::Owner, created)?,
@@ -284,18 +366,7 @@ fn seat_owner(db: &Db<'_>, group_id: i64, owner_id: i64, owner: &Person, created
     Ok(())
 }
 
-/// Closes a batch: activity, statistics and one change per touched group.
-fn finish_batch(db: &Db<'_>, batch: &mut Batch, yesterday: i64) -> DbResult<()> {
-    apply_events(db, &batch.events, yesterday)?;
-    for g in std::mem::take(&mut batch.touched) {
-        refresh_stats(db, g, yesterday)?;
-        db.record_change(g);
-    }
-    batch.events.clear();
-    Ok(())
-}
-
-/// Imports lines from `input`. `on_line` is called with the bytes read so far.
+/// Imports lines from `input`. `on_progress` is called with the bytes and lines read so far.
 pub fn import(
     store: &Store,
     input: &mut dyn BufRead,
@@ -312,6 +383,78 @@ pub fn import(
     Ok(summary)
 }
 
+/// The outcome of one line: Ok, or the reason it was skipped.
+type LineResult = Result<(), String>;
+
+/// Validates and writes one batch of lines in the open transaction.
+fn write_batch(
+    store: &Store,
+    db: &Db<'_>,
+    lines: &[String],
+    first_line: u64,
+    known: &mut Known,
+    yesterday: i64,
+) -> anyhow::Result<Vec<LineResult>> {
+    let parsed: Vec<Result<Line, String>> = lines
+        .iter()
+        .map(|raw| serde_json::from_str::<Line>(raw.trim()).map_err(|e| format!("not a valid import line: {e}")))
+        .collect();
+    let postgres = db.kind() == Kind::Postgres;
+    if postgres {
+        known.prefetch(db, &parsed)?;
+    }
+    let mut results = Vec::with_capacity(lines.len());
+    let mut touched = BTreeSet::new();
+    let mut events = Vec::new();
+    let mut staged = bulk::Staged::default();
+    for (i, (raw, line)) in lines.iter().zip(parsed).enumerate() {
+        if raw.trim().is_empty() {
+            results.push(Ok(()));
+            continue;
+        }
+        let op = match line.map(|l| validate(store, db, l, known)) {
+            Ok(Ok(op)) => op,
+            // A failure of the store itself ends the import.
+            Ok(Err(e)) if e.code == Code::Internal => {
+                anyhow::bail!("line {}: the store failed: {}", first_line + i as u64 + 1, e.message)
+            }
+            Ok(Err(e)) => {
+                results.push(Err(match e.field {
+                    Some(f) => format!("{f}: {}", e.message),
+                    None => e.message,
+                }));
+                continue;
+            }
+            Err(reason) => {
+                results.push(Err(reason));
+                continue;
+            }
+        };
+        if postgres {
+            match op {
+                Op::User(u) => staged.user(u),
+                Op::Follow(a, b) => staged.follows.push((a, b)),
+                Op::Group(g, _) => staged.group(g),
+                Op::Member(m, _) => staged.member(m),
+                Op::Activity(e) => staged.events.push(e),
+            }
+        } else {
+            write_op(db, op, &mut touched, &mut events)?;
+        }
+        results.push(Ok(()));
+    }
+    if postgres {
+        bulk::load(db, staged, yesterday, now_secs())?;
+    } else {
+        apply_events(db, &events, yesterday)?;
+        for g in touched {
+            refresh_stats(db, g, yesterday)?;
+            db.record_change(g);
+        }
+    }
+    Ok(results)
+}
+
 /// The line loop of `import`: batches of lines, each batch one transaction.
 fn import_lines(
     store: &Store,
@@ -322,13 +465,14 @@ fn import_lines(
 ) -> anyhow::Result<()> {
     let mut bytes = 0u64;
     let mut known = Known::default();
-    let mut lines: Vec<String> = Vec::with_capacity(BATCH_LINES);
+    let batch_lines = if store.kind() == Kind::Postgres { PG_BATCH_LINES } else { BATCH_LINES };
+    let mut lines: Vec<String> = Vec::with_capacity(batch_lines);
     loop {
         // A batch is read first and written in one transaction, which may run again on
         // PostgreSQL after a deadlock: the lines, not the input, are replayed.
         lines.clear();
         let mut done = false;
-        while lines.len() < BATCH_LINES {
+        while lines.len() < batch_lines {
             let mut buf = String::new();
             let n = input.read_line(&mut buf)?;
             if n == 0 {
@@ -340,53 +484,24 @@ fn import_lines(
         }
         let first_line = summary.lines;
         let mut attempt = 0;
-        let outcome = store.write(|db| -> anyhow::Result<Vec<(u64, Result<(), String>)>> {
+        let results = store.write(|db| {
             attempt += 1;
             if attempt > 1 {
                 // What a rolled-back attempt looked up or wrote may not hold any more.
                 known = Known::default();
             }
-            let mut batch = Batch { touched: BTreeSet::new(), events: Vec::new() };
-            let mut results = Vec::with_capacity(lines.len());
-            for (i, raw) in lines.iter().enumerate() {
-                let number = first_line + i as u64 + 1;
-                let text = raw.trim();
-                if text.is_empty() {
-                    results.push((number, Ok(())));
-                    continue;
-                }
-                let result = match serde_json::from_str::<Line>(text) {
-                    // Every line validates everything before it writes, so a refused line
-                    // has written nothing; a failure of the store itself ends the import.
-                    Ok(line) => match apply_line(store, db, line, &mut batch, &mut known) {
-                        Ok(()) => Ok(()),
-                        Err(e) if e.code == Code::Internal => {
-                            anyhow::bail!("line {number}: the store failed: {}", e.message)
-                        }
-                        Err(e) => Err(match e.field {
-                            Some(f) => format!("{f}: {}", e.message),
-                            None => e.message,
-                        }),
-                    },
-                    Err(e) => Err(format!("not a valid import line: {e}")),
-                };
-                results.push((number, result));
-            }
-            finish_batch(db, &mut batch, yesterday)?;
-            Ok(results)
-        });
-        let results = outcome?;
-        for (number, result) in results {
-            summary.lines = number;
-            let text_empty = lines[(number - first_line - 1) as usize].trim().is_empty();
+            write_batch(store, db, &lines, first_line, &mut known, yesterday)
+        })?;
+        for (i, result) in results.into_iter().enumerate() {
+            summary.lines += 1;
             match result {
-                Ok(()) if text_empty => {}
+                Ok(()) if lines[i].trim().is_empty() => {}
                 Ok(()) => summary.imported += 1,
                 Err(reason) => {
                     summary.skipped += 1;
-                    eprintln!("line {number}: {reason}");
+                    eprintln!("line {}: {reason}", summary.lines);
                     if summary.errors.len() < 100 {
-                        summary.errors.push((number, reason));
+                        summary.errors.push((summary.lines, reason));
                     }
                 }
             }

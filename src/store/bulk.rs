@@ -1,19 +1,34 @@
-//! The import's writes: groups with the ids they are given, and owners seated with them.
+//! The import's writes. On SQLite the importer writes line by line through the entity
+//! functions (in process, a statement costs microseconds). On PostgreSQL a batch of lines
+//! is staged with `COPY` into temporary tables and merged with a few set-wise statements;
+//! the statistics of every group the batch touched are then recomputed from its rows, so
+//! they are exact whatever order the lines came in.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::activity::{ActivityEvent, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
 use super::groups::Place;
-use crate::domain::{Announcement, Category, Description, GroupName};
+use super::users::{Person, UserInput};
+use crate::domain::rules::Role;
 use crate::p;
 
+/// A user line, validated.
+pub struct ImportedUser {
+    pub id: i64,
+    pub input: UserInput,
+}
+
 /// A group line, validated.
-pub struct ImportedGroup<'a> {
+pub struct ImportedGroup {
     pub id: i64,
     pub owner_id: i64,
-    pub name: &'a GroupName,
-    pub category: &'a Category,
-    pub description: &'a Description,
-    pub announcement: &'a Announcement,
-    pub place: &'a Place,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub announcement: String,
+    pub place: Place,
     pub join_approval: bool,
     pub members_can_invite: bool,
     pub discoverable: bool,
@@ -21,8 +36,16 @@ pub struct ImportedGroup<'a> {
     pub created_at: i64,
 }
 
+/// A member line, validated; `role` is final (the owner's line keeps `owner`).
+pub struct ImportedMember {
+    pub group_id: i64,
+    pub user_id: i64,
+    pub role: Role,
+    pub joined_at: Option<i64>,
+}
+
 /// Inserts a group with its own id, or updates every field a group line gives.
-pub fn upsert_group(db: &Db<'_>, g: &ImportedGroup<'_>) -> DbResult<()> {
+pub fn upsert_group(db: &Db<'_>, g: &ImportedGroup) -> DbResult<()> {
     db.exec(
         "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
          district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
@@ -52,5 +75,336 @@ pub fn upsert_group(db: &Db<'_>, g: &ImportedGroup<'_>) -> DbResult<()> {
             g.created_at
         ],
     )?;
+    Ok(())
+}
+
+/// PostgreSQL: the attributes of the users among `ids` that exist.
+pub fn people(db: &Db<'_>, ids: &[i64]) -> DbResult<HashMap<i64, Person>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(db
+        .rows_for_ids("SELECT id, gender, birth_year, tier FROM users WHERE id = ANY($1::bigint[])", ids, |r| {
+            Ok((
+                r.get::<i64>(0)?,
+                Person {
+                    female: r.get::<String>(1)? == "female",
+                    birth_year: r.get::<Option<i64>>(2)?.map(|y| y as i32),
+                    tier: r.get(3)?,
+                },
+            ))
+        })?
+        .into_iter()
+        .collect())
+}
+
+/// PostgreSQL: the owners of the live groups among `ids`.
+pub fn owners(db: &Db<'_>, ids: &[i64]) -> DbResult<HashMap<i64, i64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(db
+        .rows_for_ids(
+            "SELECT id, owner_id FROM groups WHERE id = ANY($1::bigint[]) AND dissolved_at IS NULL",
+            ids,
+            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+        )?
+        .into_iter()
+        .collect())
+}
+
+/// One batch of validated lines, merged the way line-by-line writes would leave them: a
+/// later line for the same user, group or membership wins, fields it leaves out keep the
+/// earlier line's value, and an event id counts once.
+#[derive(Default)]
+pub struct Staged {
+    users: Vec<ImportedUser>,
+    user_at: HashMap<i64, usize>,
+    pub follows: Vec<(i64, i64)>,
+    groups: Vec<ImportedGroup>,
+    group_at: HashMap<i64, usize>,
+    members: Vec<ImportedMember>,
+    member_at: HashMap<(i64, i64), usize>,
+    pub events: Vec<ActivityEvent>,
+}
+
+impl Staged {
+    pub fn user(&mut self, mut u: ImportedUser) {
+        match self.user_at.get(&u.id) {
+            Some(&i) => {
+                let old = &self.users[i].input;
+                u.input.tier = u.input.tier.or_else(|| old.tier.clone());
+                u.input.show_joined_groups = u.input.show_joined_groups.or(old.show_joined_groups);
+                self.users[i] = u;
+            }
+            None => {
+                self.user_at.insert(u.id, self.users.len());
+                self.users.push(u);
+            }
+        }
+    }
+
+    pub fn group(&mut self, g: ImportedGroup) {
+        match self.group_at.get(&g.id) {
+            Some(&i) => self.groups[i] = g,
+            None => {
+                self.group_at.insert(g.id, self.groups.len());
+                self.groups.push(g);
+            }
+        }
+    }
+
+    pub fn member(&mut self, mut m: ImportedMember) {
+        match self.member_at.get(&(m.group_id, m.user_id)) {
+            Some(&i) => {
+                m.joined_at = m.joined_at.or(self.members[i].joined_at);
+                self.members[i] = m;
+            }
+            None => {
+                self.member_at.insert((m.group_id, m.user_id), self.members.len());
+                self.members.push(m);
+            }
+        }
+    }
+}
+
+/// A field of `COPY … FROM STDIN` text format.
+fn field(out: &mut String, value: Option<&str>) {
+    match value {
+        None => out.push_str("\\N"),
+        Some(v) => {
+            for c in v.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+fn num(out: &mut String, value: Option<impl std::fmt::Display>) {
+    match value {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push_str("\\N"),
+    }
+}
+
+/// Ends a row (replacing the last tab with a newline).
+fn end_row(out: &mut String) {
+    if out.ends_with('\t') {
+        out.pop();
+    }
+    out.push('\n');
+}
+
+const STAGING: &str = "\
+    CREATE TEMP TABLE s_users (id BIGINT, nickname TEXT, gender TEXT, birth_year BIGINT, tier TEXT, show BOOLEAN) \
+        ON COMMIT DROP; \
+    CREATE TEMP TABLE s_follows (src BIGINT, dst BIGINT) ON COMMIT DROP; \
+    CREATE TEMP TABLE s_groups (id BIGINT, owner_id BIGINT, name TEXT, category TEXT, description TEXT, \
+        announcement TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION, place_name TEXT, city TEXT, district TEXT, \
+        adcode BIGINT, join_approval BOOLEAN, members_can_invite BOOLEAN, discoverable BOOLEAN, capacity BIGINT, \
+        created_at BIGINT) ON COMMIT DROP; \
+    CREATE TEMP TABLE s_members (group_id BIGINT, user_id BIGINT, role TEXT, joined_at BIGINT) ON COMMIT DROP; \
+    CREATE TEMP TABLE s_events (group_id BIGINT, day BIGINT, user_id BIGINT, messages BIGINT, event_id TEXT) \
+        ON COMMIT DROP; \
+    CREATE TEMP TABLE t_groups (id BIGINT PRIMARY KEY) ON COMMIT DROP";
+
+/// PostgreSQL: writes a staged batch and notes every group it touched as changed.
+pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<()> {
+    db.batch(STAGING)?;
+    let mut buf = String::new();
+    let mut seen_events = std::collections::HashSet::new();
+
+    if !staged.users.is_empty() {
+        buf.clear();
+        for u in &staged.users {
+            let i = &u.input;
+            num(&mut buf, Some(u.id));
+            buf.push('\t');
+            field(&mut buf, Some(i.nickname.as_str()));
+            buf.push('\t');
+            field(&mut buf, Some(i.gender.as_str()));
+            buf.push('\t');
+            num(&mut buf, i.birth_year);
+            buf.push('\t');
+            field(&mut buf, i.tier.as_deref());
+            buf.push('\t');
+            num(&mut buf, i.show_joined_groups);
+            end_row(&mut buf);
+        }
+        db.copy_in("COPY s_users FROM STDIN", buf.as_bytes())?;
+        // Members whose gender or birth year changes move their groups' statistics.
+        db.batch(
+            "INSERT INTO t_groups SELECT DISTINCT m.group_id FROM s_users s JOIN users u ON u.id = s.id \
+             JOIN members m ON m.user_id = s.id \
+             WHERE u.gender <> s.gender OR u.birth_year IS DISTINCT FROM s.birth_year ON CONFLICT DO NOTHING",
+        )?;
+        db.exec(
+            "UPDATE users u SET nickname = s.nickname, gender = s.gender, birth_year = s.birth_year, \
+             tier = COALESCE(s.tier, u.tier), show_joined_groups = COALESCE(s.show, u.show_joined_groups), \
+             updated_at = ?1 FROM s_users s WHERE u.id = s.id",
+            p![now],
+        )?;
+        db.exec(
+            "INSERT INTO users (id, nickname, gender, birth_year, tier, show_joined_groups, created_at, updated_at) \
+             SELECT s.id, s.nickname, s.gender, s.birth_year, COALESCE(s.tier, 'normal'), COALESCE(s.show, FALSE), \
+             ?1, ?1 FROM s_users s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.id)",
+            p![now],
+        )?;
+    }
+
+    if !staged.follows.is_empty() {
+        buf.clear();
+        for (a, b) in &staged.follows {
+            let _ = writeln!(buf, "{a}\t{b}");
+        }
+        db.copy_in("COPY s_follows FROM STDIN", buf.as_bytes())?;
+        db.exec(
+            "INSERT INTO follows (src, dst, created_at) SELECT DISTINCT src, dst, CAST(?1 AS BIGINT) FROM s_follows \
+             ON CONFLICT DO NOTHING",
+            p![now],
+        )?;
+    }
+
+    if !staged.groups.is_empty() {
+        buf.clear();
+        for g in &staged.groups {
+            let loc = g.place.location.as_ref();
+            num(&mut buf, Some(g.id));
+            buf.push('\t');
+            num(&mut buf, Some(g.owner_id));
+            buf.push('\t');
+            for text in [&g.name, &g.category, &g.description, &g.announcement] {
+                field(&mut buf, Some(text));
+                buf.push('\t');
+            }
+            num(&mut buf, loc.map(|l| l.lat));
+            buf.push('\t');
+            num(&mut buf, loc.map(|l| l.lon));
+            buf.push('\t');
+            field(&mut buf, loc.and_then(|l| l.place_name.as_deref()));
+            buf.push('\t');
+            field(&mut buf, g.place.city.as_deref());
+            buf.push('\t');
+            field(&mut buf, g.place.district.as_deref());
+            buf.push('\t');
+            num(&mut buf, Some(g.place.adcode));
+            buf.push('\t');
+            for flag in [g.join_approval, g.members_can_invite, g.discoverable] {
+                num(&mut buf, Some(flag));
+                buf.push('\t');
+            }
+            num(&mut buf, Some(g.capacity));
+            buf.push('\t');
+            num(&mut buf, Some(g.created_at));
+            end_row(&mut buf);
+        }
+        db.copy_in("COPY s_groups FROM STDIN", buf.as_bytes())?;
+        db.batch(
+            "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
+             district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
+             SELECT id, owner_id, name, category, description, announcement, lat, lon, place_name, city, district, \
+             adcode, join_approval, members_can_invite, discoverable, capacity, created_at, created_at FROM s_groups \
+             ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
+             category = excluded.category, description = excluded.description, announcement = excluded.announcement, \
+             lat = excluded.lat, lon = excluded.lon, place_name = excluded.place_name, city = excluded.city, \
+             district = excluded.district, adcode = excluded.adcode, join_approval = excluded.join_approval, \
+             members_can_invite = excluded.members_can_invite, discoverable = excluded.discoverable, \
+             created_at = excluded.created_at; \
+             INSERT INTO t_groups SELECT id FROM s_groups ON CONFLICT DO NOTHING; \
+             INSERT INTO members (group_id, user_id, role, joined_at) \
+             SELECT id, owner_id, 'owner', created_at FROM s_groups \
+             ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' WHERE members.role <> 'owner'; \
+             DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id",
+        )?;
+    }
+
+    if !staged.members.is_empty() {
+        buf.clear();
+        for m in &staged.members {
+            let _ = write!(buf, "{}\t{}\t{}\t", m.group_id, m.user_id, m.role.as_str());
+            num(&mut buf, m.joined_at);
+            end_row(&mut buf);
+        }
+        db.copy_in("COPY s_members FROM STDIN", buf.as_bytes())?;
+        db.batch(
+            "UPDATE members m SET role = s.role, joined_at = COALESCE(s.joined_at, m.joined_at) FROM s_members s \
+             WHERE m.group_id = s.group_id AND m.user_id = s.user_id \
+             AND (m.role <> s.role OR m.joined_at <> COALESCE(s.joined_at, m.joined_at)); \
+             DELETE FROM join_requests j USING s_members s WHERE j.group_id = s.group_id AND j.user_id = s.user_id; \
+             INSERT INTO t_groups SELECT DISTINCT group_id FROM s_members ON CONFLICT DO NOTHING",
+        )?;
+        db.exec(
+            "INSERT INTO members (group_id, user_id, role, joined_at) \
+             SELECT s.group_id, s.user_id, s.role, COALESCE(s.joined_at, ?1) FROM s_members s \
+             WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.group_id = s.group_id AND m.user_id = s.user_id)",
+            p![now],
+        )?;
+    }
+
+    if !staged.events.is_empty() {
+        buf.clear();
+        for e in &staged.events {
+            let id = e.event_id.as_deref().unwrap_or_default();
+            if !seen_events.insert(id) {
+                continue;
+            }
+            let _ = write!(buf, "{}\t{}\t{}\t{}\t", e.group_id, e.day, e.user_id, e.messages);
+            field(&mut buf, Some(id));
+            end_row(&mut buf);
+        }
+        db.copy_in("COPY s_events FROM STDIN", buf.as_bytes())?;
+        db.batch(
+            "WITH fresh AS (INSERT INTO activity_events (event_id) SELECT event_id FROM s_events \
+                            ON CONFLICT DO NOTHING RETURNING event_id) \
+             INSERT INTO activity (group_id, day, user_id, messages) \
+             SELECT s.group_id, s.day, s.user_id, CAST(SUM(s.messages) AS BIGINT) FROM s_events s \
+             JOIN fresh f ON f.event_id = s.event_id GROUP BY s.group_id, s.day, s.user_id \
+             ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
+        )?;
+        db.exec(
+            "INSERT INTO t_groups SELECT DISTINCT group_id FROM s_events WHERE day BETWEEN ?1 AND ?2 \
+             ON CONFLICT DO NOTHING",
+            p![yesterday - (ACTIVE_WINDOW_DAYS - 1), yesterday],
+        )?;
+    }
+
+    // The owner the group row names is its only member with the role owner.
+    db.batch(
+        "UPDATE members m SET role = 'member' FROM t_groups t, groups g \
+         WHERE t.id = g.id AND m.group_id = g.id AND m.role = 'owner' AND m.user_id <> g.owner_id",
+    )?;
+    // Every statistic of every touched group, from its rows.
+    db.batch(
+        "UPDATE groups g SET member_count = t.n, female_count = t.f, birth_sum = t.s, birth_n = t.b \
+         FROM (SELECT tg.id, COUNT(m.user_id) AS n, \
+                      CAST(COALESCE(SUM(CASE WHEN u.gender = 'female' THEN 1 ELSE 0 END), 0) AS BIGINT) AS f, \
+                      CAST(COALESCE(SUM(u.birth_year), 0) AS BIGINT) AS s, COUNT(u.birth_year) AS b \
+               FROM t_groups tg LEFT JOIN members m ON m.group_id = tg.id LEFT JOIN users u ON u.id = m.user_id \
+               GROUP BY tg.id) AS t \
+         WHERE g.id = t.id",
+    )?;
+    db.exec(
+        "UPDATE groups g SET yesterday_messages = COALESCE(y.m, 0), active_members = COALESCE(w.a, 0), stats_day = ?1 \
+         FROM t_groups t \
+         LEFT JOIN (SELECT a.group_id, CAST(SUM(a.messages) AS BIGINT) AS m FROM activity a \
+                    JOIN t_groups t2 ON t2.id = a.group_id WHERE a.day = ?1 GROUP BY a.group_id) y ON y.group_id = t.id \
+         LEFT JOIN (SELECT a.group_id, COUNT(DISTINCT a.user_id) AS a FROM activity a \
+                    JOIN t_groups t3 ON t3.id = a.group_id \
+                    JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
+                    WHERE a.day BETWEEN ?2 AND ?1 AND a.messages > 0 GROUP BY a.group_id) w ON w.group_id = t.id \
+         WHERE g.id = t.id",
+        p![yesterday, yesterday - (ACTIVE_WINDOW_DAYS - 1)],
+    )?;
+    for id in db.rows("SELECT id FROM t_groups", p![], |r| r.get::<i64>(0))? {
+        db.record_change(id);
+    }
     Ok(())
 }

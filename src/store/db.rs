@@ -330,6 +330,26 @@ impl<'a> Db<'a> {
         self.note(r)
     }
 
+    /// PostgreSQL only: rows of a query whose one parameter is an array of ids
+    /// (`$1::bigint[]`).
+    pub fn rows_for_ids<T>(
+        &self,
+        sql: &str,
+        ids: &[i64],
+        mut f: impl FnMut(&Row<'_>) -> DbResult<T>,
+    ) -> DbResult<Vec<T>> {
+        let r = match &self.inner {
+            Inner::Lite(_) => Err(DbError::Other("array parameters are PostgreSQL only".into())),
+            Inner::Pg(cell) => (|| {
+                let mut pg = cell.borrow_mut();
+                let stmt = pg.statement(sql)?;
+                let v: Vec<i64> = ids.to_vec();
+                pg.tx.query(&stmt, &[&v])?.iter().map(|r| f(&Row::Pg(r))).collect()
+            })(),
+        };
+        self.note(r)
+    }
+
     pub(crate) fn into_pg(self) -> Option<PgTx<'a>> {
         match self.inner {
             Inner::Pg(cell) => Some(cell.into_inner()),

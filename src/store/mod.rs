@@ -216,6 +216,11 @@ impl Store {
     }
 }
 
+/// Creates a fresh database on a PostgreSQL server; returns its URL (tests, benchmarks).
+pub fn create_postgres_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
+    pg::create_database(admin_url, prefix)
+}
+
 /// Reads a value kept in a PostgreSQL database's `meta` table, storing `make()` there first
 /// if missing (the secret and admin token a cluster's nodes share).
 pub fn kept_in_database(url: &str, key: &str, make: impl FnOnce() -> String) -> anyhow::Result<String> {

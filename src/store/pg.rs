@@ -139,3 +139,21 @@ impl Postgres {
         out.map(Some)
     }
 }
+
+/// Creates a fresh, empty database on the server `admin_url` points at and returns the
+/// URL of the new database (tests and benchmarks: one database each).
+pub fn create_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros() % 1_000_000_000
+    );
+    let mut client = config(admin_url)?.connect(NoTls).with_context(|| format!("failed to connect to {admin_url}"))?;
+    client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let (base, _) = admin_url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("{admin_url} names no database"))?;
+    let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    Ok(format!("{base}/{name}{query}"))
+}

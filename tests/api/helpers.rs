@@ -21,10 +21,29 @@ pub struct TestApp {
     agent: ureq::Agent,
 }
 
+/// The engine under test: a fresh database on the PostgreSQL server that
+/// `GROUPSCOUT_TEST_PG` names (an admin URL whose role may create databases), else a
+/// SQLite file in `dir`.
+pub fn test_database(dir: &std::path::Path) -> PathBuf {
+    match std::env::var("GROUPSCOUT_TEST_PG") {
+        Ok(url) if !url.is_empty() => {
+            // One database per directory, so settings made twice for one app agree.
+            let kept = dir.join("postgres-url");
+            if let Ok(url) = std::fs::read_to_string(&kept) {
+                return PathBuf::from(url);
+            }
+            let db = groupscout::store::create_postgres_database(&url, "gs_test").expect("a fresh PostgreSQL database");
+            std::fs::write(&kept, &db).expect("the URL is kept");
+            PathBuf::from(db)
+        }
+        _ => dir.join("db").join("groupscout.db"),
+    }
+}
+
 pub fn settings_in(dir: &std::path::Path, rules: Rules) -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
-        db: dir.join("db").join("groupscout.db"),
+        db: test_database(dir),
         index: dir.join("index"),
         secret: SECRET.into(),
         admin_token: ADMIN.into(),
