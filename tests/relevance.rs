@@ -74,7 +74,7 @@ fn settings_in(dir: &Path) -> Settings {
 
 /// Waits until everything written so far is visible to search.
 fn settle(app: &App) {
-    let target = app.store.read(|db| groupscout::store::changes::max_seq(db)).expect("the change log is readable");
+    let target = app.store.read(groupscout::store::changes::max_seq).expect("the change log is readable");
     app.engine.notify();
     let started = Instant::now();
     while app.engine.committed_seq() < target {

@@ -124,7 +124,7 @@ fn freshness(
     let mut writes = 0usize;
     let mut visible = Vec::new();
     let mut rng = StdRng::seed_from_u64(11);
-    let users: i64 = app.store.read(|db| crate::store::users::max_id(db))?;
+    let users: i64 = app.store.read(crate::store::users::max_id)?;
     let yesterday = crate::store::day_number(app.store.ctx.today()) - 1;
     let mut pending: Vec<(String, i64, Instant)> = Vec::new();
     let run = chrono::Utc::now().timestamp_millis();
@@ -268,7 +268,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&opts.dir)?;
     {
         let store = crate::service::open_store(&settings)?;
-        let have: i64 = store.read(|db| crate::store::groups::count_all(db))?;
+        let have: i64 = store.read(crate::store::groups::count_all)?;
         if (have as usize) < opts.groups {
             let world = opts.dir.join(format!("world-{}.jsonl", opts.groups));
             if !world.exists() {

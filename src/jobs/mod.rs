@@ -83,7 +83,7 @@ pub fn generate(gazetteer: &Gazetteer, opts: &gen::GenOptions, out: &mut dyn Wri
 /// The sample world of `serve --sample N` as import lines: `groups` generated groups
 /// (seed 42), or `None` when the store already has groups.
 pub fn sample_world(store: &Store, groups: usize) -> anyhow::Result<Option<Vec<u8>>> {
-    let existing: i64 = store.read(|db| crate::store::groups::count_all(db))?;
+    let existing: i64 = store.read(crate::store::groups::count_all)?;
     if existing > 0 {
         return Ok(None);
     }

@@ -33,7 +33,7 @@ pub fn rollup_yesterday_once(store: &Store) -> anyhow::Result<Option<RollupSumma
     let yesterday = store.yesterday();
     Ok(store
         .exclusive("rollup", || {
-            if store.read(|db| activity::last_rollup_day(db))? == Some(yesterday) {
+            if store.read(activity::last_rollup_day)? == Some(yesterday) {
                 return Ok(None);
             }
             rollup(store, yesterday).map(Some)

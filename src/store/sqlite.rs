@@ -90,6 +90,8 @@ impl Sqlite {
         Ok(out)
     }
 
+    // The bindings before each return keep `db` from outliving the guard it borrows.
+    #[allow(clippy::let_and_return)]
     pub fn read<T, E>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E> {
         let n = self.readers.len();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);

@@ -163,7 +163,7 @@ impl TestApp {
 
     /// Waits until everything written so far is visible to search.
     pub fn settle(&self) {
-        let target = self.app.store.read(|db| groupscout::store::changes::max_seq(db)).unwrap();
+        let target = self.app.store.read(groupscout::store::changes::max_seq).unwrap();
         self.app.engine.notify();
         let started = Instant::now();
         while self.app.engine.committed_seq() < target {

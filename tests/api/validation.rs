@@ -14,7 +14,7 @@ fn assert_error(resp: (u16, Value), status: u16, code: &str, field: Option<&str>
 }
 
 fn group_count(app: &TestApp) -> i64 {
-    app.app.store.read(|db| groupscout::store::groups::count_all(db)).unwrap()
+    app.app.store.read(groupscout::store::groups::count_all).unwrap()
 }
 
 #[test]
