@@ -217,8 +217,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex => {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
-            let s = jobs::reindex(&store, &settings.index)?;
-            println!("reindex: {} documents into {} (seq {}), {:.2} s", s.documents, s.generation, s.seq, s.seconds);
+            if store.kind() == groupscout::store::Kind::Postgres {
+                let r = jobs::reindex_cluster(&store, &settings.index)?;
+                match r.local {
+                    Some(s) => println!(
+                        "reindex: epoch {}: no node serving; {} documents into {} (seq {}), {:.2} s",
+                        r.epoch, s.documents, s.generation, s.seq, s.seconds
+                    ),
+                    None => println!(
+                        "reindex: epoch {}: {} nodes rebuilt their index, {:.2} s",
+                        r.epoch, r.nodes, r.seconds
+                    ),
+                }
+            } else {
+                let s = jobs::reindex(&store, &settings.index)?;
+                println!(
+                    "reindex: {} documents into {} (seq {}), {:.2} s",
+                    s.documents, s.generation, s.seq, s.seconds
+                );
+            }
         }
         Command::Rollup { date } => {
             let settings = settings(&cli, None)?;

@@ -28,7 +28,7 @@ use self::catalog::Catalog;
 use self::schema::{document_signature, fields_of, make_document, register_tokenizers, Fields};
 use self::segments::Segments;
 use crate::config::RankingWeights;
-use crate::store::{changes, groups, Store};
+use crate::store::{changes, groups, nodes, Store};
 
 /// How long the indexer waits for a wake-up before polling `changes` again (other
 /// processes, such as `import` and `rollup`, write there too).
@@ -42,6 +42,38 @@ const BATCH: usize = 5_000;
 /// How often applied changes are pruned, and how old they must be.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const CHANGES_KEPT_SECS: i64 = 3600;
+/// How often a node reports itself and looks for a raised index epoch.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// The file in the index folder naming the index epoch its generations were built for.
+const EPOCH_FILE: &str = "EPOCH";
+/// The file in the index folder holding this node's id.
+const NODE_FILE: &str = "NODE";
+
+fn local_epoch(root: &Path) -> i64 {
+    std::fs::read_to_string(root.join(EPOCH_FILE)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+fn set_local_epoch(root: &Path, epoch: i64) -> anyhow::Result<()> {
+    let tmp = root.join(format!("{EPOCH_FILE}.tmp"));
+    std::fs::write(&tmp, epoch.to_string())?;
+    std::fs::rename(&tmp, root.join(EPOCH_FILE))?;
+    Ok(())
+}
+
+/// This node's id, kept in its index folder (so a restart is the same node).
+fn node_id(root: &Path) -> anyhow::Result<String> {
+    let path = root.join(NODE_FILE);
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let bytes: [u8; 6] = rand::random();
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let id = format!("{}-{}", host.trim(), bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    std::fs::write(&path, &id)?;
+    Ok(id)
+}
 
 /// One open generation: the index, its reader and its fields.
 pub struct Generation {
@@ -80,8 +112,18 @@ fn open_generation(root: &Path, name: &str) -> anyhow::Result<(Generation, Index
 /// Opens the live generation, building one from the store when there is none or it is
 /// unreadable.
 fn open_or_build(store: &Store, root: &Path) -> anyhow::Result<(Generation, IndexWriter<TantivyDocument>)> {
+    let (epoch, pruned) =
+        store.read(|db| -> anyhow::Result<_> { Ok((nodes::epoch(db)?, nodes::pruned_through(db)?)) })?;
     if let Some(name) = generation::current(root) {
         match open_generation(root, &name) {
+            // An index built before the last `reindex` of the cluster, or committed below
+            // what pruning removed from the outbox, cannot be caught up: build anew.
+            Ok(_) if local_epoch(root) < epoch => {
+                tracing::info!(epoch, "the cluster was reindexed; building a new index from the store")
+            }
+            Ok(opened) if generation::committed_seq(&opened.0.index)? < pruned => {
+                tracing::info!(pruned, "the index is older than the kept changes; building a new one from the store")
+            }
             Ok(opened) => return Ok(opened),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "the index is unreadable; rebuilding it from the store")
@@ -89,6 +131,7 @@ fn open_or_build(store: &Store, root: &Path) -> anyhow::Result<(Generation, Inde
         }
     }
     let summary = generation::build(store, root, 300_000_000, |_| {})?;
+    set_local_epoch(root, epoch)?;
     tracing::info!(generation = %summary.generation, documents = summary.documents, seconds = summary.seconds, "built the index");
     open_generation(root, &summary.generation)
 }
@@ -123,8 +166,15 @@ impl Engine {
             stop: AtomicBool::new(false),
             root: root.to_path_buf(),
         });
-        let mut indexer =
-            Indexer { engine: engine.clone(), store, writer, signatures: HashMap::new(), last_seq: start_seq };
+        let mut indexer = Indexer {
+            engine: engine.clone(),
+            store,
+            writer,
+            signatures: HashMap::new(),
+            last_seq: start_seq,
+            node: node_id(root)?,
+            rebuild: None,
+        };
         std::thread::Builder::new().name("indexer".into()).spawn(move || indexer.run())?;
         Ok(engine)
     }
@@ -176,6 +226,10 @@ struct Indexer {
     /// reaches the new generation.
     signatures: HashMap<i64, u64>,
     last_seq: i64,
+    /// This node's id in the `nodes` table.
+    node: String,
+    /// A rebuild of the index running beside the serving one, and the epoch it is for.
+    rebuild: Option<(i64, std::thread::JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl Indexer {
@@ -184,6 +238,7 @@ impl Indexer {
         let mut last_commit = Instant::now() - MIN_COMMIT_GAP;
         let mut last_pointer_check = Instant::now();
         let mut last_prune = Instant::now();
+        let mut last_heartbeat = Instant::now() - HEARTBEAT_EVERY;
         loop {
             let stopping = self.engine.stop.load(Ordering::Acquire);
             let applied = match self.apply_step() {
@@ -217,6 +272,12 @@ impl Indexer {
                 last_pointer_check = Instant::now();
                 if let Err(e) = self.follow_pointer() {
                     tracing::error!(error = %format!("{e:#}"), "failed to switch index generation");
+                }
+            }
+            if last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+                last_heartbeat = Instant::now();
+                if let Err(e) = self.heartbeat() {
+                    tracing::warn!(error = %format!("{e:#}"), "node heartbeat failed");
                 }
             }
             if caught_up && last_prune.elapsed() >= PRUNE_EVERY {
@@ -270,10 +331,51 @@ impl Indexer {
         Ok(batch.len())
     }
 
-    /// Drops changes the live generation has committed once they are an hour old: a
-    /// reindex snapshot younger than that may still need them to catch up from.
+    /// Reports this node in `nodes`, and starts a rebuild of the index beside the serving
+    /// one when the cluster's index epoch was raised (`reindex`) or the outbox was pruned
+    /// past what this index committed (a node stopped for longer than changes are kept).
+    /// The rebuild switches `CURRENT` when done, and `follow_pointer` takes it up.
+    fn heartbeat(&mut self) -> anyhow::Result<()> {
+        let root = self.engine.root.clone();
+        if let Some((epoch, handle)) = self.rebuild.take_if(|(_, h)| h.is_finished()) {
+            match handle.join() {
+                Ok(Ok(())) => set_local_epoch(&root, epoch)?,
+                Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "index rebuild failed"),
+                Err(_) => tracing::error!("index rebuild panicked"),
+            }
+        }
+        let local = local_epoch(&root);
+        let seq = self.engine.committed_seq();
+        let (epoch, pruned) = self.store.write(|db| -> crate::store::DbResult<_> {
+            nodes::heartbeat(db, &self.node, local, seq, chrono::Utc::now().timestamp())?;
+            Ok((nodes::epoch(db)?, nodes::pruned_through(db)?))
+        })?;
+        if self.rebuild.is_none() && (epoch > local || seq < pruned) {
+            tracing::info!(epoch, local, seq, pruned, "building a new index beside the serving one");
+            let store = self.store.clone();
+            let handle = std::thread::Builder::new().name("rebuild".into()).spawn(move || {
+                let summary = generation::build(&store, &root, 300_000_000, |_| {})?;
+                tracing::info!(generation = %summary.generation, documents = summary.documents, "rebuilt the index");
+                Ok(())
+            })?;
+            self.rebuild = Some((epoch, handle));
+        }
+        Ok(())
+    }
+
+    /// Drops changes every node has committed once they are an hour old: a reindex
+    /// snapshot younger than that may still need them to catch up from, and so may a
+    /// node that stopped for a while (one that stopped for longer rebuilds).
     fn prune(&self) {
-        let committed = self.engine.committed_seq();
+        let since = chrono::Utc::now().timestamp() - CHANGES_KEPT_SECS;
+        let slowest = match self.store.read(|db| nodes::seen_since(db, since)) {
+            Ok(nodes) => nodes.iter().map(|n| n.seq).min(),
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to read the nodes");
+                return;
+            }
+        };
+        let committed = self.engine.committed_seq().min(slowest.unwrap_or(i64::MAX));
         let before = chrono::Utc::now().timestamp() - CHANGES_KEPT_SECS;
         match self.store.write(|db| changes::prune(db, committed, before, 50_000)) {
             Ok(0) => {}

@@ -45,6 +45,49 @@ pub fn reindex(store: &Store, index_root: &Path) -> anyhow::Result<BuildSummary>
     Ok(summary)
 }
 
+/// What `reindex` did against a shared database.
+pub struct ClusterReindex {
+    pub epoch: i64,
+    /// The nodes that were serving and have rebuilt.
+    pub nodes: usize,
+    /// Built here because no node was serving.
+    pub local: Option<BuildSummary>,
+    pub seconds: f64,
+}
+
+/// A node that has not reported itself for this long is not waited for.
+const NODE_ALIVE_SECS: i64 = 10;
+
+/// `reindex` against PostgreSQL: raises the index epoch, so every node rebuilds its own
+/// index from a snapshot while it keeps serving, and waits until each node serving now
+/// reports the new epoch (a node started later builds for it at start). With no node
+/// serving, the index folder given here is rebuilt instead.
+pub fn reindex_cluster(store: &Store, index_root: &Path) -> anyhow::Result<ClusterReindex> {
+    use crate::store::nodes;
+    let started = std::time::Instant::now();
+    let epoch = store.write(nodes::raise_epoch)?;
+    let now = || chrono::Utc::now().timestamp();
+    let serving = store.read(|db| nodes::seen_since(db, now() - NODE_ALIVE_SECS))?;
+    if serving.is_empty() {
+        let summary = reindex(store, index_root)?;
+        std::fs::write(index_root.join("EPOCH"), epoch.to_string())?;
+        return Ok(ClusterReindex { epoch, nodes: 0, local: Some(summary), seconds: started.elapsed().as_secs_f64() });
+    }
+    let bar = progress_bar(Some(serving.len() as u64), "nodes rebuilt");
+    loop {
+        let seen = store.read(|db| nodes::seen_since(db, now() - NODE_ALIVE_SECS))?;
+        let waiting: Vec<_> =
+            serving.iter().filter(|n| seen.iter().any(|s| s.id == n.id && s.index_epoch < epoch)).collect();
+        bar.set_position((serving.len() - waiting.len()) as u64);
+        if waiting.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    bar.finish_and_clear();
+    Ok(ClusterReindex { epoch, nodes: serving.len(), local: None, seconds: started.elapsed().as_secs_f64() })
+}
+
 /// Recomputes the daily statistics of `day` (default: yesterday in the service timezone).
 pub fn rollup(
     store: &Store,

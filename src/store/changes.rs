@@ -69,10 +69,17 @@ pub fn with_texts(db: &Db<'_>, seq: i64, limit: usize) -> DbResult<ChangeBatch> 
 }
 
 /// Deletes up to `limit` changes at or below `seq` that are older than `before` (unix
-/// seconds); returns how many went.
+/// seconds), and notes how far pruning went (`nodes::pruned_through`); returns how many
+/// went.
 pub fn prune(db: &Db<'_>, seq: i64, before: i64, limit: usize) -> DbResult<u64> {
-    db.exec(
-        "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq <= ?1 AND at < ?2 ORDER BY seq LIMIT ?3)",
+    let through: Option<i64> = db.value(
+        "SELECT MAX(seq) FROM (SELECT seq FROM changes WHERE seq <= ?1 AND at < ?2 ORDER BY seq LIMIT ?3) AS p",
         p![seq, before, limit as i64],
-    )
+    )?;
+    let Some(through) = through else { return Ok(0) };
+    let n = db.exec("DELETE FROM changes WHERE seq <= ?1", p![through])?;
+    if through > super::nodes::pruned_through(db)? {
+        super::activity::set_meta(db, "pruned_through", &through.to_string())?;
+    }
+    Ok(n)
 }

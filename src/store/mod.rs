@@ -12,6 +12,7 @@ pub mod changes;
 pub mod db;
 pub mod groups;
 pub mod members;
+pub mod nodes;
 mod pg;
 pub mod rows;
 mod sqlite;

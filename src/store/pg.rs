@@ -10,7 +10,8 @@ use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, DbError, StatementCache};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_nodes.sql")];
 
 /// The advisory lock key that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x6772_6f75_7073_0001;

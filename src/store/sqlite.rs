@@ -10,7 +10,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::db::{Db, DbError};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_nodes.sql")];
 
 /// Secondary indexes that a bulk load into an empty database builds once at the end
 /// instead of row by row (the same definitions as the migrations).
