@@ -81,7 +81,7 @@ fn a_tailer_misses_no_change_while_many_writers_commit_out_of_order() {
                             for k in 0..(1 + (w + i) % 3) {
                                 db.record_change((w * 1000 + i * 3 + k) as i64);
                             }
-                            std::thread::sleep(Duration::from_micros(((w * 7919 + i * 104_729) % 3000) as u64));
+                            std::thread::sleep(Duration::from_micros((w * 7919 + i * 104_729) % 3000));
                             Ok(())
                         })
                         .unwrap();
@@ -145,7 +145,12 @@ fn without_the_outbox_lock_a_late_commit_is_passed_over() {
         })
     };
     barrier.wait();
-    store.write(|db| -> groupscout::store::DbResult<()> { Ok(db.record_change(4)) }).unwrap();
+    store
+        .write(|db| -> groupscout::store::DbResult<()> {
+            db.record_change(4);
+            Ok(())
+        })
+        .unwrap();
     let mid = store.read(|db| changes::after(db, before, 100)).unwrap();
     slow.join().unwrap();
     let rest = store.read(|db| changes::after(db, mid.iter().map(|(s, _)| *s).max().unwrap_or(before), 100)).unwrap();
