@@ -154,7 +154,7 @@ impl Known {
         let mut groups_named = Vec::new();
         for line in lines.iter().flatten() {
             match line {
-                Line::User { .. } => {}
+                Line::User { id, .. } => people.push(*id),
                 Line::Follow { from, to } => people.extend([*from, *to]),
                 Line::Group { owner_id, .. } => people.push(*owner_id),
                 Line::Member { group_id, user_id, .. } | Line::Activity { group_id, user_id, .. } => {
@@ -400,9 +400,14 @@ fn write_batch(
         .map(|raw| serde_json::from_str::<Line>(raw.trim()).map_err(|e| format!("not a valid import line: {e}")))
         .collect();
     let postgres = db.kind() == Kind::Postgres;
+    let t0 = Instant::now();
     if postgres {
         known.prefetch(db, &parsed)?;
     }
+    if std::env::var("GS_PROFILE").is_ok() {
+        eprintln!("prefetch: {:?}", t0.elapsed());
+    }
+    let t0 = Instant::now();
     let mut results = Vec::with_capacity(lines.len());
     let mut touched = BTreeSet::new();
     let mut events = Vec::new();
@@ -443,7 +448,17 @@ fn write_batch(
         }
         results.push(Ok(()));
     }
+    if std::env::var("GS_PROFILE").is_ok() {
+        eprintln!("validate: {:?}", t0.elapsed());
+    }
     if postgres {
+        // Memberships count their users as the batch leaves them.
+        let persons = staged
+            .people_named()
+            .into_iter()
+            .filter_map(|id| known.people.get(&id).map(|p| (id, p.clone())))
+            .collect();
+        staged.set_persons(persons);
         bulk::load(db, staged, yesterday, now_secs())?;
     } else {
         apply_events(db, &events, yesterday)?;

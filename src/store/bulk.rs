@@ -126,9 +126,21 @@ pub struct Staged {
     members: Vec<ImportedMember>,
     member_at: HashMap<(i64, i64), usize>,
     pub events: Vec<ActivityEvent>,
+    /// The attributes of every owner and member named, as they stand at the end of the
+    /// batch (the membership statistics count these).
+    persons: HashMap<i64, Person>,
 }
 
 impl Staged {
+    /// The users whose attributes `set_persons` must give.
+    pub fn people_named(&self) -> Vec<i64> {
+        self.groups.iter().map(|g| g.owner_id).chain(self.members.iter().map(|m| m.user_id)).collect()
+    }
+
+    pub fn set_persons(&mut self, persons: HashMap<i64, Person>) {
+        self.persons = persons;
+    }
+
     pub fn user(&mut self, mut u: ImportedUser) {
         match self.user_at.get(&u.id) {
             Some(&i) => {
@@ -195,12 +207,34 @@ fn num(out: &mut String, value: Option<impl std::fmt::Display>) {
     }
 }
 
+/// A member's `female` and `birth_year` fields.
+fn person(out: &mut String, p: Option<&Person>) {
+    num(out, p.map(|p| p.female));
+    out.push('\t');
+    num(out, p.and_then(|p| p.birth_year));
+}
+
 /// Ends a row (replacing the last tab with a newline).
 fn end_row(out: &mut String) {
     if out.ends_with('\t') {
         out.pop();
     }
     out.push('\n');
+}
+
+/// Follows a `seated` CTE of upserted memberships (`inserted` true for new rows) joined
+/// to the staged rows `p` that carry each member's attributes (`female`, `birth_year`, as
+/// they stand at the end of the batch): adds each new member's share to the group's
+/// membership statistics.
+fn joined_stats(staged_join: &str) -> String {
+    format!(
+        "UPDATE groups g SET member_count = member_count + d.n, female_count = female_count + d.f, \
+         birth_sum = birth_sum + d.s, birth_n = birth_n + d.b \
+         FROM (SELECT i.group_id, COUNT(*) AS n, SUM(p.female::int) AS f, \
+                      COALESCE(SUM(p.birth_year), 0) AS s, COUNT(p.birth_year) AS b \
+               FROM seated i JOIN {staged_join} WHERE i.inserted GROUP BY i.group_id) AS d \
+         WHERE g.id = d.group_id"
+    )
 }
 
 const STAGING: &str = "\
@@ -210,14 +244,19 @@ const STAGING: &str = "\
     CREATE TEMP TABLE s_groups (id BIGINT, owner_id BIGINT, name TEXT, category TEXT, description TEXT, \
         announcement TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION, place_name TEXT, city TEXT, district TEXT, \
         adcode BIGINT, join_approval BOOLEAN, members_can_invite BOOLEAN, discoverable BOOLEAN, capacity BIGINT, \
-        created_at BIGINT) ON COMMIT DROP; \
-    CREATE TEMP TABLE s_members (group_id BIGINT, user_id BIGINT, role TEXT, joined_at BIGINT) ON COMMIT DROP; \
+        created_at BIGINT, female BOOLEAN, birth_year BIGINT) ON COMMIT DROP; \
+    CREATE TEMP TABLE s_members (group_id BIGINT, user_id BIGINT, role TEXT, joined_at BIGINT, female BOOLEAN, \
+        birth_year BIGINT) ON COMMIT DROP; \
     CREATE TEMP TABLE s_events (group_id BIGINT, day BIGINT, user_id BIGINT, messages BIGINT, event_id TEXT) \
         ON COMMIT DROP; \
-    CREATE TEMP TABLE t_groups (id BIGINT PRIMARY KEY) ON COMMIT DROP";
+    CREATE TEMP TABLE t_groups (id BIGINT PRIMARY KEY) ON COMMIT DROP; \
+    CREATE TEMP TABLE owner_check (id BIGINT PRIMARY KEY) ON COMMIT DROP; \
+    SET LOCAL work_mem = '256MB'";
 
 /// PostgreSQL: writes a staged batch and notes every group it touched as changed.
 pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<()> {
+    let mut t = std::time::Instant::now();
+    let mut lap = |what: &str| { if std::env::var("GS_PROFILE").is_ok() { eprintln!("{what}: {:?}", t.elapsed()); } t = std::time::Instant::now(); };
     db.batch(STAGING)?;
     let mut buf = String::new();
     let mut seen_events = std::collections::HashSet::new();
@@ -240,11 +279,21 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
             end_row(&mut buf);
         }
         db.copy_in("COPY s_users FROM STDIN", buf.as_bytes())?;
-        // Members whose gender or birth year changes move their groups' statistics.
+        db.batch("ANALYZE s_users")?;
+        // Members whose gender or birth year changes move their groups' statistics from
+        // the old values to the new (before the users change).
         db.batch(
-            "INSERT INTO t_groups SELECT DISTINCT m.group_id FROM s_users s JOIN users u ON u.id = s.id \
-             JOIN members m ON m.user_id = s.id \
-             WHERE u.gender <> s.gender OR u.birth_year IS DISTINCT FROM s.birth_year ON CONFLICT DO NOTHING",
+            "CREATE TEMP TABLE moved ON COMMIT DROP AS \
+             SELECT m.group_id, \
+                    SUM((s.gender = 'female')::int - (u.gender = 'female')::int) AS f, \
+                    SUM(COALESCE(s.birth_year, 0) - COALESCE(u.birth_year, 0)) AS s, \
+                    SUM((s.birth_year IS NOT NULL)::int - (u.birth_year IS NOT NULL)::int) AS b \
+             FROM s_users s JOIN users u ON u.id = s.id JOIN members m ON m.user_id = s.id \
+             WHERE u.gender <> s.gender OR u.birth_year IS DISTINCT FROM s.birth_year GROUP BY m.group_id; \
+             UPDATE groups g SET female_count = female_count + d.f, birth_sum = birth_sum + d.s, \
+             birth_n = birth_n + d.b FROM moved d WHERE g.id = d.group_id; \
+             INSERT INTO t_groups SELECT group_id FROM moved ON CONFLICT DO NOTHING; \
+             DROP TABLE moved",
         )?;
         db.exec(
             "UPDATE users u SET nickname = s.nickname, gender = s.gender, birth_year = s.birth_year, \
@@ -260,19 +309,22 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
+    lap("if !staged.follows.is_empty() ");
     if !staged.follows.is_empty() {
         buf.clear();
         for (a, b) in &staged.follows {
             let _ = writeln!(buf, "{a}\t{b}");
         }
         db.copy_in("COPY s_follows FROM STDIN", buf.as_bytes())?;
+        db.batch("ANALYZE s_follows")?;
         db.exec(
-            "INSERT INTO follows (src, dst, created_at) SELECT DISTINCT src, dst, CAST(?1 AS BIGINT) FROM s_follows \
+            "INSERT INTO follows (src, dst, created_at) SELECT src, dst, CAST(?1 AS BIGINT) FROM s_follows \
              ON CONFLICT DO NOTHING",
             p![now],
         )?;
     }
 
+    lap("if !staged.groups.is_empty() {");
     if !staged.groups.is_empty() {
         buf.clear();
         for g in &staged.groups {
@@ -304,14 +356,25 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
             num(&mut buf, Some(g.capacity));
             buf.push('\t');
             num(&mut buf, Some(g.created_at));
+            buf.push('\t');
+            person(&mut buf, staged.persons.get(&g.owner_id));
             end_row(&mut buf);
         }
         db.copy_in("COPY s_groups FROM STDIN", buf.as_bytes())?;
+        db.batch("ANALYZE s_groups")?;
+        // Groups whose owner changes: their old owner stays on as a plain member.
         db.batch(
+            "INSERT INTO owner_check SELECT s.id FROM s_groups s JOIN groups g ON g.id = s.id \
+             WHERE g.owner_id <> s.owner_id ON CONFLICT DO NOTHING",
+        )?;
+        // A new group starts with no activity, as of yesterday.
+        db.batch(&(format!(
             "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
-             district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
+             district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at, \
+             stats_day) \
              SELECT id, owner_id, name, category, description, announcement, lat, lon, place_name, city, district, \
-             adcode, join_approval, members_can_invite, discoverable, capacity, created_at, created_at FROM s_groups \
+             adcode, join_approval, members_can_invite, discoverable, capacity, created_at, created_at, {yesterday} \
+             FROM s_groups \
              ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
              category = excluded.category, description = excluded.description, announcement = excluded.announcement, \
              lat = excluded.lat, lon = excluded.lon, place_name = excluded.place_name, city = excluded.city, \
@@ -319,36 +382,52 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
              members_can_invite = excluded.members_can_invite, discoverable = excluded.discoverable, \
              created_at = excluded.created_at; \
              INSERT INTO t_groups SELECT id FROM s_groups ON CONFLICT DO NOTHING; \
-             INSERT INTO members (group_id, user_id, role, joined_at) \
-             SELECT id, owner_id, 'owner', created_at FROM s_groups \
-             ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' WHERE members.role <> 'owner'; \
-             DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id",
+             WITH seated AS (INSERT INTO members (group_id, user_id, role, joined_at) \
+                             SELECT id, owner_id, 'owner', created_at FROM s_groups \
+                             ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' \
+                             WHERE members.role <> 'owner' \
+                             RETURNING group_id, user_id, (xmax = 0) AS inserted) "
+        ) + &joined_stats("s_groups p ON p.id = i.group_id AND p.owner_id = i.user_id")
+            + "; DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id"),
         )?;
     }
 
+    lap("if !staged.members.is_empty() ");
     if !staged.members.is_empty() {
         buf.clear();
         for m in &staged.members {
             let _ = write!(buf, "{}\t{}\t{}\t", m.group_id, m.user_id, m.role.as_str());
             num(&mut buf, m.joined_at);
+            buf.push('\t');
+            person(&mut buf, staged.persons.get(&m.user_id));
             end_row(&mut buf);
         }
         db.copy_in("COPY s_members FROM STDIN", buf.as_bytes())?;
-        db.batch(
-            "UPDATE members m SET role = s.role, joined_at = COALESCE(s.joined_at, m.joined_at) FROM s_members s \
-             WHERE m.group_id = s.group_id AND m.user_id = s.user_id \
-             AND (m.role <> s.role OR m.joined_at <> COALESCE(s.joined_at, m.joined_at)); \
-             DELETE FROM join_requests j USING s_members s WHERE j.group_id = s.group_id AND j.user_id = s.user_id; \
-             INSERT INTO t_groups SELECT DISTINCT group_id FROM s_members ON CONFLICT DO NOTHING",
+        db.batch("ANALYZE s_members")?;
+        // One upsert; a line without joined_at keeps the stored one, and a new member
+        // without it joins now (-1 marks them for the second statement).
+        db.batch(&(
+            "WITH seated AS (INSERT INTO members (group_id, user_id, role, joined_at) \
+                             SELECT group_id, user_id, role, COALESCE(joined_at, -1) FROM s_members \
+                             ON CONFLICT (group_id, user_id) DO UPDATE SET role = excluded.role, \
+                             joined_at = CASE WHEN excluded.joined_at = -1 THEN members.joined_at \
+                                              ELSE excluded.joined_at END \
+                             WHERE members.role <> excluded.role \
+                                OR (excluded.joined_at <> -1 AND members.joined_at <> excluded.joined_at) \
+                             RETURNING group_id, user_id, (xmax = 0) AS inserted) "
+            .to_string()
+            + &joined_stats("s_members p ON p.group_id = i.group_id AND p.user_id = i.user_id")
+            + "; DELETE FROM join_requests j USING s_members s WHERE j.group_id = s.group_id AND j.user_id = s.user_id; \
+             INSERT INTO t_groups SELECT DISTINCT group_id FROM s_members ON CONFLICT DO NOTHING"),
         )?;
         db.exec(
-            "INSERT INTO members (group_id, user_id, role, joined_at) \
-             SELECT s.group_id, s.user_id, s.role, COALESCE(s.joined_at, ?1) FROM s_members s \
-             WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.group_id = s.group_id AND m.user_id = s.user_id)",
+            "UPDATE members m SET joined_at = ?1 FROM s_members s \
+             WHERE s.joined_at IS NULL AND m.group_id = s.group_id AND m.user_id = s.user_id AND m.joined_at = -1",
             p![now],
         )?;
     }
 
+    lap("if !staged.events.is_empty() {");
     if !staged.events.is_empty() {
         buf.clear();
         for e in &staged.events {
@@ -361,6 +440,7 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
             end_row(&mut buf);
         }
         db.copy_in("COPY s_events FROM STDIN", buf.as_bytes())?;
+        db.batch("ANALYZE s_events")?;
         db.batch(
             "WITH fresh AS (INSERT INTO activity_events (event_id) SELECT event_id FROM s_events \
                             ON CONFLICT DO NOTHING RETURNING event_id) \
@@ -376,33 +456,44 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
-    // The owner the group row names is its only member with the role owner.
+    lap("// The owner the group row nam");
+    db.batch("ANALYZE t_groups")?;
+    // The owner the group row names is its only member with the role owner: checked
+    // where the owner changed or a member line named the role owner.
     db.batch(
-        "UPDATE members m SET role = 'member' FROM t_groups t, groups g \
+        "INSERT INTO owner_check SELECT DISTINCT group_id FROM s_members WHERE role = 'owner' ON CONFLICT DO NOTHING; \
+         UPDATE members m SET role = 'member' FROM owner_check t, groups g \
          WHERE t.id = g.id AND m.group_id = g.id AND m.role = 'owner' AND m.user_id <> g.owner_id",
     )?;
+    lap("// Every statistic of every to");
     // Every statistic of every touched group, from its rows.
-    db.batch(
-        "UPDATE groups g SET member_count = t.n, female_count = t.f, birth_sum = t.s, birth_n = t.b \
-         FROM (SELECT tg.id, COUNT(m.user_id) AS n, \
-                      CAST(COALESCE(SUM(CASE WHEN u.gender = 'female' THEN 1 ELSE 0 END), 0) AS BIGINT) AS f, \
-                      CAST(COALESCE(SUM(u.birth_year), 0) AS BIGINT) AS s, COUNT(u.birth_year) AS b \
-               FROM t_groups tg LEFT JOIN members m ON m.group_id = tg.id LEFT JOIN users u ON u.id = m.user_id \
-               GROUP BY tg.id) AS t \
-         WHERE g.id = t.id",
-    )?;
+    // The activity figures of every touched group: a group without activity in the
+    // window has none; the others are counted from their rows, each group's through its
+    // primary key (LATERAL, no sequential scans: during a bulk load the tables grow faster
+    // than their statistics, and a plan made for a "small" table would scan it once per
+    // group).
     db.exec(
-        "UPDATE groups g SET yesterday_messages = COALESCE(y.m, 0), active_members = COALESCE(w.a, 0), stats_day = ?1 \
-         FROM t_groups t \
-         LEFT JOIN (SELECT a.group_id, CAST(SUM(a.messages) AS BIGINT) AS m FROM activity a \
-                    JOIN t_groups t2 ON t2.id = a.group_id WHERE a.day = ?1 GROUP BY a.group_id) y ON y.group_id = t.id \
-         LEFT JOIN (SELECT a.group_id, COUNT(DISTINCT a.user_id) AS a FROM activity a \
-                    JOIN t_groups t3 ON t3.id = a.group_id \
-                    JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
-                    WHERE a.day BETWEEN ?2 AND ?1 AND a.messages > 0 GROUP BY a.group_id) w ON w.group_id = t.id \
-         WHERE g.id = t.id",
+        "UPDATE groups g SET yesterday_messages = 0, active_members = 0, stats_day = ?1 FROM t_groups t \
+         WHERE g.id = t.id AND (g.yesterday_messages <> 0 OR g.active_members <> 0 OR g.stats_day <> ?1) \
+         AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.group_id = t.id AND a.day BETWEEN ?2 AND ?1)",
         p![yesterday, yesterday - (ACTIVE_WINDOW_DAYS - 1)],
     )?;
+    db.batch("SET LOCAL enable_seqscan = off")?;
+    lap("stats");
+    db.exec(
+        "UPDATE groups g SET yesterday_messages = y.m, active_members = w.a, stats_day = ?1 \
+         FROM t_groups t \
+         CROSS JOIN LATERAL (SELECT CAST(COALESCE(SUM(a.messages), 0) AS BIGINT) AS m FROM activity a \
+                             WHERE a.group_id = t.id AND a.day = ?1) y \
+         CROSS JOIN LATERAL (SELECT COUNT(DISTINCT a.user_id) AS a FROM activity a \
+                             JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
+                             WHERE a.group_id = t.id AND a.day BETWEEN ?2 AND ?1 AND a.messages > 0) w \
+         WHERE g.id = t.id AND EXISTS \
+               (SELECT 1 FROM activity a WHERE a.group_id = t.id AND a.day BETWEEN ?2 AND ?1)",
+        p![yesterday, yesterday - (ACTIVE_WINDOW_DAYS - 1)],
+    )?;
+    db.batch("SET LOCAL enable_seqscan = on")?;
+    lap("rows");
     for id in db.rows("SELECT id FROM t_groups", p![], |r| r.get::<i64>(0))? {
         db.record_change(id);
     }

@@ -138,7 +138,12 @@ impl Store {
                                 return Err(e);
                             }
                         };
-                        if let Err(e) = changes::append(db, &db.take_changes()) {
+                        let t0 = std::time::Instant::now();
+                        let appended = changes::append(db, &db.take_changes());
+                        if std::env::var("GS_PROFILE").is_ok() {
+                            eprintln!("append: {:?}", t0.elapsed());
+                        }
+                        if let Err(e) = appended {
                             retry = e.is_retryable();
                             return Err(e.into());
                         }
@@ -178,19 +183,19 @@ impl Store {
         }
     }
 
-    /// Prepares for a bulk load: on SQLite a larger page cache and, into an empty database,
-    /// no secondary indexes until `end_bulk`. Returns whether indexes were dropped.
+    /// Prepares for a bulk load: into an empty database, no secondary indexes until
+    /// `end_bulk` (and on SQLite a larger page cache). Returns whether indexes were dropped.
     pub fn begin_bulk(&self) -> anyhow::Result<bool> {
         match &self.engine {
             Engine::Sqlite(s) => s.begin_bulk(),
-            Engine::Postgres(_) => Ok(false),
+            Engine::Postgres(p) => p.begin_bulk(),
         }
     }
 
     pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
         match &self.engine {
             Engine::Sqlite(s) => s.end_bulk(dropped),
-            Engine::Postgres(p) => p.end_bulk(),
+            Engine::Postgres(p) => p.end_bulk(dropped),
         }
     }
 

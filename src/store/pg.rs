@@ -13,6 +13,14 @@ use super::db::{Db, DbError, StatementCache};
 const MIGRATIONS: &[&str] =
     &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_nodes.sql")];
 
+/// Secondary indexes a bulk load into an empty database builds once at the end instead of
+/// row by row (the same definitions as the migrations).
+const BULK_INDEXES: &[(&str, &str)] = &[
+    ("follows_dst", "CREATE INDEX IF NOT EXISTS follows_dst ON follows (dst, src)"),
+    ("members_user", "CREATE INDEX IF NOT EXISTS members_user ON members (user_id, group_id)"),
+    ("activity_day", "CREATE INDEX IF NOT EXISTS activity_day ON activity (day, group_id)"),
+];
+
 /// The advisory lock key that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x6772_6f75_7073_0001;
 
@@ -56,7 +64,10 @@ fn config(url: &str) -> anyhow::Result<postgres::Config> {
 fn migrate(client: &mut Client) -> anyhow::Result<()> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let exists: bool = tx.query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?.get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")?;
+    }
     let version: Option<i64> = tx.query_opt("SELECT version FROM schema_version", &[])?.map(|r| r.get(0));
     let version = version.unwrap_or(0) as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
@@ -81,6 +92,10 @@ impl Postgres {
         let config = config(url)?;
         let mut first = config.connect(NoTls).with_context(|| "failed to connect to PostgreSQL")?;
         migrate(&mut first)?;
+        // A bulk load that died before its end left these out.
+        for (_, sql) in BULK_INDEXES {
+            first.batch_execute(sql)?;
+        }
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(size.max(2) as u32)
@@ -101,7 +116,11 @@ impl Postgres {
         let db = Db::pg(tx, stmts);
         let out = f(&db)?;
         let pg = db.into_pg().expect("a PostgreSQL transaction");
+        let t0 = std::time::Instant::now();
         pg.tx.commit().map_err(DbError::from)?;
+        if std::env::var("GS_PROFILE").is_ok() {
+            eprintln!("commit: {:?}", t0.elapsed());
+        }
         Ok(out)
     }
 
@@ -119,12 +138,31 @@ impl Postgres {
         Ok(out)
     }
 
-    pub fn end_bulk(&self) -> anyhow::Result<()> {
+    /// Into an empty database, the secondary indexes are built once at the end of a bulk
+    /// load. Returns whether they were dropped.
+    pub fn begin_bulk(&self) -> anyhow::Result<bool> {
         let mut conn = self.pool.get()?;
+        let empty: bool = conn.client.query_one("SELECT NOT EXISTS (SELECT 1 FROM users)", &[])?.get(0);
+        if empty {
+            for (name, _) in BULK_INDEXES {
+                conn.client.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
+            }
+        }
+        Ok(empty)
+    }
+
+    pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        if dropped {
+            conn.client.batch_execute("SET maintenance_work_mem = '512MB'")?;
+            for (_, sql) in BULK_INDEXES {
+                conn.client.batch_execute(sql)?;
+            }
+        }
         // Imported groups keep their ids; the next created group must not reuse one.
         conn.client.batch_execute(
             "SELECT setval(pg_get_serial_sequence('groups', 'id'), GREATEST((SELECT MAX(id) FROM groups), 1)); \
-             ANALYZE",
+             ANALYZE users, follows, groups, members, join_requests, activity, activity_events, changes",
         )?;
         Ok(())
     }
