@@ -114,6 +114,36 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
+    /// The two engines side by side: import of the same world into SQLite and PostgreSQL,
+    /// then two PostgreSQL nodes and one SQLite node under mixed HTTP reads with writes
+    /// streaming in (cross-node freshness, latency, errors).
+    BenchEngines {
+        /// Groups in the world.
+        #[arg(long, default_value_t = 1_000_000)]
+        groups: usize,
+        /// Where the world and the SQLite database live.
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// A PostgreSQL server (a URL whose role may create databases); a fresh database is
+        /// made on it.
+        #[arg(long, env = "GROUPSCOUT_BENCH_PG")]
+        postgres: String,
+        /// Seconds of HTTP load per node (0: the import figures only).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Writes per second streamed in during each node's load.
+        #[arg(long, default_value_t = 200.0)]
+        writes_per_second: f64,
+        /// Concurrent reading connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Reuse the PostgreSQL database (URL) and SQLite file of an earlier run: no import.
+        #[arg(long)]
+        reuse: Option<String>,
+        /// The figures as JSON.
+        #[arg(long, default_value = "bench-data/engines.json")]
+        out: PathBuf,
+    },
     /// Offline evaluation of recommendations: hit rate@10 of held-out joins against a
     /// "most members within 10 km" baseline, on a generated world in a temporary directory.
     EvalRecs {
@@ -339,6 +369,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = jobs::bench::run(settings, &opts)?;
             print!("{}", jobs::bench::table(&report));
+            println!("figures written to {}", out.display());
+        }
+        Command::BenchEngines { groups, dir, postgres, seconds, writes_per_second, connections, reuse, out } => {
+            let settings = settings(&cli, None)?;
+            let opts = jobs::engines::EngineBenchOptions {
+                groups: *groups,
+                dir: dir.clone(),
+                postgres: postgres.clone(),
+                seconds: *seconds,
+                writes_per_second: *writes_per_second,
+                connections: *connections,
+                reuse: reuse.clone(),
+            };
+            let report = jobs::engines::run(settings, &opts)?;
+            print!("{}", jobs::engines::summary(&report));
+            std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
             println!("figures written to {}", out.display());
         }
         Command::EvalRecs { groups, users, seed } => {

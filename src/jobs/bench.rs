@@ -75,7 +75,7 @@ pub struct Freshness {
     pub idle_read_p99_ms: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
 }
 
@@ -258,7 +258,7 @@ fn measure_after<T>(kind: &str, inputs: &[T], mut before: impl FnMut(), mut run:
 }
 
 /// A search word from a group name: a jieba word of two or more CJK characters.
-fn name_words(name: &str) -> Vec<String> {
+pub(crate) fn name_words(name: &str) -> Vec<String> {
     text::query_words(name).into_iter().filter(|w| w.chars().count() >= 2 && w.chars().all(text::is_cjk)).collect()
 }
 

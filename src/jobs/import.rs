@@ -453,11 +453,8 @@ fn write_batch(
     }
     if postgres {
         // Memberships count their users as the batch leaves them.
-        let persons = staged
-            .people_named()
-            .into_iter()
-            .filter_map(|id| known.people.get(&id).map(|p| (id, p.clone())))
-            .collect();
+        let persons =
+            staged.people_named().into_iter().filter_map(|id| known.people.get(&id).map(|p| (id, p.clone()))).collect();
         staged.set_persons(persons);
         bulk::load(db, staged, yesterday, now_secs())?;
     } else {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod engines;
 pub mod eval;
 pub mod gen;
 pub mod import;

@@ -256,7 +256,12 @@ const STAGING: &str = "\
 /// PostgreSQL: writes a staged batch and notes every group it touched as changed.
 pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<()> {
     let mut t = std::time::Instant::now();
-    let mut lap = |what: &str| { if std::env::var("GS_PROFILE").is_ok() { eprintln!("{what}: {:?}", t.elapsed()); } t = std::time::Instant::now(); };
+    let mut lap = |what: &str| {
+        if std::env::var("GS_PROFILE").is_ok() {
+            eprintln!("{what}: {:?}", t.elapsed());
+        }
+        t = std::time::Instant::now();
+    };
     db.batch(STAGING)?;
     let mut buf = String::new();
     let mut seen_events = std::collections::HashSet::new();
@@ -368,7 +373,8 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
              WHERE g.owner_id <> s.owner_id ON CONFLICT DO NOTHING",
         )?;
         // A new group starts with no activity, as of yesterday.
-        db.batch(&(format!(
+        db.batch(
+            &(format!(
             "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
              district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at, \
              stats_day) \
@@ -388,7 +394,7 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
                              WHERE members.role <> 'owner' \
                              RETURNING group_id, user_id, (xmax = 0) AS inserted) "
         ) + &joined_stats("s_groups p ON p.id = i.group_id AND p.owner_id = i.user_id")
-            + "; DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id"),
+                + "; DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id"),
         )?;
     }
 
