@@ -387,27 +387,45 @@ pub fn import(
 type LineResult = Result<(), String>;
 
 /// Validates and writes one batch of lines in the open transaction.
+/// The lines of a batch, parsed (a line that is not JSON of a known type carries why).
+fn parse(lines: &[String]) -> Vec<Result<Line, String>> {
+    lines
+        .iter()
+        .map(|raw| serde_json::from_str::<Line>(raw.trim()).map_err(|e| format!("not a valid import line: {e}")))
+        .collect()
+}
+
+/// Reads up to `n` lines; returns them, their bytes, and whether the input ended.
+fn read_lines(input: &mut dyn BufRead, n: usize) -> std::io::Result<(Vec<String>, u64, bool)> {
+    let mut lines = Vec::with_capacity(n);
+    let mut bytes = 0;
+    while lines.len() < n {
+        let mut buf = String::new();
+        let read = input.read_line(&mut buf)?;
+        if read == 0 {
+            return Ok((lines, bytes, true));
+        }
+        bytes += read as u64;
+        lines.push(buf);
+    }
+    Ok((lines, bytes, false))
+}
+
 fn write_batch(
     store: &Store,
     db: &Db<'_>,
     lines: &[String],
+    parsed: &mut Option<Vec<Result<Line, String>>>,
     first_line: u64,
     known: &mut Known,
     yesterday: i64,
-) -> anyhow::Result<Vec<LineResult>> {
-    let parsed: Vec<Result<Line, String>> = lines
-        .iter()
-        .map(|raw| serde_json::from_str::<Line>(raw.trim()).map_err(|e| format!("not a valid import line: {e}")))
-        .collect();
+) -> anyhow::Result<(Vec<LineResult>, Option<bulk::Staged>)> {
+    // Parsed ahead of the transaction; parsed again if the transaction runs again.
+    let parsed = parsed.take().unwrap_or_else(|| parse(lines));
     let postgres = db.kind() == Kind::Postgres;
-    let t0 = Instant::now();
     if postgres {
         known.prefetch(db, &parsed)?;
     }
-    if std::env::var("GS_PROFILE").is_ok() {
-        eprintln!("prefetch: {:?}", t0.elapsed());
-    }
-    let t0 = Instant::now();
     let mut results = Vec::with_capacity(lines.len());
     let mut touched = BTreeSet::new();
     let mut events = Vec::new();
@@ -441,22 +459,20 @@ fn write_batch(
                 Op::Follow(a, b) => staged.follows.push((a, b)),
                 Op::Group(g, _) => staged.group(g),
                 Op::Member(m, _) => staged.member(m),
-                Op::Activity(e) => staged.events.push(e),
+                Op::Activity(e) => staged.event(e),
             }
         } else {
             write_op(db, op, &mut touched, &mut events)?;
         }
         results.push(Ok(()));
     }
-    if std::env::var("GS_PROFILE").is_ok() {
-        eprintln!("validate: {:?}", t0.elapsed());
-    }
     if postgres {
         // Memberships count their users as the batch leaves them.
         let persons =
             staged.people_named().into_iter().filter_map(|id| known.people.get(&id).map(|p| (id, p.clone()))).collect();
         staged.set_persons(persons);
-        bulk::load(db, staged, yesterday, now_secs())?;
+        bulk::load_head(db, &staged, yesterday, now_secs())?;
+        return Ok((results, Some(staged)));
     } else {
         apply_events(db, &events, yesterday)?;
         for g in touched {
@@ -464,10 +480,15 @@ fn write_batch(
             db.record_change(g);
         }
     }
-    Ok(results)
+    Ok((results, None))
 }
 
-/// The line loop of `import`: batches of lines, each batch one transaction.
+/// The line loop of `import`: batches of lines, each batch one transaction on SQLite.
+/// On PostgreSQL, whose server runs each statement on one core, a batch is validated and
+/// its users and groups written in one transaction, then its members and activity in two
+/// transactions side by side, each for half of the groups; a second connection writes
+/// the follows meanwhile (a follow changes no statistic and no group). A batch is then
+/// not atomic, which an import does not need: running it again converges.
 fn import_lines(
     store: &Store,
     input: &mut dyn BufRead,
@@ -475,35 +496,73 @@ fn import_lines(
     summary: &mut ImportSummary,
     yesterday: i64,
 ) -> anyhow::Result<()> {
-    let mut bytes = 0u64;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(i64, i64)>>(2);
+        let follower = scope.spawn(move || -> anyhow::Result<()> {
+            for follows in rx {
+                store.write(|db| bulk::load_follows(db, &follows, now_secs()))?;
+            }
+            Ok(())
+        });
+        let result = read_batches(store, input, on_progress, summary, yesterday, &tx);
+        drop(tx);
+        let followed = follower.join().map_err(|_| anyhow::anyhow!("the follow writer panicked"))?;
+        result.and(followed)
+    })
+}
+
+fn read_batches(
+    store: &Store,
+    input: &mut dyn BufRead,
+    on_progress: &mut impl FnMut(u64, u64),
+    summary: &mut ImportSummary,
+    yesterday: i64,
+    follows_out: &std::sync::mpsc::SyncSender<Vec<(i64, i64)>>,
+) -> anyhow::Result<()> {
     let mut known = Known::default();
     let batch_lines = if store.kind() == Kind::Postgres { PG_BATCH_LINES } else { BATCH_LINES };
-    let mut lines: Vec<String> = Vec::with_capacity(batch_lines);
+    let (mut lines, mut bytes, mut done) = read_lines(input, batch_lines)?;
+    let mut parsed = Some(parse(&lines));
     loop {
         // A batch is read first and written in one transaction, which may run again on
         // PostgreSQL after a deadlock: the lines, not the input, are replayed.
-        lines.clear();
-        let mut done = false;
-        while lines.len() < batch_lines {
-            let mut buf = String::new();
-            let n = input.read_line(&mut buf)?;
-            if n == 0 {
-                done = true;
-                break;
-            }
-            bytes += n as u64;
-            lines.push(buf);
-        }
         let first_line = summary.lines;
         let mut attempt = 0;
-        let results = store.write(|db| {
+        let (results, staged) = store.write(|db| {
             attempt += 1;
             if attempt > 1 {
                 // What a rolled-back attempt looked up or wrote may not hold any more.
                 known = Known::default();
             }
-            write_batch(store, db, &lines, first_line, &mut known, yesterday)
+            write_batch(store, db, &lines, &mut parsed, first_line, &mut known, yesterday)
         })?;
+        // The next batch is read and parsed while this one's members and activity are
+        // written.
+        let mut next = None;
+        if let Some(mut staged) = staged {
+            let follows = std::mem::take(&mut staged.follows);
+            if !follows.is_empty() && follows_out.send(follows).is_err() {
+                anyhow::bail!("the follow writer stopped");
+            }
+            let parts = staged.parts(2);
+            let now = now_secs();
+            std::thread::scope(|s| {
+                let writers: Vec<_> = parts
+                    .iter()
+                    .map(|part| s.spawn(move || store.write(|db| bulk::load_tail(db, part, yesterday, now))))
+                    .collect();
+                if !done {
+                    next = Some(read_lines(input, batch_lines).map(|(l, b, d)| {
+                        let p = parse(&l);
+                        (l, b, d, p)
+                    }));
+                }
+                for w in writers {
+                    w.join().map_err(|_| anyhow::anyhow!("a batch writer panicked"))??;
+                }
+                anyhow::Ok(())
+            })?;
+        }
         for (i, result) in results.into_iter().enumerate() {
             summary.lines += 1;
             match result {
@@ -522,5 +581,15 @@ fn import_lines(
         if done {
             return Ok(());
         }
+        let (l, b, d, p) = match next {
+            Some(read) => read?,
+            None => {
+                let (l, b, d) = read_lines(input, batch_lines)?;
+                let p = parse(&l);
+                (l, b, d, p)
+            }
+        };
+        (lines, done, parsed) = (l, d, Some(p));
+        bytes += b;
     }
 }

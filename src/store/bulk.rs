@@ -125,7 +125,8 @@ pub struct Staged {
     group_at: HashMap<i64, usize>,
     members: Vec<ImportedMember>,
     member_at: HashMap<(i64, i64), usize>,
-    pub events: Vec<ActivityEvent>,
+    events: Vec<ActivityEvent>,
+    event_ids: std::collections::HashSet<String>,
     /// The attributes of every owner and member named, as they stand at the end of the
     /// batch (the membership statistics count these).
     persons: HashMap<i64, Person>,
@@ -164,6 +165,38 @@ impl Staged {
                 self.groups.push(g);
             }
         }
+    }
+
+    /// An event, unless one with its id came earlier in the batch.
+    pub fn event(&mut self, e: ActivityEvent) {
+        if self.event_ids.insert(e.event_id.clone().unwrap_or_default()) {
+            self.events.push(e);
+        }
+    }
+
+    /// The batch's members and events in `n` parts by ranges of group ids (each group in
+    /// one part, and neighbouring groups together, so the parts seldom share an index
+    /// page), with the attributes of the people they name; users, groups and follows stay.
+    pub fn parts(&mut self, n: usize) -> Vec<Staged> {
+        let mut parts: Vec<Staged> = (0..n).map(|_| Staged::default()).collect();
+        let mut ids: Vec<i64> =
+            self.members.iter().map(|m| m.group_id).chain(self.events.iter().map(|e| e.group_id)).collect();
+        ids.sort_unstable();
+        // The first group id of each part after the first.
+        let bounds: Vec<i64> = (1..n).filter_map(|k| ids.get(k * ids.len() / n).copied()).collect();
+        let at = |g: i64| bounds.iter().take_while(|b| g >= **b).count();
+        for m in std::mem::take(&mut self.members) {
+            let part = &mut parts[at(m.group_id)];
+            if let Some(p) = self.persons.get(&m.user_id) {
+                part.persons.insert(m.user_id, p.clone());
+            }
+            part.members.push(m);
+        }
+        self.member_at.clear();
+        for e in std::mem::take(&mut self.events) {
+            parts[at(e.group_id)].events.push(e);
+        }
+        parts
     }
 
     pub fn member(&mut self, mut m: ImportedMember) {
@@ -240,7 +273,6 @@ fn joined_stats(staged_join: &str) -> String {
 const STAGING: &str = "\
     CREATE TEMP TABLE s_users (id BIGINT, nickname TEXT, gender TEXT, birth_year BIGINT, tier TEXT, show BOOLEAN) \
         ON COMMIT DROP; \
-    CREATE TEMP TABLE s_follows (src BIGINT, dst BIGINT) ON COMMIT DROP; \
     CREATE TEMP TABLE s_groups (id BIGINT, owner_id BIGINT, name TEXT, category TEXT, description TEXT, \
         announcement TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION, place_name TEXT, city TEXT, district TEXT, \
         adcode BIGINT, join_approval BOOLEAN, members_can_invite BOOLEAN, discoverable BOOLEAN, capacity BIGINT, \
@@ -253,18 +285,27 @@ const STAGING: &str = "\
     CREATE TEMP TABLE owner_check (id BIGINT PRIMARY KEY) ON COMMIT DROP; \
     SET LOCAL work_mem = '256MB'";
 
-/// PostgreSQL: writes a staged batch and notes every group it touched as changed.
-pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<()> {
-    let mut t = std::time::Instant::now();
-    let mut lap = |what: &str| {
-        if std::env::var("GS_PROFILE").is_ok() {
-            eprintln!("{what}: {:?}", t.elapsed());
-        }
-        t = std::time::Instant::now();
-    };
+/// PostgreSQL: follows, staged with COPY (a follow changes no statistic and no group).
+pub fn load_follows(db: &Db<'_>, follows: &[(i64, i64)], now: i64) -> DbResult<()> {
+    db.batch("CREATE TEMP TABLE s_follows (src BIGINT, dst BIGINT) ON COMMIT DROP")?;
+    let mut buf = String::with_capacity(follows.len() * 16);
+    for (a, b) in follows {
+        let _ = writeln!(buf, "{a}\t{b}");
+    }
+    db.copy_in("COPY s_follows FROM STDIN", buf.as_bytes())?;
+    db.exec(
+        "INSERT INTO follows (src, dst, created_at) SELECT src, dst, CAST(?1 AS BIGINT) FROM s_follows \
+         ON CONFLICT DO NOTHING",
+        p![now],
+    )?;
+    Ok(())
+}
+
+/// PostgreSQL, first of a batch: its users and groups (owners seated). Notes every group
+/// it touched as changed.
+pub fn load_head(db: &Db<'_>, staged: &Staged, yesterday: i64, now: i64) -> DbResult<()> {
     db.batch(STAGING)?;
     let mut buf = String::new();
-    let mut seen_events = std::collections::HashSet::new();
 
     if !staged.users.is_empty() {
         buf.clear();
@@ -314,22 +355,6 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
-    lap("if !staged.follows.is_empty() ");
-    if !staged.follows.is_empty() {
-        buf.clear();
-        for (a, b) in &staged.follows {
-            let _ = writeln!(buf, "{a}\t{b}");
-        }
-        db.copy_in("COPY s_follows FROM STDIN", buf.as_bytes())?;
-        db.batch("ANALYZE s_follows")?;
-        db.exec(
-            "INSERT INTO follows (src, dst, created_at) SELECT src, dst, CAST(?1 AS BIGINT) FROM s_follows \
-             ON CONFLICT DO NOTHING",
-            p![now],
-        )?;
-    }
-
-    lap("if !staged.groups.is_empty() {");
     if !staged.groups.is_empty() {
         buf.clear();
         for g in &staged.groups {
@@ -398,7 +423,15 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
-    lap("if !staged.members.is_empty() ");
+    finish(db, yesterday)
+}
+
+/// PostgreSQL, after `load_head`: one part of a batch's members and activity. Parts hold
+/// disjoint sets of groups (`Staged::parts`), so they are written side by side on two
+/// connections without touching one row twice. Notes every group it touched as changed.
+pub fn load_tail(db: &Db<'_>, staged: &Staged, yesterday: i64, now: i64) -> DbResult<()> {
+    db.batch(STAGING)?;
+    let mut buf = String::new();
     if !staged.members.is_empty() {
         buf.clear();
         for m in &staged.members {
@@ -433,14 +466,10 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
-    lap("if !staged.events.is_empty() {");
     if !staged.events.is_empty() {
         buf.clear();
         for e in &staged.events {
             let id = e.event_id.as_deref().unwrap_or_default();
-            if !seen_events.insert(id) {
-                continue;
-            }
             let _ = write!(buf, "{}\t{}\t{}\t{}\t", e.group_id, e.day, e.user_id, e.messages);
             field(&mut buf, Some(id));
             end_row(&mut buf);
@@ -462,7 +491,12 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         )?;
     }
 
-    lap("// The owner the group row nam");
+    finish(db, yesterday)
+}
+
+/// The end of either step: owners checked, the activity figures of every touched group,
+/// and each noted as changed.
+fn finish(db: &Db<'_>, yesterday: i64) -> DbResult<()> {
     db.batch("ANALYZE t_groups")?;
     // The owner the group row names is its only member with the role owner: checked
     // where the owner changed or a member line named the role owner.
@@ -471,7 +505,6 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
          UPDATE members m SET role = 'member' FROM owner_check t, groups g \
          WHERE t.id = g.id AND m.group_id = g.id AND m.role = 'owner' AND m.user_id <> g.owner_id",
     )?;
-    lap("// Every statistic of every to");
     // Every statistic of every touched group, from its rows.
     // The activity figures of every touched group: a group without activity in the
     // window has none; the others are counted from their rows, each group's through its
@@ -485,7 +518,6 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         p![yesterday, yesterday - (ACTIVE_WINDOW_DAYS - 1)],
     )?;
     db.batch("SET LOCAL enable_seqscan = off")?;
-    lap("stats");
     db.exec(
         "UPDATE groups g SET yesterday_messages = y.m, active_members = w.a, stats_day = ?1 \
          FROM t_groups t \
@@ -499,7 +531,6 @@ pub fn load(db: &Db<'_>, staged: Staged, yesterday: i64, now: i64) -> DbResult<(
         p![yesterday, yesterday - (ACTIVE_WINDOW_DAYS - 1)],
     )?;
     db.batch("SET LOCAL enable_seqscan = on")?;
-    lap("rows");
     for id in db.rows("SELECT id FROM t_groups", p![], |r| r.get::<i64>(0))? {
         db.record_change(id);
     }

@@ -98,8 +98,35 @@ impl Row<'_> {
 /// Prepared statements of one PostgreSQL connection, by their SQLite-style text.
 pub type StatementCache = HashMap<String, postgres::Statement>;
 
+/// A PostgreSQL transaction, or the bare connection for reads that need no snapshot
+/// (each statement then runs on its own, one round trip instead of three).
+pub(crate) enum PgHandle<'a> {
+    Tx(postgres::Transaction<'a>),
+    Client(&'a mut postgres::Client),
+}
+
+/// Calls the same method on either handle.
+macro_rules! on {
+    ($h:expr, $c:ident => $e:expr) => {
+        match $h {
+            PgHandle::Tx($c) => $e,
+            PgHandle::Client($c) => $e,
+        }
+    };
+}
+
+impl PgHandle<'_> {
+    /// Commits a transaction (a bare connection has nothing to commit).
+    pub fn commit(self) -> Result<(), postgres::Error> {
+        match self {
+            PgHandle::Tx(t) => t.commit(),
+            PgHandle::Client(_) => Ok(()),
+        }
+    }
+}
+
 pub(crate) struct PgTx<'a> {
-    pub tx: postgres::Transaction<'a>,
+    pub tx: PgHandle<'a>,
     pub stmts: &'a mut StatementCache,
 }
 
@@ -138,7 +165,7 @@ impl PgTx<'_> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(&dollar_placeholders(sql))?;
+        let s = on!(&mut self.tx, c => c.prepare(&dollar_placeholders(sql)))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
     }
@@ -149,7 +176,7 @@ impl<'a> Db<'a> {
         Db { inner: Inner::Lite(conn), changes: RefCell::new(Vec::new()), retryable: Cell::new(false) }
     }
 
-    pub(crate) fn pg(tx: postgres::Transaction<'a>, stmts: &'a mut StatementCache) -> Db<'a> {
+    pub(crate) fn pg(tx: PgHandle<'a>, stmts: &'a mut StatementCache) -> Db<'a> {
         Db {
             inner: Inner::Pg(RefCell::new(PgTx { tx, stmts })),
             changes: RefCell::new(Vec::new()),
@@ -192,7 +219,7 @@ impl<'a> Db<'a> {
                 .map_err(DbError::from),
             Inner::Pg(cell) => {
                 let mut pg = cell.borrow_mut();
-                pg.statement(sql).and_then(|s| Ok(pg.tx.execute(&s, &pg_params(params))?))
+                pg.statement(sql).and_then(|s| Ok(on!(&mut pg.tx, c => c.execute(&s, &pg_params(params)))?))
             }
         };
         self.note(r)
@@ -202,7 +229,7 @@ impl<'a> Db<'a> {
     pub fn batch(&self, sql: &str) -> DbResult<()> {
         let r = match &self.inner {
             Inner::Lite(c) => c.execute_batch(sql).map_err(DbError::from),
-            Inner::Pg(cell) => cell.borrow_mut().tx.batch_execute(sql).map_err(DbError::from),
+            Inner::Pg(cell) => on!(&mut cell.borrow_mut().tx, c => c.batch_execute(sql)).map_err(DbError::from),
         };
         self.note(r)
     }
@@ -227,7 +254,8 @@ impl<'a> Db<'a> {
             Inner::Pg(cell) => {
                 let mut pg = cell.borrow_mut();
                 let stmt = self.note(pg.statement(sql))?;
-                let mut rows = self.note(pg.tx.query_raw(&stmt, pg_params(params)).map_err(DbError::from))?;
+                let mut rows =
+                    self.note(on!(&mut pg.tx, c => c.query_raw(&stmt, pg_params(params))).map_err(DbError::from))?;
                 while let Some(r) = self.note(rows.next().map_err(DbError::from))? {
                     f(&Row::Pg(&r))?;
                 }
@@ -270,7 +298,7 @@ impl<'a> Db<'a> {
             Inner::Pg(cell) => (|| {
                 let mut pg = cell.borrow_mut();
                 let stmt = pg.statement(sql)?;
-                match pg.tx.query_opt(&stmt, &pg_params(params))? {
+                match on!(&mut pg.tx, c => c.query_opt(&stmt, &pg_params(params)))? {
                     Some(r) => Ok(Some(f(&Row::Pg(&r))?)),
                     None => Ok(None),
                 }
@@ -305,7 +333,7 @@ impl<'a> Db<'a> {
             Inner::Lite(_) => Err(DbError::Other("COPY is PostgreSQL only".into())),
             Inner::Pg(cell) => (|| {
                 let mut pg = cell.borrow_mut();
-                let mut w = pg.tx.copy_in(sql)?;
+                let mut w = on!(&mut pg.tx, c => c.copy_in(sql))?;
                 w.write_all(data).map_err(|e| DbError::Other(format!("copy: {e}")))?;
                 Ok(w.finish()?)
             })(),
@@ -322,8 +350,8 @@ impl<'a> Db<'a> {
                 let stmt = pg.statement(sql)?;
                 let v: Vec<i64> = ids.to_vec();
                 Ok(match extra {
-                    Some(x) => pg.tx.execute(&stmt, &[&v, &x])?,
-                    None => pg.tx.execute(&stmt, &[&v])?,
+                    Some(x) => on!(&mut pg.tx, c => c.execute(&stmt, &[&v, &x]))?,
+                    None => on!(&mut pg.tx, c => c.execute(&stmt, &[&v]))?,
                 })
             })(),
         };
@@ -344,7 +372,7 @@ impl<'a> Db<'a> {
                 let mut pg = cell.borrow_mut();
                 let stmt = pg.statement(sql)?;
                 let v: Vec<i64> = ids.to_vec();
-                pg.tx.query(&stmt, &[&v])?.iter().map(|r| f(&Row::Pg(r))).collect()
+                on!(&mut pg.tx, c => c.query(&stmt, &[&v]))?.iter().map(|r| f(&Row::Pg(r))).collect()
             })(),
         };
         self.note(r)

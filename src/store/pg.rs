@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use postgres::{Client, IsolationLevel, NoTls};
 
-use super::db::{Db, DbError, StatementCache};
+use super::db::{Db, DbError, PgHandle, StatementCache};
 
 const MIGRATIONS: &[&str] =
     &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_nodes.sql")];
@@ -113,7 +113,7 @@ impl Postgres {
         let mut conn = self.pool.get().map_err(DbError::from)?;
         let PgConn { client, stmts } = &mut *conn;
         let tx = client.transaction().map_err(DbError::from)?;
-        let db = Db::pg(tx, stmts);
+        let db = Db::pg(PgHandle::Tx(tx), stmts);
         let out = f(&db)?;
         let pg = db.into_pg().expect("a PostgreSQL transaction");
         let t0 = std::time::Instant::now();
@@ -124,14 +124,25 @@ impl Postgres {
         Ok(out)
     }
 
-    /// A read-only transaction; `snapshot` makes it REPEATABLE READ (one snapshot for all
-    /// its statements).
+    /// A read: with `snapshot`, one REPEATABLE READ read-only transaction (one snapshot for
+    /// all its statements); else statements on the bare connection, each seeing what was
+    /// committed when it ran.
     pub fn read<T, E: From<DbError>>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>, snapshot: bool) -> Result<T, E> {
         let mut conn = self.pool.get().map_err(DbError::from)?;
         let PgConn { client, stmts } = &mut *conn;
-        let level = if snapshot { IsolationLevel::RepeatableRead } else { IsolationLevel::ReadCommitted };
-        let tx = client.build_transaction().isolation_level(level).read_only(true).start().map_err(DbError::from)?;
-        let db = Db::pg(tx, stmts);
+        let handle = if snapshot {
+            PgHandle::Tx(
+                client
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()
+                    .map_err(DbError::from)?,
+            )
+        } else {
+            PgHandle::Client(client)
+        };
+        let db = Db::pg(handle, stmts);
         let out = f(&db)?;
         let pg = db.into_pg().expect("a PostgreSQL transaction");
         pg.tx.commit().map_err(DbError::from)?;
