@@ -86,6 +86,10 @@ pub fn build(
         .with_context(|| format!("failed to create an index in {}", dir.display()))?;
     register_tokenizers(&index);
     let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(2, writer_budget)?;
+    // The one merge is the explicit one at the end: a background merge still running then
+    // would hold segments that merge names, and it fails ("segments that were merged could
+    // not be found"), as seen with three nodes building at once.
+    writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
     let categories = &store.ctx.categories;
     let mut documents = 0u64;
     let mut read = 0u64;

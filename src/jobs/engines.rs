@@ -44,6 +44,10 @@ pub struct ImportFigures {
     pub sqlite_seconds: f64,
     pub postgres_seconds: f64,
     pub ratio: f64,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Statistics {
     pub groups_compared: u64,
     pub groups_differing: u64,
     pub audit_discrepancies: u64,
@@ -67,6 +71,11 @@ pub struct EngineReport {
     pub groups: usize,
     pub postgres_database: String,
     pub import: Option<ImportFigures>,
+    pub statistics: Option<Statistics>,
+    pub sqlite_bytes: u64,
+    pub postgres_bytes: u64,
+    /// Each node's resident memory after its load run.
+    pub node_rss_bytes: Vec<(String, u64)>,
     pub loads: Vec<LoadFigures>,
     pub freshness_samples: usize,
     pub freshness_p50_ms: f64,
@@ -352,6 +361,16 @@ fn watch_freshness(
     }
 }
 
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .map(|kb: u64| kb * 1024)
+        .unwrap_or(0)
+}
+
 fn import_file(store: &Store, world: &Path) -> anyhow::Result<super::import::ImportSummary> {
     let file = std::fs::File::open(world).with_context(|| format!("failed to open {}", world.display()))?;
     let len = file.metadata()?.len();
@@ -411,35 +430,45 @@ pub fn run(settings: Settings, opts: &EngineBenchOptions) -> anyhow::Result<Engi
             eprintln!("bench-engines: PostgreSQL {} lines in {:.1} s", p.lines, p.seconds);
             super::rollup(&lite, None)?;
             super::rollup(&pg, None)?;
-            let (a, b) = (stats_of(&lite)?, stats_of(&pg)?);
-            let differing = a.len().abs_diff(b.len()) + a.iter().zip(&b).filter(|(x, y)| x != y).count();
-            let mut audit = 0u64;
-            pg.snapshot(|db| {
-                crate::store::audit::scan_groups(db, 0, |f| {
-                    let g = &f.group.row;
-                    let t = f.members;
-                    if (g.member_count, g.female_count, g.birth_sum, g.birth_n)
-                        != (t.members, t.female, t.birth_sum, t.birth_n)
-                        || (g.yesterday_messages, g.active_members)
-                            != (f.activity.yesterday_messages, f.activity.active_members)
-                    {
-                        audit += 1;
-                    }
-                    Ok(())
-                })
-            })?;
             report.import = Some(ImportFigures {
                 lines: s.lines,
                 sqlite_seconds: s.seconds,
                 postgres_seconds: p.seconds,
                 ratio: s.seconds / p.seconds,
-                groups_compared: a.len() as u64,
-                groups_differing: differing as u64,
-                audit_discrepancies: audit,
+                ..ImportFigures::default()
             });
             url
         }
     };
+    {
+        let lite = Store::open(&lite_path.to_string_lossy(), ctx.clone(), 2)?;
+        let pg = Store::open(&pg_url, ctx.clone(), 2)?;
+        let (a, b) = (stats_of(&lite)?, stats_of(&pg)?);
+        let differing = a.len().abs_diff(b.len()) + a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        let mut audit = 0u64;
+        pg.snapshot(|db| {
+            crate::store::audit::scan_groups(db, 0, |f| {
+                let g = &f.group.row;
+                let t = f.members;
+                if (g.member_count, g.female_count, g.birth_sum, g.birth_n)
+                    != (t.members, t.female, t.birth_sum, t.birth_n)
+                    || (g.yesterday_messages, g.active_members)
+                        != (f.activity.yesterday_messages, f.activity.active_members)
+                {
+                    audit += 1;
+                }
+                Ok(())
+            })
+        })?;
+        report.statistics = Some(Statistics {
+            groups_compared: a.len() as u64,
+            groups_differing: differing as u64,
+            audit_discrepancies: audit,
+        });
+        report.sqlite_bytes = std::fs::metadata(&lite_path).map(|m| m.len()).unwrap_or(0);
+        report.postgres_bytes =
+            pg.read(|db| db.value::<i64>("SELECT pg_database_size(current_database())", &[]))? as u64;
+    }
     report.postgres_database = pg_url.clone();
     if opts.seconds == 0 {
         return Ok(report);
@@ -509,6 +538,8 @@ pub fn run(settings: Settings, opts: &EngineBenchOptions) -> anyhow::Result<Engi
         );
         report.loads.push(f);
         fresh_all.extend(fresh);
+        let pid = nodes.iter().find(|(n, _)| n == measured).map(|(_, n)| n.child.id()).expect("a node");
+        report.node_rss_bytes.push((measured.to_string(), rss_of(pid)));
     }
     fresh_all.sort_by(f64::total_cmp);
     report.freshness_samples = fresh_all.len();
@@ -531,10 +562,16 @@ pub fn summary(r: &EngineReport) -> String {
             i.lines as f64 / i.postgres_seconds,
             i.ratio
         );
+    }
+    if let Some(i) = &r.statistics {
         out += &format!(
             "statistics: {} groups compared, {} differ between engines; PostgreSQL audit: {} discrepancies\n",
             i.groups_compared, i.groups_differing, i.audit_discrepancies
         );
+    }
+    out += &format!("database size: SQLite {} MiB, PostgreSQL {} MiB\n", r.sqlite_bytes >> 20, r.postgres_bytes >> 20);
+    for (node, rss) in &r.node_rss_bytes {
+        out += &format!("{node}: RSS {} MiB after its load\n", rss >> 20);
     }
     let lite = r.loads.iter().find(|l| l.node == "sqlite").map(|l| (l.p50_ms, l.p99_ms));
     for l in &r.loads {

@@ -215,12 +215,11 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
                 tier,
                 show_joined_groups,
             };
-            let old_tier = known.person(db, id)?.map(|p| p.tier.clone());
-            let person = Person {
-                female: input.gender == Gender::Female,
-                birth_year: input.birth_year,
-                tier: input.tier.clone().or(old_tier).unwrap_or_else(|| "normal".into()),
+            let tier = match &input.tier {
+                Some(t) => t.clone(),
+                None => known.person(db, id)?.map(|p| p.tier.clone()).unwrap_or_else(|| "normal".into()),
             };
+            let person = Person { female: input.gender == Gender::Female, birth_year: input.birth_year, tier };
             known.no_person.remove(&id);
             known.people.insert(id, person);
             Op::User(ImportedUser { id, input })
