@@ -100,6 +100,9 @@ impl Postgres {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(2) as u32)
             .min_idle(Some(1))
+            // No round trip to test each connection on every checkout: a broken one is
+            // noticed by `has_broken` and the failed call, and the pool replaces it.
+            .test_on_check_out(false)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(Manager { config })
             .with_context(|| "failed to open the PostgreSQL pool")?;
