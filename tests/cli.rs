@@ -1,6 +1,8 @@
 //! The binary as an operator runs it: durability across `kill -9`, import, reindex under
 //! load, and the roll-up checked against an independent computation.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -57,21 +59,7 @@ fn start(dir: &Path) -> Server {
 
 impl Server {
     fn call(&self, method: &str, path: &str, body: Option<Value>, auth: Option<&str>) -> (u16, Value) {
-        let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
-        if let Some(t) = auth {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        let resp = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        let resp = match resp {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = resp.status();
-        (status, resp.into_json().unwrap_or(Value::Null))
+        common::call(&self.base, method, path, body, auth)
     }
 
     fn kill9(mut self) -> PathBuf {

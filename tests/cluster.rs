@@ -4,6 +4,8 @@
 //! every node, and the scheduled roll-up runs once per cluster. Needs a PostgreSQL server
 //! (`GROUPSCOUT_TEST_PG`, see `.ci/postgres`); without one it passes with a loud SKIPPED.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,17 +17,7 @@ const SECRET: &str = "cluster-test-secret-0123456789ab";
 const ADMIN: &str = "cluster-test-admin-0123456789ab";
 
 fn server() -> Option<String> {
-    match std::env::var("GROUPSCOUT_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED: cluster tests need GROUPSCOUT_TEST_PG (see .ci/postgres); nothing was tested ***\n"
-            );
-            None
-        }
-    }
+    common::postgres_server("cluster tests")
 }
 
 fn command(db: &str, index: &Path, dir: &Path) -> Command {
@@ -67,19 +59,7 @@ fn start(db: &str, dir: &Path, name: &str) -> Node {
 
 impl Node {
     fn call(&self, method: &str, path: &str, body: Option<Value>, auth: Option<&str>) -> (u16, Value) {
-        let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
-        if let Some(t) = auth {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        let resp = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        match resp {
-            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
-            Err(e) => panic!("{method} {path}: {e}"),
-        }
+        common::call(&self.base, method, path, body, auth)
     }
 
     /// The ids `q` finds on this node (first page).

@@ -2,6 +2,8 @@
 //! `GROUPSCOUT_TEST_PG` names one (an admin URL whose role may create databases, as
 //! `.ci/postgres start` prints). Without it they pass with a loud SKIPPED line.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -11,18 +13,7 @@ use groupscout::config::Rules;
 use groupscout::store::{changes, Store, StoreContext};
 
 fn server() -> Option<String> {
-    match std::env::var("GROUPSCOUT_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // Straight to stderr, past the test harness's capture, so it shows.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED: PostgreSQL tests need GROUPSCOUT_TEST_PG (see .ci/postgres); nothing was tested ***\n"
-            );
-            None
-        }
-    }
+    common::postgres_server("PostgreSQL tests")
 }
 
 fn store_on(url: &str) -> Store {

@@ -94,6 +94,7 @@ impl Conn {
         Conn { addr: addr.to_string(), reader: None }
     }
 
+    /// One request; a failed one drops the connection (the next call opens another).
     fn request(
         &mut self,
         method: &str,
@@ -101,12 +102,6 @@ impl Conn {
         body: Option<&str>,
         auth: Option<&str>,
     ) -> std::io::Result<(u16, Vec<u8>)> {
-        if self.reader.is_none() {
-            let s = TcpStream::connect(&self.addr)?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            self.reader = Some(BufReader::new(s));
-        }
         let result = self.exchange(method, path, body, auth);
         if result.is_err() {
             self.reader = None;
@@ -121,6 +116,12 @@ impl Conn {
         body: Option<&str>,
         auth: Option<&str>,
     ) -> std::io::Result<(u16, Vec<u8>)> {
+        if self.reader.is_none() {
+            let s = TcpStream::connect(&self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            self.reader = Some(BufReader::new(s));
+        }
         let reader = self.reader.as_mut().expect("connected");
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
         if let Some(t) = auth {

@@ -326,36 +326,36 @@ impl<'a> Db<'a> {
         std::mem::take(&mut *self.changes.borrow_mut())
     }
 
-    /// PostgreSQL only: `COPY … FROM STDIN` of `data` (text format).
-    pub fn copy_in(&self, sql: &str, data: &[u8]) -> DbResult<u64> {
-        use std::io::Write;
+    /// Runs `f` on the PostgreSQL transaction; an error on SQLite (`what` says what).
+    fn pg_only<T>(&self, what: &str, f: impl FnOnce(&mut PgTx<'a>) -> DbResult<T>) -> DbResult<T> {
         let r = match &self.inner {
-            Inner::Lite(_) => Err(DbError::Other("COPY is PostgreSQL only".into())),
-            Inner::Pg(cell) => (|| {
-                let mut pg = cell.borrow_mut();
-                let mut w = on!(&mut pg.tx, c => c.copy_in(sql))?;
-                w.write_all(data).map_err(|e| DbError::Other(format!("copy: {e}")))?;
-                Ok(w.finish()?)
-            })(),
+            Inner::Lite(_) => Err(DbError::Other(format!("{what} is PostgreSQL only"))),
+            Inner::Pg(cell) => f(&mut cell.borrow_mut()),
         };
         self.note(r)
     }
 
-    /// PostgreSQL only: a statement with an array parameter (`$1::bigint[]`).
+    /// PostgreSQL only: `COPY … FROM STDIN` of `data` (text format).
+    pub fn copy_in(&self, sql: &str, data: &[u8]) -> DbResult<u64> {
+        use std::io::Write;
+        self.pg_only("COPY", |pg| {
+            let mut w = on!(&mut pg.tx, c => c.copy_in(sql))?;
+            w.write_all(data).map_err(|e| DbError::Other(format!("copy: {e}")))?;
+            Ok(w.finish()?)
+        })
+    }
+
+    /// PostgreSQL only: a statement with an array parameter (`$1::bigint[]`) and maybe a
+    /// second, plain one.
     pub fn exec_ids(&self, sql: &str, ids: &[i64], extra: Option<i64>) -> DbResult<u64> {
-        let r = match &self.inner {
-            Inner::Lite(_) => Err(DbError::Other("array parameters are PostgreSQL only".into())),
-            Inner::Pg(cell) => (|| {
-                let mut pg = cell.borrow_mut();
-                let stmt = pg.statement(sql)?;
-                let v: Vec<i64> = ids.to_vec();
-                Ok(match extra {
-                    Some(x) => on!(&mut pg.tx, c => c.execute(&stmt, &[&v, &x]))?,
-                    None => on!(&mut pg.tx, c => c.execute(&stmt, &[&v]))?,
-                })
-            })(),
-        };
-        self.note(r)
+        self.pg_only("an array parameter", |pg| {
+            let stmt = pg.statement(sql)?;
+            let v: Vec<i64> = ids.to_vec();
+            Ok(match extra {
+                Some(x) => on!(&mut pg.tx, c => c.execute(&stmt, &[&v, &x]))?,
+                None => on!(&mut pg.tx, c => c.execute(&stmt, &[&v]))?,
+            })
+        })
     }
 
     /// PostgreSQL only: rows of a query whose one parameter is an array of ids
@@ -366,16 +366,11 @@ impl<'a> Db<'a> {
         ids: &[i64],
         mut f: impl FnMut(&Row<'_>) -> DbResult<T>,
     ) -> DbResult<Vec<T>> {
-        let r = match &self.inner {
-            Inner::Lite(_) => Err(DbError::Other("array parameters are PostgreSQL only".into())),
-            Inner::Pg(cell) => (|| {
-                let mut pg = cell.borrow_mut();
-                let stmt = pg.statement(sql)?;
-                let v: Vec<i64> = ids.to_vec();
-                on!(&mut pg.tx, c => c.query(&stmt, &[&v]))?.iter().map(|r| f(&Row::Pg(r))).collect()
-            })(),
-        };
-        self.note(r)
+        self.pg_only("an array parameter", |pg| {
+            let stmt = pg.statement(sql)?;
+            let v: Vec<i64> = ids.to_vec();
+            on!(&mut pg.tx, c => c.query(&stmt, &[&v]))?.iter().map(|r| f(&Row::Pg(r))).collect()
+        })
     }
 
     pub(crate) fn into_pg(self) -> Option<PgTx<'a>> {
