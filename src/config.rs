@@ -24,6 +24,9 @@ pub struct Tier {
 pub struct Rules {
     pub min_mutual_friends: u32,
     pub tiers: BTreeMap<String, Tier>,
+    /// Below this many members a card shows neither `female_count` nor `avg_age`, so a
+    /// small group's card does not reveal one person's gender or age (SPEC §5).
+    pub privacy_min_members: i64,
 }
 
 impl Default for Rules {
@@ -31,7 +34,7 @@ impl Default for Rules {
         let mut tiers = BTreeMap::new();
         tiers.insert("normal".to_string(), Tier { max_groups: 4, capacity: 200 });
         tiers.insert("creator".to_string(), Tier { max_groups: 20, capacity: 1000 });
-        Rules { min_mutual_friends: 1, tiers }
+        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5 }
     }
 }
 

@@ -134,7 +134,8 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         .hits
         .iter()
         .map(|h| {
-            let mut card = h.group.card(year, h.distance_m.filter(|_| origin.is_some()));
+            let mut card =
+                h.group.card(year, app.settings.rules.privacy_min_members, h.distance_m.filter(|_| origin.is_some()));
             card.highlight = h.highlight.clone();
             card
         })
@@ -199,7 +200,8 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
             Some(cursor_after(&app, fingerprint, start, seen, &shown))
         }
     };
-    let groups: Vec<_> = page.iter().map(|(d, g)| g.card(year, Some(*d))).collect();
+    let groups: Vec<_> =
+        page.iter().map(|(d, g)| g.card(year, app.settings.rules.privacy_min_members, Some(*d))).collect();
     Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))
 }
 

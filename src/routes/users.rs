@@ -136,7 +136,8 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
     let groups: Vec<_> = recs
         .into_iter()
         .map(|r| {
-            let mut card = r.group.card(year, r.distance_m.filter(|_| origin.is_some()));
+            let mut card =
+                r.group.card(year, app.settings.rules.privacy_min_members, r.distance_m.filter(|_| origin.is_some()));
             card.reasons = Some(r.reasons);
             card
         })

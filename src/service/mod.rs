@@ -159,7 +159,7 @@ impl App {
                 None => None,
             };
             Ok(Detail {
-                card: g.row.card(year, distance),
+                card: g.row.card(year, self.settings.rules.privacy_min_members, distance),
                 owner_id: g.row.owner_id,
                 members_can_invite: g.row.members_can_invite,
                 discoverable: g.row.discoverable,
@@ -192,7 +192,10 @@ impl App {
                 return Ok(ProfileList { hidden: true, groups: Vec::new() });
             }
             let rows = group_rows::joined_by(db, user_id, own)?;
-            Ok(ProfileList { hidden: false, groups: rows.iter().map(|g| g.card(year, None)).collect() })
+            Ok(ProfileList {
+                hidden: false,
+                groups: rows.iter().map(|g| g.card(year, self.settings.rules.privacy_min_members, None)).collect(),
+            })
         })
     }
 

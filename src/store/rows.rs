@@ -101,8 +101,10 @@ impl GroupRow {
         Some((self.lat?, self.lon?))
     }
 
-    /// The card of SPEC §2; `distance_m` when the request gave a location.
-    pub fn card(&self, current_year: i32, distance_m: Option<f64>) -> Card {
+    /// The card of SPEC §2; `distance_m` when the request gave a location. Below
+    /// `privacy_min_members` members the card leaves out `female_count` and `avg_age`.
+    pub fn card(&self, current_year: i32, privacy_min_members: i64, distance_m: Option<f64>) -> Card {
+        let private = self.member_count < privacy_min_members;
         Card {
             id: self.id,
             name: self.name.clone(),
@@ -113,9 +115,9 @@ impl GroupRow {
             distance_m: distance_m.map(|d| (d * 10.0).round() / 10.0),
             member_count: self.member_count,
             capacity: self.capacity,
-            female_count: self.female_count,
+            female_count: (!private).then_some(self.female_count),
             active_members: self.active_members,
-            avg_age: avg_age(current_year, self.birth_sum, self.birth_n),
+            avg_age: if private { None } else { avg_age(current_year, self.birth_sum, self.birth_n) },
             yesterday_messages: self.yesterday_messages,
             join_approval: self.join_approval,
             highlight: None,
@@ -137,8 +139,10 @@ pub struct Card {
     pub distance_m: Option<f64>,
     pub member_count: i64,
     pub capacity: i64,
-    pub female_count: i64,
+    /// `None` below the privacy floor.
+    pub female_count: Option<i64>,
     pub active_members: i64,
+    /// `None` below the privacy floor, or when no member gave a birth year.
     pub avg_age: Option<i64>,
     pub yesterday_messages: i64,
     pub join_approval: bool,

@@ -108,8 +108,10 @@ fn assert_statistics(app: &TestApp, want: &BTreeMap<i64, Expected>) {
         assert_eq!(s, 200, "group {id}: {detail}");
         let found = |k: &str| detail[k].as_i64();
         assert_eq!(found("member_count"), Some(g.member_count), "group {id} member_count");
-        assert_eq!(found("female_count"), Some(g.female_count), "group {id} female_count");
-        assert_eq!(found("avg_age"), g.avg_age, "group {id} avg_age");
+        // SPEC §5's privacy floor: below 5 members neither figure is shown.
+        let shown = g.member_count >= 5;
+        assert_eq!(found("female_count"), shown.then_some(g.female_count), "group {id} female_count");
+        assert_eq!(found("avg_age"), g.avg_age.filter(|_| shown), "group {id} avg_age");
         assert_eq!(found("yesterday_messages"), Some(g.yesterday_messages), "group {id} yesterday_messages");
         assert_eq!(found("active_members"), Some(g.active_members), "group {id} active_members");
         assert_eq!(detail["viewer"]["role"], "owner", "group {id}: the owner's role");

@@ -2,11 +2,16 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
+
+/// Rules without the privacy floor, so a small group's figures can be followed.
+fn no_floor() -> groupscout::config::Rules {
+    groupscout::config::Rules { privacy_min_members: 0, ..groupscout::config::Rules::default() }
+}
 
 #[test]
 fn membership_statistics_follow_joins_leaves_and_profile_changes() {
-    let app = spawn_app();
+    let app = spawn_app_with(no_floor());
     let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).year_ce().1 as i64;
     app.owner(1, 2); // 1: female 1995, 2: male 1990
     app.user(3, "female", None);
@@ -37,8 +42,47 @@ fn membership_statistics_follow_joins_leaves_and_profile_changes() {
 }
 
 #[test]
-fn avg_age_is_null_when_no_member_has_a_birth_year() {
+fn the_privacy_floor_hides_gender_and_age_of_small_groups_on_every_card() {
     let app = spawn_app();
+    app.owner(1, 2);
+    for u in 3..=6 {
+        app.user(u, if u % 2 == 0 { "female" } else { "male" }, Some(1990 + u));
+    }
+    let g = app.group(
+        1,
+        json!({"name": "隐私门槛群", "category": "food", "join_approval": false, "members_can_invite": true,
+               "location": {"lat": 39.99, "lon": 116.30}}),
+    );
+    let cards = |app: &crate::helpers::TestApp| -> Vec<serde_json::Value> {
+        app.settle();
+        let detail = app.get(&format!("/v1/groups/{g}"), None).1;
+        let search = app.get(&format!("/v1/search?q={}", crate::helpers::enc("隐私门槛")), None).1["groups"][0].clone();
+        let nearby = app.get("/v1/nearby?lat=39.99&lon=116.30&radius_km=1", None).1["groups"][0].clone();
+        let profile = app.as_user(1, "GET", "/v1/users/1/groups", None).1["groups"][0].clone();
+        vec![detail, search, nearby, profile]
+    };
+    // Four members (the owner and three joiners): hidden on every card.
+    for u in 3..=5 {
+        app.as_user(u, "POST", &format!("/v1/groups/{g}/join"), None);
+    }
+    for c in cards(&app) {
+        assert_eq!(c["id"], g, "{c}");
+        assert_eq!(c["member_count"], 4, "{c}");
+        assert_eq!(c["female_count"], serde_json::Value::Null, "{c}");
+        assert_eq!(c["avg_age"], serde_json::Value::Null, "{c}");
+    }
+    // The fifth member lifts the floor.
+    app.as_user(6, "POST", &format!("/v1/groups/{g}/join"), None);
+    for c in cards(&app) {
+        assert_eq!(c["member_count"], 5, "{c}");
+        assert!(c["female_count"].as_i64().is_some(), "{c}");
+        assert!(c["avg_age"].as_i64().is_some(), "{c}");
+    }
+}
+
+#[test]
+fn avg_age_is_null_when_no_member_has_a_birth_year() {
+    let app = spawn_app_with(no_floor());
     app.user(1, "female", None);
     app.user(2, "male", None);
     app.befriend(1, 2);
