@@ -54,6 +54,9 @@ enum Command {
     Import { file: PathBuf },
     /// Rebuild the index into a new generation and switch to it.
     Reindex,
+    /// Screen every group's texts with the word lists as they are now (SPEC §5); safe
+    /// while `serve` runs.
+    Rescreen,
     /// Recompute the daily statistics (default: yesterday in the service timezone).
     Rollup {
         #[arg(long)]
@@ -266,6 +269,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.documents, s.generation, s.seq, s.seconds
                 );
             }
+        }
+        Command::Rescreen => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let total: i64 = store.read(|db| groupscout::store::groups::count_live(db, false))?;
+            let bar = jobs::progress_bar(Some(total as u64), "rescreen");
+            let started = std::time::Instant::now();
+            let s = groupscout::service::moderation::rescreen(&store, |n| bar.set_position(n))?;
+            bar.finish_and_clear();
+            println!(
+                "rescreen: {} groups, {} flagged, {} changed status, {:.2} s",
+                s.groups,
+                s.flagged,
+                s.moved,
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Rollup { date } => {
             let settings = settings(&cli, None)?;

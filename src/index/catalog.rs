@@ -143,7 +143,7 @@ impl Catalog {
     fn hot_of(&self, g: &GroupRow) -> Hot {
         let (lat, lon) = g.location().unwrap_or((0.0, 0.0));
         Hot {
-            listed: g.discoverable,
+            listed: g.listed(),
             category: self.category_index(&g.category),
             join_approval: g.join_approval,
             has_room: g.has_room(),
@@ -231,7 +231,7 @@ impl Catalog {
         let mut points = Vec::new();
         let mut suggest = Vec::new();
         for row in rows {
-            if row.discoverable {
+            if row.listed() {
                 if let Some((lat, lon)) = row.location() {
                     points.push(GeoEntry::new(unit_xyz(lat, lon), row.id));
                 }
@@ -288,7 +288,7 @@ impl Catalog {
 
     /// A discoverable group, or nothing: the one lookup every public list goes through.
     pub fn discoverable(&self, id: i64) -> Option<&Arc<GroupRow>> {
-        self.get(id).filter(|g| g.discoverable)
+        self.get(id).filter(|g| g.listed())
     }
 
     /// Every discoverable group's search fields, with its id.
@@ -302,7 +302,7 @@ impl Catalog {
     }
 
     fn unlink(&mut self, old: &GroupRow) {
-        if old.discoverable {
+        if old.listed() {
             if let Some((lat, lon)) = old.location() {
                 self.geo.remove(&GeoEntry::new(unit_xyz(lat, lon), old.id));
             }
@@ -320,15 +320,14 @@ impl Catalog {
             if *old == row {
                 return;
             }
-            let same_links =
-                old.discoverable == row.discoverable && old.location() == row.location() && old.name == row.name;
+            let same_links = old.listed() == row.listed() && old.location() == row.location() && old.name == row.name;
             if same_links {
                 self.put_row(Arc::new(row));
                 return;
             }
             self.unlink(&old);
         }
-        if row.discoverable {
+        if row.listed() {
             if let Some((lat, lon)) = row.location() {
                 self.geo.insert(GeoEntry::new(unit_xyz(lat, lon), row.id));
             }

@@ -103,7 +103,7 @@ pub fn register_tokenizers(index: &Index) {
 /// The document of a group; `None` for a group that must not be found.
 pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Option<TantivyDocument> {
     let row = &g.row;
-    if !row.discoverable {
+    if !row.listed() {
         return None;
     }
     let mut place_text = String::new();

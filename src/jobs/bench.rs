@@ -313,7 +313,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let mut rng = StdRng::seed_from_u64(7);
     let sample: Vec<Arc<GroupRow>> = {
         let catalog = app.engine.catalog.read();
-        let mut all: Vec<&Arc<GroupRow>> = catalog.iter().filter(|g| g.discoverable).collect();
+        let mut all: Vec<&Arc<GroupRow>> = catalog.iter().filter(|g| g.listed()).collect();
         // The catalog iterates in hash order; the sample must not depend on it.
         all.sort_unstable_by_key(|g| g.id);
         (0..opts.queries.max(100)).map(|_| (*all.choose(&mut rng).expect("a world with groups")).clone()).collect()

@@ -267,12 +267,12 @@ pub fn check(
             }
             let held = &docs[start..pos];
             if index.is_some() && !changed_after_index {
-                if !g.discoverable {
+                if !g.listed() {
                     if !held.is_empty() {
                         found.add(
                             id,
                             Kind::IndexExtra,
-                            "no document (not discoverable)",
+                            "no document (not discoverable, or held by moderation)",
                             format!("{} documents", held.len()),
                         );
                     }

@@ -207,7 +207,7 @@ fn read_urls(store: &Store, want: usize) -> anyhow::Result<(Vec<String>, Vec<Gro
     let mut i = 0usize;
     store.read(|db| {
         groups::for_each(db, |g| {
-            if g.discoverable {
+            if g.listed() {
                 if i.is_multiple_of(stride) {
                     sample.push(g);
                 }

@@ -264,6 +264,7 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
             known.no_group.remove(&id);
             known.owners.insert(id, owner_id);
             let capacity = i64::from(ctx.rules.tier(&owner.tier).capacity);
+            let flag = ctx.screen.group(name.as_str(), description.as_str(), announcement.as_str());
             Op::Group(
                 ImportedGroup {
                     id,
@@ -278,6 +279,7 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
                     discoverable: discoverable.unwrap_or(true),
                     capacity,
                     created_at: created,
+                    flag,
                 },
                 owner,
             )
@@ -333,7 +335,17 @@ fn write_op(db: &Db<'_>, op: Op, touched: &mut BTreeSet<i64>, events: &mut Vec<A
         Op::User(u) => users::upsert(db, u.id, &u.input, now_secs())?,
         Op::Follow(from, to) => users::follow(db, from, to, now_secs())?,
         Op::Group(g, owner) => {
+            let old = groups::group_text(db, g.id)?;
+            let retexted = old.as_ref().is_none_or(|o| {
+                (o.row.name.as_str(), o.description.as_str(), o.announcement.as_str())
+                    != (g.name.as_str(), g.description.as_str(), g.announcement.as_str())
+            });
             bulk::upsert_group(db, &g)?;
+            // New or other texts: the screen's verdict applies (a new clean group is clear
+            // already).
+            if retexted && (g.flag.is_some() || old.is_some()) {
+                crate::store::moderation::texts_changed(db, g.id, g.flag.as_ref(), now_secs())?;
+            }
             seat_owner(db, g.id, g.owner_id, &owner, g.created_at)?;
             touched.insert(g.id);
         }

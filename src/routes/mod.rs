@@ -5,6 +5,7 @@ mod activity;
 mod discovery;
 mod groups;
 mod health;
+mod moderation;
 mod users;
 mod wire;
 
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     groups::configure(cfg);
     activity::configure(cfg);
     discovery::configure(cfg);
+    moderation::configure(cfg);
 }
 
 /// The JSON answer for paths that do not exist, and for the stand-in of a malformed

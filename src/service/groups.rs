@@ -5,7 +5,7 @@ use crate::domain::rules::{self, JoinOutcome, Role, Viewer};
 use crate::domain::{Announcement, Location};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::groups::{self, GroupPatch, NewGroup, Place};
-use crate::store::{activity, members, now_secs, users, Db, GroupRow, Store};
+use crate::store::{activity, members, moderation, now_secs, users, Db, GroupRow, Store};
 
 /// The city and district of a location, from the gazetteer.
 pub fn place_of(store: &Store, location: Option<&Location>) -> Place {
@@ -18,9 +18,10 @@ pub fn place_of(store: &Store, location: Option<&Location>) -> Place {
     }
 }
 
-/// Outsiders cannot see a group that is not discoverable; it answers 404 to them.
+/// Outsiders cannot see a group that is not listed (not discoverable, or held by
+/// moderation); it answers 404 to them. Members still see and use it.
 pub fn require_visible(group: &GroupRow, viewer: Viewer) -> ApiResult<()> {
-    if !group.discoverable && viewer.role().is_none() {
+    if !group.listed() && viewer.role().is_none() {
         return Err(ApiError::not_found("group"));
     }
     Ok(())
@@ -57,6 +58,7 @@ pub fn create(store: &Store, owner: i64, g: &NewGroup) -> ApiResult<i64> {
         rules::check_create(rules, &tier, friends, owned as u64)?;
         let id = groups::insert(db, owner, g, &place, i64::from(tier.capacity), now_secs())?;
         admit(db, store, id, owner, Role::Owner)?;
+        screen(db, store, id)?;
         Ok(id)
     })
 }
@@ -71,8 +73,21 @@ pub fn patch(store: &Store, actor: i64, group_id: i64, patch: &GroupPatch) -> Ap
             rules::check_owner(viewer)?;
         }
         groups::update(db, group_id, patch, place.as_ref(), now_secs())?;
+        if patch.touches_texts() {
+            screen(db, store, group_id)?;
+        }
         Ok(())
     })
+}
+
+/// Screens a group's texts after they changed; a match holds it out of discovery until
+/// an admin decides (SPEC §5). Never refuses the write.
+fn screen(db: &Db<'_>, store: &Store, group_id: i64) -> ApiResult<()> {
+    if let Some(g) = groups::group_text(db, group_id)? {
+        let flag = store.ctx.screen.group(&g.row.name, &g.description, &g.announcement);
+        moderation::texts_changed(db, group_id, flag.as_ref(), now_secs())?;
+    }
+    Ok(())
 }
 
 pub fn set_announcement(store: &Store, actor: i64, group_id: i64, text: &Announcement) -> ApiResult<()> {

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod groups;
+pub mod moderation;
 pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,16 @@ pub struct Detail {
     pub admins: Vec<AdminEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viewer: Option<ViewerBlock>,
+    /// For the owner and admins of a group under review (SPEC §5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<ModerationBlock>,
+}
+
+/// What the owner and admins see of a group's review.
+#[derive(Debug, Serialize)]
+pub struct ModerationBlock {
+    pub status: String,
+    pub reason: String,
 }
 
 /// The profile list of SPEC §2.
@@ -81,7 +92,8 @@ pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
         &std::fs::read_to_string(&cat_path).with_context(|| format!("failed to read {}", cat_path.display()))?,
     );
     let gazetteer = Gazetteer::load(&settings.data_dir.join("adcodes.csv"))?;
-    Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone })
+    let screen = crate::moderation::Screen::load(&settings.data_dir.join("moderation"))?;
+    Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone, screen })
 }
 
 /// Opens the store alone, for jobs.
@@ -166,6 +178,11 @@ impl App {
                 description: g.description,
                 announcement: g.announcement,
                 admins: group_rows::admins(db, id)?,
+                moderation: match v {
+                    Viewer::Member(r) if r.manages() => crate::store::moderation::get(db, id)?
+                        .map(|i| ModerationBlock { status: i.status, reason: i.reason }),
+                    _ => None,
+                },
                 viewer: viewer_block,
             })
         })

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::activity::{refresh_stats, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
-use super::rows::GROUP_COLUMNS;
+use super::rows::{GROUP_COLUMNS, GROUP_COLUMN_COUNT as N};
 use super::GroupRow;
 use crate::p;
 
@@ -109,7 +109,7 @@ pub fn scan_groups(
         ),
         p![],
         |r| -> anyhow::Result<()> {
-            let group = StoredGroup { row: GroupRow::from_row(r)?, stats_day: r.get(21)?, owner_role: r.get(22)? };
+            let group = StoredGroup { row: GroupRow::from_row(r)?, stats_day: r.get(N)?, owner_role: r.get(N + 1)? };
             let id = group.row.id;
             // Member rows of groups before this one belong to no live group.
             while next < tallies.len() && tallies[next].0 < id {

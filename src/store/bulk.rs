@@ -12,6 +12,7 @@ use super::db::{Db, DbResult};
 use super::groups::Place;
 use super::users::{Person, UserInput};
 use crate::domain::rules::Role;
+use crate::moderation::Flag;
 use crate::p;
 
 /// A user line, validated.
@@ -34,6 +35,8 @@ pub struct ImportedGroup {
     pub discoverable: bool,
     pub capacity: i64,
     pub created_at: i64,
+    /// The screen's verdict on the line's texts (SPEC §5).
+    pub flag: Option<Flag>,
 }
 
 /// A member line, validated; `role` is final (the owner's line keeps `owner`).
@@ -276,7 +279,8 @@ const STAGING: &str = "\
     CREATE TEMP TABLE s_groups (id BIGINT, owner_id BIGINT, name TEXT, category TEXT, description TEXT, \
         announcement TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION, place_name TEXT, city TEXT, district TEXT, \
         adcode BIGINT, join_approval BOOLEAN, members_can_invite BOOLEAN, discoverable BOOLEAN, capacity BIGINT, \
-        created_at BIGINT, female BOOLEAN, birth_year BIGINT) ON COMMIT DROP; \
+        created_at BIGINT, female BOOLEAN, birth_year BIGINT, m_field TEXT, m_reason TEXT, m_evidence TEXT) \
+        ON COMMIT DROP; \
     CREATE TEMP TABLE s_members (group_id BIGINT, user_id BIGINT, role TEXT, joined_at BIGINT, female BOOLEAN, \
         birth_year BIGINT) ON COMMIT DROP; \
     CREATE TEMP TABLE s_events (group_id BIGINT, day BIGINT, user_id BIGINT, messages BIGINT, event_id TEXT) \
@@ -388,10 +392,24 @@ pub fn load_head(db: &Db<'_>, staged: &Staged, yesterday: i64, now: i64) -> DbRe
             num(&mut buf, Some(g.created_at));
             buf.push('\t');
             person(&mut buf, staged.persons.get(&g.owner_id));
+            buf.push('\t');
+            let f = g.flag.as_ref();
+            field(&mut buf, f.map(|f| f.field));
+            buf.push('\t');
+            field(&mut buf, f.map(|f| f.finding.reason.as_str()));
+            buf.push('\t');
+            field(&mut buf, f.map(|f| f.finding.evidence.as_str()));
             end_row(&mut buf);
         }
         db.copy_in("COPY s_groups FROM STDIN", buf.as_bytes())?;
         db.batch("ANALYZE s_groups")?;
+        // Groups new or with other texts: the screen's verdict applies (below).
+        db.batch(
+            "CREATE TEMP TABLE retexted ON COMMIT DROP AS SELECT s.id FROM s_groups s \
+             LEFT JOIN groups g ON g.id = s.id AND g.dissolved_at IS NULL \
+             WHERE g.id IS NULL OR g.name <> s.name OR g.description <> s.description \
+                OR g.announcement <> s.announcement",
+        )?;
         // Groups whose owner changes: their old owner stays on as a plain member.
         db.batch(
             "INSERT INTO owner_check SELECT s.id FROM s_groups s JOIN groups g ON g.id = s.id \
@@ -421,6 +439,26 @@ pub fn load_head(db: &Db<'_>, staged: &Staged, yesterday: i64, now: i64) -> DbRe
         ) + &joined_stats("s_groups p ON p.id = i.group_id AND p.owner_id = i.user_id")
                 + "; DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id"),
         )?;
+        db.batch(&format!(
+            "INSERT INTO moderation (group_id, status, field, reason, evidence, at) \
+             SELECT s.id, 'held', s.m_field, s.m_reason, s.m_evidence, {now} FROM s_groups s \
+             JOIN retexted r ON r.id = s.id WHERE s.m_reason IS NOT NULL \
+             ON CONFLICT (group_id) DO UPDATE SET status = 'held', field = excluded.field, \
+             reason = excluded.reason, evidence = excluded.evidence, at = excluded.at; \
+             INSERT INTO moderation_log (group_id, status, decided_by, field, reason, evidence, at) \
+             SELECT s.id, 'held', 'screen', s.m_field, s.m_reason, s.m_evidence, {now} FROM s_groups s \
+             JOIN retexted r ON r.id = s.id WHERE s.m_reason IS NOT NULL; \
+             UPDATE groups g SET moderation = 'held' FROM s_groups s \
+             WHERE g.id = s.id AND s.m_reason IS NOT NULL AND g.moderation <> 'held' \
+             AND s.id IN (SELECT id FROM retexted); \
+             INSERT INTO moderation_log (group_id, status, decided_by, field, reason, evidence, at) \
+             SELECT m.group_id, 'clear', 'screen', m.field, m.reason, m.evidence, {now} FROM moderation m \
+             JOIN retexted r ON r.id = m.group_id JOIN s_groups s ON s.id = m.group_id WHERE s.m_reason IS NULL; \
+             DELETE FROM moderation m USING retexted r, s_groups s \
+             WHERE m.group_id = r.id AND s.id = r.id AND s.m_reason IS NULL; \
+             UPDATE groups g SET moderation = 'clear' FROM retexted r, s_groups s \
+             WHERE g.id = r.id AND s.id = r.id AND s.m_reason IS NULL AND g.moderation <> 'clear'"
+        ))?;
     }
 
     finish(db, yesterday)

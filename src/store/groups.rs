@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::db::{Db, DbError, DbResult, Kind};
-use super::rows::GROUP_COLUMNS;
+use super::rows::{GROUP_COLUMNS, GROUP_COLUMN_COUNT as N};
 use super::GroupRow;
 use crate::domain::{Announcement, Category, Description, GroupName, Location};
 use crate::p;
@@ -59,6 +59,11 @@ pub struct GroupPatch {
 }
 
 impl GroupPatch {
+    /// Whether the patch changes a text the screen reads.
+    pub fn touches_texts(&self) -> bool {
+        self.name.is_some() || self.description.is_some() || self.announcement.is_some()
+    }
+
     /// Whether the patch touches the owner's settings.
     pub fn touches_settings(&self) -> bool {
         self.join_approval.is_some() || self.members_can_invite.is_some() || self.discoverable.is_some()
@@ -66,7 +71,7 @@ impl GroupPatch {
 }
 
 fn text_from(r: &super::db::Row<'_>) -> DbResult<GroupText> {
-    Ok(GroupText { row: GroupRow::from_row(r)?, description: r.get(21)?, announcement: r.get(22)? })
+    Ok(GroupText { row: GroupRow::from_row(r)?, description: r.get(N)?, announcement: r.get(N + 1)? })
 }
 
 /// A live (not dissolved) group.
@@ -247,13 +252,14 @@ pub fn admins(db: &Db<'_>, group_id: i64) -> DbResult<Vec<AdminEntry>> {
     )
 }
 
-/// The live groups a user is in, newest membership first; only discoverable ones unless
-/// `include_hidden` (the user looking at their own list).
+/// The live groups a user is in, newest membership first; only listed ones (discoverable,
+/// not held by moderation) unless `include_hidden` (the user looking at their own list).
 pub fn joined_by(db: &Db<'_>, user_id: i64, include_hidden: bool) -> DbResult<Vec<GroupRow>> {
     db.rows(
         &format!(
             "SELECT {GROUP_COLUMNS} FROM members m JOIN groups g ON g.id = m.group_id \
-             WHERE m.user_id = ?1 AND g.dissolved_at IS NULL AND (?2 OR g.discoverable) ORDER BY m.joined_at DESC, g.id"
+             WHERE m.user_id = ?1 AND g.dissolved_at IS NULL \
+             AND (?2 OR (g.discoverable AND g.moderation NOT IN ('held', 'confirmed'))) ORDER BY m.joined_at DESC, g.id"
         ),
         p![user_id, include_hidden],
         GroupRow::from_row,

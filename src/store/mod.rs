@@ -12,6 +12,7 @@ pub mod changes;
 pub mod db;
 pub mod groups;
 pub mod members;
+pub mod moderation;
 pub mod nodes;
 mod pg;
 pub mod rows;
@@ -36,6 +37,8 @@ pub struct StoreContext {
     pub categories: CategoryList,
     pub gazetteer: Gazetteer,
     pub timezone: chrono_tz::Tz,
+    /// The diversion screen (SPEC §5) every text change of a group goes through.
+    pub screen: crate::moderation::Screen,
 }
 
 impl StoreContext {

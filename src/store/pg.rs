@@ -10,8 +10,11 @@ use postgres::{Client, IsolationLevel, NoTls};
 
 use super::db::{Db, DbError, PgHandle, StatementCache};
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_nodes.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_init.sql"),
+    include_str!("migrations/postgres/0002_nodes.sql"),
+    include_str!("migrations/postgres/0003_moderation.sql"),
+];
 
 /// Secondary indexes a bulk load into an empty database builds once at the end instead of
 /// row by row (the same definitions as the migrations).

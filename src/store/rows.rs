@@ -29,6 +29,8 @@ pub struct GroupRow {
     pub birth_n: i64,
     pub yesterday_messages: i64,
     pub active_members: i64,
+    /// Held out of discovery by moderation (status `held` or `confirmed`, SPEC §5).
+    pub held: bool,
 }
 
 #[cfg(test)]
@@ -57,6 +59,7 @@ impl GroupRow {
             birth_n: 0,
             yesterday_messages: 0,
             active_members: 0,
+            held: false,
         }
     }
 }
@@ -64,7 +67,10 @@ impl GroupRow {
 /// The SELECT list matching `GroupRow::from_row`, for a table aliased `g`.
 pub const GROUP_COLUMNS: &str = "g.id, g.owner_id, g.name, g.category, g.lat, g.lon, g.place_name, g.city, \
      g.district, g.adcode, g.join_approval, g.members_can_invite, g.discoverable, g.capacity, g.created_at, \
-     g.member_count, g.female_count, g.birth_sum, g.birth_n, g.yesterday_messages, g.active_members";
+     g.member_count, g.female_count, g.birth_sum, g.birth_n, g.yesterday_messages, g.active_members, g.moderation";
+
+/// How many columns `GROUP_COLUMNS` names: a query's own columns start here.
+pub const GROUP_COLUMN_COUNT: usize = 22;
 
 impl GroupRow {
     pub fn from_row(r: &Row<'_>) -> DbResult<GroupRow> {
@@ -90,7 +96,15 @@ impl GroupRow {
             birth_n: r.get(18)?,
             yesterday_messages: r.get(19)?,
             active_members: r.get(20)?,
+            held: matches!(r.get::<String>(21)?.as_str(), "held" | "confirmed"),
         })
+    }
+
+    /// Whether discovery shows the group to everyone: discoverable and not held by
+    /// moderation. Search, nearby, suggest, recommendations and other people's profile
+    /// lists show only these; to others the rest do not exist.
+    pub fn listed(&self) -> bool {
+        self.discoverable && !self.held
     }
 
     pub fn has_room(&self) -> bool {

@@ -10,8 +10,11 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::db::{Db, DbError};
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_nodes.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_init.sql"),
+    include_str!("migrations/sqlite/0002_nodes.sql"),
+    include_str!("migrations/sqlite/0003_moderation.sql"),
+];
 
 /// Secondary indexes that a bulk load into an empty database builds once at the end
 /// instead of row by row (the same definitions as the migrations).

@@ -1,0 +1,139 @@
+//! Moderation (SPEC §5): a group's status (`clear`, `held`, `released`, `confirmed`) on its
+//! row, for discovery to filter on; the finding behind it in `moderation`; every decision
+//! in `moderation_log`.
+
+use serde::Serialize;
+
+use super::db::{Db, DbResult};
+use crate::moderation::Flag;
+use crate::p;
+
+/// A group under review, as the admin list shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Item {
+    pub group_id: i64,
+    pub status: String,
+    pub field: String,
+    pub reason: String,
+    pub evidence: String,
+    pub at: String,
+    #[serde(skip)]
+    pub at_secs: i64,
+}
+
+const ITEM_COLUMNS: &str = "group_id, status, field, reason, evidence, at";
+
+fn item(r: &super::db::Row<'_>) -> DbResult<Item> {
+    let at: i64 = r.get(5)?;
+    Ok(Item {
+        group_id: r.get(0)?,
+        status: r.get(1)?,
+        field: r.get(2)?,
+        reason: r.get(3)?,
+        evidence: r.get(4)?,
+        at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339(),
+        at_secs: at,
+    })
+}
+
+/// The group's moderation item, if it was ever flagged and not cleared since.
+pub fn get(db: &Db<'_>, group_id: i64) -> DbResult<Option<Item>> {
+    db.opt(&format!("SELECT {ITEM_COLUMNS} FROM moderation WHERE group_id = ?1"), p![group_id], item)
+}
+
+fn set_status(db: &Db<'_>, group_id: i64, status: &str) -> DbResult<()> {
+    db.exec("UPDATE groups SET moderation = ?2 WHERE id = ?1 AND moderation <> ?2", p![group_id, status])?;
+    Ok(())
+}
+
+fn log(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult<()> {
+    db.exec(
+        "INSERT INTO moderation_log (group_id, status, decided_by, field, reason, evidence, at) \
+         SELECT group_id, ?2, ?3, field, reason, evidence, CAST(?4 AS BIGINT) FROM moderation WHERE group_id = ?1",
+        p![group_id, status, by, now],
+    )?;
+    Ok(())
+}
+
+/// After a group's texts changed: the screen's verdict on the new texts decides afresh (a
+/// released group is held again if it still matches). Notes the group as changed when its
+/// status moves.
+pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<()> {
+    match flag {
+        Some(f) => {
+            db.exec(
+                "INSERT INTO moderation (group_id, status, field, reason, evidence, at) \
+                 VALUES (?1, 'held', ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (group_id) DO UPDATE SET status = 'held', field = excluded.field, \
+                 reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
+                p![group_id, f.field, f.finding.reason.as_str(), f.finding.evidence.as_str(), now],
+            )?;
+            log(db, group_id, "held", "screen", now)?;
+            set_status(db, group_id, "held")?;
+        }
+        None => {
+            if get(db, group_id)?.is_some() {
+                log(db, group_id, "clear", "screen", now)?;
+                db.exec("DELETE FROM moderation WHERE group_id = ?1", p![group_id])?;
+            }
+            set_status(db, group_id, "clear")?;
+        }
+    }
+    db.record_change(group_id);
+    Ok(())
+}
+
+/// After the lists changed (`rescreen`), texts unchanged: a clear group that now matches
+/// is held, a held one that no longer matches is clear; an admin's decision (released,
+/// confirmed) stands. Returns whether the status moved.
+pub fn rescreened(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<bool> {
+    let current = get(db, group_id)?;
+    match (current.as_ref().map(|i| i.status.as_str()), flag) {
+        (None, Some(_)) | (Some("held"), None) => {
+            texts_changed(db, group_id, flag, now)?;
+            Ok(true)
+        }
+        (Some("held"), Some(f)) if current.as_ref().is_some_and(|i| i.evidence != f.finding.evidence) => {
+            // Still held, for what the new lists found.
+            texts_changed(db, group_id, flag, now)?;
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// An admin's decision on a group under review: `released` or `confirmed`. `None` when
+/// the group has no moderation item.
+pub fn decide(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult<Option<Item>> {
+    let n = db.exec("UPDATE moderation SET status = ?2, at = ?3 WHERE group_id = ?1", p![group_id, status, now])?;
+    if n == 0 {
+        return Ok(None);
+    }
+    log(db, group_id, status, by, now)?;
+    set_status(db, group_id, status)?;
+    db.record_change(group_id);
+    get(db, group_id)
+}
+
+/// A page of the items with `status`, oldest first, after the item (at, group_id)
+/// `after`; and how many there are in all.
+pub fn list(db: &Db<'_>, status: &str, after: Option<(i64, i64)>, limit: usize) -> DbResult<(i64, Vec<Item>)> {
+    let total = db.value("SELECT COUNT(*) FROM moderation WHERE status = ?1", p![status])?;
+    let (at, id) = after.unwrap_or((i64::MIN, i64::MIN));
+    let items = db.rows(
+        &format!(
+            "SELECT {ITEM_COLUMNS} FROM moderation WHERE status = ?1 AND (at > ?2 OR (at = ?2 AND group_id > ?3)) \
+             ORDER BY at, group_id LIMIT ?4"
+        ),
+        p![status, at, id, limit as i64],
+        item,
+    )?;
+    Ok((total, items))
+}
+
+/// Every decision on a group, oldest first: (status, decided_by, at).
+pub fn history(db: &Db<'_>, group_id: i64) -> DbResult<Vec<(String, String, i64)>> {
+    db.rows("SELECT status, decided_by, at FROM moderation_log WHERE group_id = ?1 ORDER BY id", p![group_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+}

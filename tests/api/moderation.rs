@@ -1,0 +1,187 @@
+//! Trust and safety (SPEC §5): what the screen holds leaves discovery, the owner sees why,
+//! an admin releases or confirms, and a text change screens again.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{enc, spawn_app, TestApp};
+
+/// A description that invites trading in private.
+const DIVERTING: &str = "全新正品 私聊下单 包邮";
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
+}
+
+/// Whether discovery shows the group: search by name, nearby, suggest.
+fn discovered(app: &TestApp, g: i64) -> [bool; 3] {
+    app.settle();
+    let search = ids(&app.get(&format!("/v1/search?q={}", enc("好物分享")), None).1).contains(&g);
+    let nearby = ids(&app.get("/v1/nearby?lat=31.23&lon=121.47&radius_km=2", None).1).contains(&g);
+    let suggest = app.get(&format!("/v1/suggest?q={}", enc("好物分")), None).1["suggestions"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|s| s["id"].as_i64() == Some(g)));
+    [search, nearby, suggest]
+}
+
+fn setup() -> (TestApp, i64) {
+    let app = spawn_app();
+    app.owner(1, 2);
+    app.user(3, "male", Some(1990));
+    app.user(4, "female", Some(1992));
+    let g = app.group(
+        1,
+        json!({"name": "好物分享群", "category": "food", "join_approval": false,
+               "members_can_invite": true, "location": {"lat": 31.23, "lon": 121.47}}),
+    );
+    app.as_user(3, "POST", &format!("/v1/groups/{g}/join"), None);
+    assert_eq!(discovered(&app, g), [true, true, true]);
+    let (s, b) = app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": DIVERTING})));
+    assert_eq!(s, 200, "the screen never refuses a write: {b}");
+    (app, g)
+}
+
+#[test]
+fn a_held_group_leaves_discovery_but_its_members_still_see_it_and_the_owner_sees_why() {
+    let (app, g) = setup();
+    assert_eq!(discovered(&app, g), [false, false, false]);
+    // Outsiders: as if it did not exist.
+    assert_eq!(app.get(&format!("/v1/groups/{g}"), None).0, 404);
+    assert_eq!(app.as_user(4, "GET", &format!("/v1/groups/{g}"), None).0, 404);
+    assert!(!ids(&app.as_user(4, "GET", "/v1/users/3/groups", None).1).contains(&g));
+    // The member still sees it, without the review; the owner sees why.
+    let (s, member) = app.as_user(3, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(s, 200, "{member}");
+    assert!(member.get("moderation").is_none(), "{member}");
+    assert!(ids(&app.as_user(3, "GET", "/v1/users/3/groups", None).1).contains(&g));
+    let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(owner["moderation"], json!({"status": "held", "reason": "private_trade"}), "{owner}");
+}
+
+#[test]
+fn an_admin_lists_releases_and_confirms_and_a_text_change_screens_again() {
+    let (app, g) = setup();
+    let (s, list) = app.admin("GET", "/v1/admin/moderation?status=held", None);
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+    let item = &list["items"][0];
+    assert_eq!((item["group_id"].as_i64(), item["status"].as_str()), (Some(g), Some("held")));
+    assert_eq!((item["field"].as_str(), item["reason"].as_str()), (Some("description"), Some("private_trade")));
+    assert!(item["evidence"].as_str().is_some_and(|e| !e.is_empty()), "{item}");
+    assert!(item["at"].as_str().is_some(), "{item}");
+    assert_eq!(list["next_cursor"], Value::Null);
+
+    // Released: back in discovery, and it stays released through edits of other fields.
+    let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/release"), None);
+    assert_eq!((s, item["status"].as_str()), (200, Some("released")), "{item}");
+    assert_eq!(discovered(&app, g), [true, true, true]);
+    app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"join_approval": true})));
+    assert_eq!(discovered(&app, g), [true, true, true]);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=released", None).1["total"], 1);
+
+    // One of its texts changes and still diverts: held again.
+    let (s, b) = app.as_user(1, "PUT", &format!("/v1/groups/{g}/announcement"), Some(&json!({"text": "私聊下单优惠"})));
+    assert!(s == 200 || s == 204, "{s} {b}");
+    assert_eq!(discovered(&app, g), [false, false, false]);
+    let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(owner["moderation"]["status"], "held", "{owner}");
+
+    // Confirmed: it stays out.
+    let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/confirm"), None);
+    assert_eq!((s, item["status"].as_str()), (200, Some("confirmed")), "{item}");
+    assert_eq!(discovered(&app, g), [false, false, false]);
+
+    // Clean texts clear it.
+    app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": "分享好物", "announcement": ""})));
+    assert_eq!(discovered(&app, g), [true, true, true]);
+    let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
+    assert!(owner.get("moderation").is_none(), "{owner}");
+    for status in ["held", "released", "confirmed"] {
+        assert_eq!(app.admin("GET", &format!("/v1/admin/moderation?status={status}"), None).1["total"], 0);
+    }
+    // Every decision was kept.
+    let history =
+        app.app.store.read(|db| groupscout::store::moderation::history(db, g)).expect("the history").into_iter();
+    let steps: Vec<(String, String)> = history.map(|(s, by, _)| (s, by)).collect();
+    let want =
+        [("held", "screen"), ("released", "admin"), ("held", "screen"), ("confirmed", "admin"), ("clear", "screen")];
+    assert_eq!(steps, want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec());
+}
+
+#[test]
+fn the_review_endpoints_are_for_the_admin_token_and_refuse_bad_input() {
+    let (app, g) = setup();
+    assert_eq!(app.get("/v1/admin/moderation", None).0, 401);
+    assert_eq!(app.as_user(1, "GET", "/v1/admin/moderation", None).0, 403);
+    assert_eq!(app.as_user(1, "POST", &format!("/v1/admin/moderation/{g}/release"), None).0, 403);
+    let (s, b) = app.admin("GET", "/v1/admin/moderation?status=clear", None);
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_parameter")), "{b}");
+    let (s, b) = app.admin("GET", "/v1/admin/moderation?cursor=nonsense", None);
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_cursor")), "{b}");
+    let (s, b) = app.admin("POST", "/v1/admin/moderation/999999/release", None);
+    assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")), "{b}");
+    assert_eq!(app.admin("GET", &format!("/v1/admin/moderation/{g}/release"), None).0, 405);
+}
+
+#[test]
+fn pages_of_the_review_list_follow_each_other() {
+    let app = spawn_app();
+    app.owner(1, 2);
+    app.admin("PUT", "/v1/users/1", Some(&json!({"nickname": "店主", "gender": "male", "tier": "creator"})));
+    let mut held = Vec::new();
+    for i in 0..5 {
+        held.push(app.group(
+            1,
+            json!({"name": format!("团购{i}群"), "category": "food", "description": DIVERTING,
+                   "join_approval": false, "members_can_invite": true}),
+        ));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/moderation?status=held&limit=2&cursor={c}"),
+            None => "/v1/admin/moderation?status=held&limit=2".to_string(),
+        };
+        let (s, b) = app.admin("GET", &path, None);
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["total"], 5);
+        seen.extend(b["items"].as_array().unwrap().iter().map(|i| i["group_id"].as_i64().unwrap()));
+        match b["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, held);
+}
+
+#[test]
+fn import_screens_group_lines_and_a_second_run_keeps_an_admins_release() {
+    let app = spawn_app();
+    let lines = [
+        json!({"type": "user", "id": 1, "nickname": "甲", "gender": "male"}),
+        json!({"type": "group", "id": 50, "owner_id": 1, "name": "二手好物群", "category": "food",
+               "description": DIVERTING}),
+        json!({"type": "group", "id": 51, "owner_id": 1, "name": "读书会", "category": "food"}),
+    ]
+    .iter()
+    .map(|l| l.to_string() + "\n")
+    .collect::<String>();
+    let import = |app: &TestApp| {
+        let s = groupscout::jobs::import::import(&app.app.store, &mut lines.as_bytes(), |_, _| {}).unwrap();
+        assert_eq!(s.skipped, 0, "{:?}", s.errors);
+    };
+    import(&app);
+    let (_, list) = app.admin("GET", "/v1/admin/moderation?status=held", None);
+    assert_eq!(
+        list["items"].as_array().unwrap().iter().map(|i| i["group_id"].clone()).collect::<Vec<_>>(),
+        [json!(50)]
+    );
+    app.admin("POST", "/v1/admin/moderation/50/release", None);
+    import(&app);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=released", None).1["total"], 1);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=held", None).1["total"], 0);
+    // A rescreen with the same lists moves nothing.
+    let s = groupscout::service::moderation::rescreen(&app.app.store, |_| {}).unwrap();
+    assert_eq!((s.groups, s.flagged, s.moved), (2, 1, 0));
+}
