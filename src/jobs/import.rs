@@ -191,7 +191,7 @@ impl Known {
 enum Op {
     User(ImportedUser),
     Follow(i64, i64),
-    Group(ImportedGroup, Person),
+    Group(Box<ImportedGroup>, Person),
     Member(ImportedMember, Person),
     Activity(ActivityEvent),
 }
@@ -266,7 +266,7 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
             let capacity = i64::from(ctx.rules.tier(&owner.tier).capacity);
             let flag = ctx.screen.group(name.as_str(), description.as_str(), announcement.as_str());
             Op::Group(
-                ImportedGroup {
+                Box::new(ImportedGroup {
                     id,
                     owner_id,
                     name: name.as_str().to_string(),
@@ -280,7 +280,7 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
                     capacity,
                     created_at: created,
                     flag,
-                },
+                }),
                 owner,
             )
         }
@@ -468,7 +468,7 @@ fn write_batch(
             match op {
                 Op::User(u) => staged.user(u),
                 Op::Follow(a, b) => staged.follows.push((a, b)),
-                Op::Group(g, _) => staged.group(g),
+                Op::Group(g, _) => staged.group(*g),
                 Op::Member(m, _) => staged.member(m),
                 Op::Activity(e) => staged.event(e),
             }
