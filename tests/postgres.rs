@@ -25,7 +25,7 @@ fn store_on(url: &str) -> Store {
         ),
         gazetteer: groupscout::geo::Gazetteer::load(&data.join("adcodes.csv")).unwrap(),
         timezone: chrono_tz::Asia::Shanghai,
-        screen: groupscout::moderation::Screen::load(&data.join("moderation")).unwrap(),
+        screen: Some(groupscout::moderation::Screen::load(&data.join("moderation")).unwrap()),
     };
     Store::open(url, Arc::new(ctx), 24).expect("the store opens")
 }

@@ -264,7 +264,7 @@ fn validate(store: &Store, db: &Db<'_>, line: Line, known: &mut Known) -> ApiRes
             known.no_group.remove(&id);
             known.owners.insert(id, owner_id);
             let capacity = i64::from(ctx.rules.tier(&owner.tier).capacity);
-            let flag = ctx.screen.group(name.as_str(), description.as_str(), announcement.as_str());
+            let flag = ctx.screen_group(name.as_str(), description.as_str(), announcement.as_str());
             Op::Group(
                 Box::new(ImportedGroup {
                     id,

@@ -84,7 +84,7 @@ pub fn patch(store: &Store, actor: i64, group_id: i64, patch: &GroupPatch) -> Ap
 /// an admin decides (SPEC §5). Never refuses the write.
 fn screen(db: &Db<'_>, store: &Store, group_id: i64) -> ApiResult<()> {
     if let Some(g) = groups::group_text(db, group_id)? {
-        let flag = store.ctx.screen.group(&g.row.name, &g.description, &g.announcement);
+        let flag = store.ctx.screen_group(&g.row.name, &g.description, &g.announcement);
         moderation::texts_changed(db, group_id, flag.as_ref(), now_secs())?;
     }
     Ok(())

@@ -92,7 +92,10 @@ pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
         &std::fs::read_to_string(&cat_path).with_context(|| format!("failed to read {}", cat_path.display()))?,
     );
     let gazetteer = Gazetteer::load(&settings.data_dir.join("adcodes.csv"))?;
-    let screen = crate::moderation::Screen::load(&settings.data_dir.join("moderation"))?;
+    let screen = match std::env::var("GROUPSCOUT_SCREEN").as_deref() {
+        Ok("off") => None,
+        _ => Some(crate::moderation::Screen::load(&settings.data_dir.join("moderation"))?),
+    };
     Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone, screen })
 }
 

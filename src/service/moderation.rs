@@ -58,7 +58,7 @@ pub fn rescreen(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Result<
     store.snapshot(|db| {
         groups::for_each_text(db, |g| {
             summary.groups += 1;
-            let flag = store.ctx.screen.group(&g.row.name, &g.description, &g.announcement);
+            let flag = store.ctx.screen_group(&g.row.name, &g.description, &g.announcement);
             if flag.is_some() {
                 summary.flagged += 1;
             }

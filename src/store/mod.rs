@@ -37,8 +37,9 @@ pub struct StoreContext {
     pub categories: CategoryList,
     pub gazetteer: Gazetteer,
     pub timezone: chrono_tz::Tz,
-    /// The diversion screen (SPEC §5) every text change of a group goes through.
-    pub screen: crate::moderation::Screen,
+    /// The diversion screen (SPEC §5) every text change of a group goes through; `None`
+    /// when `GROUPSCOUT_SCREEN=off` (for measuring what screening costs).
+    pub screen: Option<crate::moderation::Screen>,
 }
 
 impl StoreContext {
@@ -49,6 +50,11 @@ impl StoreContext {
 
     pub fn current_year(&self) -> i32 {
         self.today().year()
+    }
+
+    /// The screen's verdict on a group's texts.
+    pub fn screen_group(&self, name: &str, description: &str, announcement: &str) -> Option<crate::moderation::Flag> {
+        self.screen.as_ref()?.group(name, description, announcement)
     }
 
     /// Yesterday as a day number, the day of the live activity figures.
