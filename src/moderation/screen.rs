@@ -280,7 +280,10 @@ impl Screen {
                 }
                 if let Some(reason) = e.cue {
                     let strong = e.phrase.is_some();
-                    if let Some(end) = self.handle(s, &norm.joins, m.end(), reason, e.weak, strong) {
+                    // "淘宝店：萌宠家园", "抖音号：小王": an account or shop named in Chinese.
+                    let named =
+                        reason == Reason::OtherApp && (s[..m.end()].ends_with('号') || s[..m.end()].ends_with('店'));
+                    if let Some(end) = self.handle(s, &norm.joins, m.end(), reason, e.weak, strong, named) {
                         offer(&mut best, m.start(), reason, &s[m.start()..end]);
                         continue;
                     }
@@ -343,7 +346,33 @@ impl Screen {
     }
 
     /// The end of the handle after a cue ending at `at`, if there is one.
-    fn handle(&self, s: &str, joins: &[usize], at: usize, reason: Reason, weak: bool, strong: bool) -> Option<usize> {
+    #[allow(clippy::too_many_arguments)]
+    fn handle(
+        &self,
+        s: &str,
+        joins: &[usize],
+        at: usize,
+        reason: Reason,
+        weak: bool,
+        strong: bool,
+        named: bool,
+    ) -> Option<usize> {
+        if named {
+            // After ':' or 搜, two or more Chinese characters name the account.
+            let rest = &s[at..];
+            let after = rest.trim_start_matches([' ', ':', '搜']);
+            if after.len() < rest.len() && rest[..rest.len() - after.len()].contains([':', '搜']) {
+                let name: usize = after
+                    .chars()
+                    .take_while(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+                    .take(12)
+                    .map(char::len_utf8)
+                    .sum();
+                if name >= 6 {
+                    return Some(at + (rest.len() - after.len()) + name);
+                }
+            }
+        }
         let (start, strong_gap) = skip_gap(s, at)?;
         let strong = strong || strong_gap;
         if weak && !strong_gap {
@@ -539,7 +568,31 @@ fn is_symbol(c: char) -> bool {
 fn is_digit_sep(c: char) -> bool {
     matches!(
         c,
-        ' ' | '.' | '-' | '_' | '·' | '•' | '~' | '*' | '—' | '–' | '|' | '\'' | '"' | '+' | '/' | '\\' | '=' | '^'
+        ' ' | '.'
+            | '-'
+            | '_'
+            | '·'
+            | '•'
+            | '~'
+            | '*'
+            | '—'
+            | '–'
+            | '|'
+            | '\''
+            | '"'
+            | '+'
+            | '/'
+            | '\\'
+            | '='
+            | '^'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '（'
+            | '）'
+            | '【'
+            | '】'
     ) || is_symbol(c)
 }
 
@@ -552,7 +605,7 @@ fn gap_char(c: char) -> Option<bool> {
         | '"' | '\'' | '!' | '?' | '+' | '（' | '）' | '【' | '】' | '「' | '」' | '『' | '』' | '《' | '》' | '〔'
         | '〕' | '“' | '”' | '‘' | '’' | '·' | '•' | '…' | '、' | '，' | '。' => Some(false),
         '索' | '账' | '户' | '同' | '名' | '的' | '添' | '联' | '系' | '我' | '找' | '请' | '私' | '聊' | '个'
-        | '信' | '入' => Some(false),
+        | '信' | '入' | '群' | '进' => Some(false),
         c if is_symbol(c) => Some(false),
         _ => None,
     }
