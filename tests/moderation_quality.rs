@@ -1,0 +1,122 @@
+//! The screen (SPEC §5) against the hand-labelled set `tests/moderation/labelled.tsv`:
+//! precision and recall overall and per reason, every miss and false alarm, and the
+//! throughput. Run with `cargo test --release --test moderation_quality -- --nocapture`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use groupscout::moderation::{Reason, Screen};
+
+struct Case {
+    line: usize,
+    /// The labelled reason; `None` for a clear text.
+    reason: Option<Reason>,
+    text: String,
+}
+
+fn cases() -> Vec<Case> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/moderation/labelled.tsv");
+    let text = std::fs::read_to_string(path).expect("labelled.tsv");
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cols = line.splitn(3, '\t');
+        let (label, reason, body) = (cols.next().unwrap(), cols.next(), cols.next());
+        let (Some(reason), Some(body)) = (reason, body) else { panic!("labelled.tsv:{}: expected 3 columns", i + 1) };
+        let reason = match (label, reason) {
+            ("flag", r) => Some(Reason::parse(r).unwrap_or_else(|| panic!("labelled.tsv:{}: reason {r:?}", i + 1))),
+            ("clear", "-") => None,
+            _ => panic!("labelled.tsv:{}: label {label:?} reason {reason:?}", i + 1),
+        };
+        out.push(Case { line: i + 1, reason, text: body.to_string() });
+    }
+    out
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+#[test]
+fn precision_and_recall_on_the_labelled_set() {
+    let screen = Screen::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/moderation"))).unwrap();
+    let cases = cases();
+
+    // Overall: flag versus clear.
+    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+    // Per reason: labelled, predicted, both.
+    let mut per: Vec<(Reason, usize, usize, usize)> = Reason::ALL.iter().map(|&r| (r, 0, 0, 0)).collect();
+    let mut misses = Vec::new();
+    let mut false_alarms = Vec::new();
+    let mut wrong_reason = Vec::new();
+    for case in &cases {
+        let found = screen.check(&case.text);
+        match (&case.reason, &found) {
+            (Some(_), Some(_)) => tp += 1,
+            (None, Some(_)) => fp += 1,
+            (Some(_), None) => fn_ += 1,
+            (None, None) => {}
+        }
+        for p in per.iter_mut() {
+            let labelled = case.reason == Some(p.0);
+            let predicted = found.as_ref().is_some_and(|f| f.reason == p.0);
+            p.1 += labelled as usize;
+            p.2 += predicted as usize;
+            p.3 += (labelled && predicted) as usize;
+        }
+        let shown = found.as_ref().map(|f| format!("{} {:?}", f.reason.as_str(), f.evidence)).unwrap_or_default();
+        match (&case.reason, &found) {
+            (Some(r), None) => misses.push(format!("  line {:>3} [{}] {}", case.line, r.as_str(), case.text)),
+            (None, Some(_)) => false_alarms.push(format!("  line {:>3} {}  <- {}", case.line, case.text, shown)),
+            (Some(r), Some(f)) if f.reason != *r => {
+                wrong_reason.push(format!("  line {:>3} [{}] {}  <- {}", case.line, r.as_str(), case.text, shown))
+            }
+            _ => {}
+        }
+    }
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+
+    let flags = cases.iter().filter(|c| c.reason.is_some()).count();
+    println!("\nlabelled set: {} texts, {} flag, {} clear", cases.len(), flags, cases.len() - flags);
+    println!("{:<14} {:>8} {:>9} {:>10} {:>7}", "reason", "labelled", "predicted", "precision", "recall");
+    for (r, labelled, predicted, both) in &per {
+        println!(
+            "{:<14} {:>8} {:>9} {:>10.3} {:>7.3}",
+            r.as_str(),
+            labelled,
+            predicted,
+            ratio(*both, *predicted),
+            ratio(*both, *labelled)
+        );
+    }
+    println!("{:<14} {:>8} {:>9} {:>10.3} {:>7.3}", "overall", tp + fn_, tp + fp, precision, recall);
+    println!("\nmisses ({}):", misses.len());
+    misses.iter().for_each(|m| println!("{m}"));
+    println!("false alarms ({}):", false_alarms.len());
+    false_alarms.iter().for_each(|m| println!("{m}"));
+    println!("flagged for another reason ({}):", wrong_reason.len());
+    wrong_reason.iter().for_each(|m| println!("{m}"));
+
+    // Throughput: the set repeated to about 200k texts, one core.
+    let rounds = 200_000 / cases.len() + 1;
+    let started = Instant::now();
+    let mut flagged = 0usize;
+    for _ in 0..rounds {
+        for case in &cases {
+            flagged += screen.check(std::hint::black_box(&case.text)).is_some() as usize;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = rounds * cases.len();
+    println!("\nthroughput: {n} texts in {secs:.2} s = {:.0} texts/s ({flagged} flagged)", n as f64 / secs);
+
+    assert!(precision >= 0.97, "overall precision {precision:.3} < 0.97");
+    assert!(recall >= 0.95, "overall recall {recall:.3} < 0.95");
+}
