@@ -12,15 +12,18 @@ fn ids(v: &Value) -> Vec<i64> {
     v["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
 }
 
-/// Whether discovery shows the group: search by name, nearby, suggest.
-fn discovered(app: &TestApp, g: i64) -> [bool; 3] {
+/// Whether discovery shows the group: search by name, nearby, suggest, and the
+/// recommendations of user 4 (no friends, no groups) standing beside it.
+fn discovered(app: &TestApp, g: i64) -> [bool; 4] {
     app.settle();
     let search = ids(&app.get(&format!("/v1/search?q={}", enc("好物分享")), None).1).contains(&g);
     let nearby = ids(&app.get("/v1/nearby?lat=31.23&lon=121.47&radius_km=2", None).1).contains(&g);
     let suggest = app.get(&format!("/v1/suggest?q={}", enc("好物分")), None).1["suggestions"]
         .as_array()
         .is_some_and(|a| a.iter().any(|s| s["id"].as_i64() == Some(g)));
-    [search, nearby, suggest]
+    let recommended =
+        ids(&app.as_user(4, "GET", "/v1/users/4/recommendations?lat=31.23&lon=121.47", None).1).contains(&g);
+    [search, nearby, suggest, recommended]
 }
 
 fn setup() -> (TestApp, i64) {
@@ -34,7 +37,7 @@ fn setup() -> (TestApp, i64) {
                "members_can_invite": true, "location": {"lat": 31.23, "lon": 121.47}}),
     );
     app.as_user(3, "POST", &format!("/v1/groups/{g}/join"), None);
-    assert_eq!(discovered(&app, g), [true, true, true]);
+    assert_eq!(discovered(&app, g), [true; 4]);
     let (s, b) = app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": DIVERTING})));
     assert_eq!(s, 200, "the screen never refuses a write: {b}");
     (app, g)
@@ -43,7 +46,7 @@ fn setup() -> (TestApp, i64) {
 #[test]
 fn a_held_group_leaves_discovery_but_its_members_still_see_it_and_the_owner_sees_why() {
     let (app, g) = setup();
-    assert_eq!(discovered(&app, g), [false, false, false]);
+    assert_eq!(discovered(&app, g), [false; 4]);
     // Outsiders: as if it did not exist.
     assert_eq!(app.get(&format!("/v1/groups/{g}"), None).0, 404);
     assert_eq!(app.as_user(4, "GET", &format!("/v1/groups/{g}"), None).0, 404);
@@ -73,26 +76,26 @@ fn an_admin_lists_releases_and_confirms_and_a_text_change_screens_again() {
     // Released: back in discovery, and it stays released through edits of other fields.
     let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/release"), None);
     assert_eq!((s, item["status"].as_str()), (200, Some("released")), "{item}");
-    assert_eq!(discovered(&app, g), [true, true, true]);
+    assert_eq!(discovered(&app, g), [true; 4]);
     app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"join_approval": true})));
-    assert_eq!(discovered(&app, g), [true, true, true]);
+    assert_eq!(discovered(&app, g), [true; 4]);
     assert_eq!(app.admin("GET", "/v1/admin/moderation?status=released", None).1["total"], 1);
 
     // One of its texts changes and still diverts: held again.
     let (s, b) = app.as_user(1, "PUT", &format!("/v1/groups/{g}/announcement"), Some(&json!({"text": "私聊下单优惠"})));
     assert!(s == 200 || s == 204, "{s} {b}");
-    assert_eq!(discovered(&app, g), [false, false, false]);
+    assert_eq!(discovered(&app, g), [false; 4]);
     let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
     assert_eq!(owner["moderation"]["status"], "held", "{owner}");
 
     // Confirmed: it stays out.
     let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/confirm"), None);
     assert_eq!((s, item["status"].as_str()), (200, Some("confirmed")), "{item}");
-    assert_eq!(discovered(&app, g), [false, false, false]);
+    assert_eq!(discovered(&app, g), [false; 4]);
 
     // Clean texts clear it.
     app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": "分享好物", "announcement": ""})));
-    assert_eq!(discovered(&app, g), [true, true, true]);
+    assert_eq!(discovered(&app, g), [true; 4]);
     let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
     assert!(owner.get("moderation").is_none(), "{owner}");
     for status in ["held", "released", "confirmed"] {
