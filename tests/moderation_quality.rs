@@ -116,6 +116,9 @@ fn precision_and_recall_on_the_labelled_set() {
     // Written by another hand than the screen's, after it was tuned, and never tuned on.
     let holdout_b = read_cases("heldout-b.tsv");
     score(&screen, "heldout-b.tsv (not asserted)", &holdout_b);
+    // Written after the misses of both sets above were fixed in the lists.
+    let holdout_c = read_cases("heldout-c.tsv");
+    score(&screen, "heldout-c.tsv (not asserted)", &holdout_c);
 
     // Throughput: the set repeated to about 200k texts, one core.
     let rounds = 200_000 / cases.len() + 1;
