@@ -147,12 +147,7 @@ impl Store {
                                 return Err(e);
                             }
                         };
-                        let t0 = std::time::Instant::now();
-                        let appended = changes::append(db, &db.take_changes());
-                        if std::env::var("GS_PROFILE").is_ok() {
-                            eprintln!("append: {:?}", t0.elapsed());
-                        }
-                        if let Err(e) = appended {
+                        if let Err(e) = changes::append(db, &db.take_changes()) {
                             retry = e.is_retryable();
                             return Err(e.into());
                         }

@@ -122,11 +122,7 @@ impl Postgres {
         let db = Db::pg(PgHandle::Tx(tx), stmts);
         let out = f(&db)?;
         let pg = db.into_pg().expect("a PostgreSQL transaction");
-        let t0 = std::time::Instant::now();
         pg.tx.commit().map_err(DbError::from)?;
-        if std::env::var("GS_PROFILE").is_ok() {
-            eprintln!("commit: {:?}", t0.elapsed());
-        }
         Ok(out)
     }
 
