@@ -202,7 +202,8 @@ fn kept_secret(path: &Path) -> anyhow::Result<String> {
         fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     }
     let value = random_secret();
-    let tmp = path.with_extension("tmp");
+    // A file of this process's own, complete and synced before anyone can see it.
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     {
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -215,12 +216,14 @@ fn kept_secret(path: &Path) -> anyhow::Result<String> {
         f.write_all(value.as_bytes())?;
         f.sync_all()?;
     }
-    // Two processes starting at once must agree on one secret: the first rename wins and
-    // the loser reads the winner's file.
-    if path.exists() {
-        let _ = fs::remove_file(&tmp);
-        return Ok(fs::read_to_string(path)?.trim().to_string());
+    // Two processes starting at once must agree on one secret. A hard link to the final
+    // name is made only if that name does not exist yet (a rename would replace it), so
+    // exactly one process wins; the others read the winner's file.
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(value),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(fs::read_to_string(path)?.trim().to_string()),
+        Err(e) => Err(e).with_context(|| format!("failed to create {}", path.display())),
     }
-    fs::rename(&tmp, path)?;
-    Ok(value)
 }

@@ -584,3 +584,40 @@ fn check_beside_a_busy_server_raises_no_false_alarm_and_its_repair_reaches_the_s
     let (s, _) = server.call("GET", &format!("/v1/groups/{hidden}"), None, None);
     assert_eq!(s, 404, "the hidden group is out of discovery");
 }
+
+/// Two processes started at once on a new data directory agree on one admin token and one
+/// secret (the first to create each file wins; the other reads it).
+#[test]
+fn processes_started_together_on_a_new_directory_agree_on_the_admin_token() {
+    for trial in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let spawn = || {
+            Command::new(bin())
+                .current_dir(dir.path())
+                .env("GROUPSCOUT_DB", dir.path().join("db").join("g.db"))
+                .env("GROUPSCOUT_DATA", concat!(env!("CARGO_MANIFEST_DIR"), "/data"))
+                .env_remove("GROUPSCOUT_ADMIN_TOKEN")
+                .env_remove("GROUPSCOUT_SECRET")
+                .args(["token", "--admin"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let [a, b] = [a, b].map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        });
+        assert_eq!(a, b, "trial {trial}: two tokens for one directory");
+        let kept = std::fs::read_to_string(dir.path().join("db").join("admin_token")).unwrap();
+        assert_eq!(kept.trim(), a, "trial {trial}: the printed token is the kept one");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("db"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "trial {trial}: temporary files left: {leftovers:?}");
+    }
+}
