@@ -83,6 +83,7 @@ struct FileConfig {
     timezone: Option<String>,
     rules: Option<Rules>,
     ranking: Option<RankingWeights>,
+    rate_limit: Option<f64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -110,6 +111,9 @@ pub struct Settings {
     pub ranking: RankingWeights,
     /// The gazetteer and category list live here.
     pub data_dir: PathBuf,
+    /// Requests a second per user token, and per client address for anonymous calls
+    /// (`GROUPSCOUT_RATE_LIMIT`); 0 is off. Never for the admin token.
+    pub rate_limit: f64,
 }
 
 impl Settings {
@@ -161,6 +165,12 @@ impl Settings {
             rules: file.rules.unwrap_or_default(),
             ranking: file.ranking.unwrap_or_default(),
             data_dir: data_dir(),
+            rate_limit: match std::env::var("GROUPSCOUT_RATE_LIMIT") {
+                Ok(v) if !v.trim().is_empty() => {
+                    v.trim().parse().map_err(|_| anyhow::anyhow!("GROUPSCOUT_RATE_LIMIT must be a number"))?
+                }
+                _ => file.rate_limit.unwrap_or(0.0),
+            },
         })
     }
 }

@@ -38,6 +38,8 @@ pub enum Code {
     NotAMember,
     /// The request conflicts with the current state in another way.
     Conflict,
+    /// Over `GROUPSCOUT_RATE_LIMIT` for this token or client address (429, `Retry-After`).
+    RateLimited,
     /// The request body is larger than the limit.
     PayloadTooLarge,
     /// The path does not exist.
@@ -71,6 +73,7 @@ impl Code {
             Code::OwnerCannotLeave => "owner_cannot_leave",
             Code::NotAMember => "not_a_member",
             Code::Conflict => "conflict",
+            Code::RateLimited => "rate_limited",
             Code::PayloadTooLarge => "payload_too_large",
             Code::RouteNotFound => "route_not_found",
             Code::MethodNotAllowed => "method_not_allowed",
@@ -98,6 +101,7 @@ impl Code {
             | Code::OwnerCannotLeave
             | Code::NotAMember
             | Code::Conflict => 409,
+            Code::RateLimited => 429,
             Code::PayloadTooLarge => 413,
             Code::HeadTooLarge => 431,
             Code::InvalidField => 422,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod geo;
 pub mod index;
 pub mod jobs;
+pub mod limits;
 pub mod moderation;
 pub mod ranking;
 pub mod recommend;

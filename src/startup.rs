@@ -12,6 +12,12 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{web, App as ActixApp};
 use chrono::{Duration as ChronoDuration, Utc};
 
+use actix_web::HttpResponse;
+use futures_util::future::Either;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Code};
+use crate::limits;
 use crate::routes::{self, TidyHeads};
 use crate::service::App;
 
@@ -32,9 +38,45 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let app = metrics_app.clone();
-                let fut = srv.call(req);
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| limits::well_formed_request_id(v))
+                    .map(String::from)
+                    .unwrap_or_else(limits::new_request_id);
+                // Health checks (load balancers) are never limited.
+                let limited = !req.path().starts_with("/healthz");
+                let refused = app.limiter.as_ref().filter(|_| limited).and_then(|l| {
+                    let key = match routes::caller(req.request(), &app) {
+                        Ok(Caller::Admin) => return None,
+                        Ok(Caller::User(u)) => format!("user {u}"),
+                        // Anonymous, or a token the handler will refuse: by address.
+                        _ => format!("address {}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
+                    };
+                    l.check(&key).err()
+                });
+                let fut = match refused {
+                    None => Either::Left(srv.call(req)),
+                    Some(wait) => {
+                        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                        let err = ApiError::new(Code::RateLimited, format!("over the rate limit; retry in {secs} s"));
+                        let resp = HttpResponse::TooManyRequests()
+                            .insert_header(("Retry-After", secs.to_string()))
+                            .json(err.body());
+                        Either::Right(std::future::ready(Ok::<_, actix_web::Error>(
+                            req.into_response(resp).map_into_right_body(),
+                        )))
+                    }
+                };
                 async move {
-                    let res = fut.await?;
+                    let mut res = match fut {
+                        Either::Left(f) => f.await?.map_into_left_body(),
+                        Either::Right(f) => f.await?,
+                    };
+                    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+                    }
                     app.record_request(res.status().as_u16(), started.elapsed().as_micros() as u64);
                     Ok(res)
                 }

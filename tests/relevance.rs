@@ -69,6 +69,7 @@ fn settings_in(dir: &Path) -> Settings {
         rules: Rules::default(),
         ranking: RankingWeights::default(),
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
+        rate_limit: 0.0,
     }
 }
 

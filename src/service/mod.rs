@@ -42,6 +42,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
     pub metrics: Metrics,
+    /// `GROUPSCOUT_RATE_LIMIT`, when set.
+    pub limiter: Option<crate::limits::RateLimiter>,
 }
 
 /// The viewer block of the detail page.
@@ -110,7 +112,8 @@ impl App {
         let ctx = Arc::new(load_context(&settings)?);
         let store = Arc::new(Store::open(&settings.db_url(), ctx, 4)?);
         let engine = Engine::start(store.clone(), &settings.index, settings.ranking.clone())?;
-        Ok(Arc::new(App { settings, store, engine, metrics: Metrics::default() }))
+        let limiter = (settings.rate_limit > 0.0).then(|| crate::limits::RateLimiter::new(settings.rate_limit));
+        Ok(Arc::new(App { settings, store, engine, metrics: Metrics::default(), limiter }))
     }
 
     /// Runs a write use case off the async workers, then wakes the indexer.

@@ -51,6 +51,7 @@ pub fn settings_in(dir: &std::path::Path, rules: Rules) -> Settings {
         rules,
         ranking: RankingWeights::default(),
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
+        rate_limit: 0.0,
     }
 }
 
@@ -64,7 +65,25 @@ pub fn spawn_app_with(rules: Rules) -> TestApp {
 }
 
 pub fn spawn_app_in(dir: tempfile::TempDir, rules: Rules) -> TestApp {
-    let app = App::open(settings_in(dir.path(), rules)).expect("the app opens");
+    spawn_app_configured(dir, settings_in_dir(rules))
+}
+
+fn settings_in_dir(rules: Rules) -> impl FnOnce(&std::path::Path) -> Settings {
+    move |dir| settings_in(dir, rules)
+}
+
+/// The app with settings changed by `change` (e.g. a rate limit).
+pub fn spawn_app_with_settings(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    spawn_app_configured(dir, move |d| {
+        let mut s = settings_in(d, Rules::default());
+        change(&mut s);
+        s
+    })
+}
+
+fn spawn_app_configured(dir: tempfile::TempDir, settings: impl FnOnce(&std::path::Path) -> Settings) -> TestApp {
+    let app = App::open(settings(dir.path())).expect("the app opens");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().unwrap().port();
     let server_app = app.clone();

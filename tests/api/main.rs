@@ -7,6 +7,7 @@ mod auth;
 mod discovery;
 mod fixtures;
 mod groups;
+mod limits;
 mod moderation;
 mod paging;
 mod privacy;
