@@ -114,6 +114,10 @@ pub struct Settings {
     /// Requests a second per user token, and per client address for anonymous calls
     /// (`GROUPSCOUT_RATE_LIMIT`); 0 is off. Never for the admin token.
     pub rate_limit: f64,
+    /// A request still unanswered after this gets 503 `timeout`
+    /// (`GROUPSCOUT_REQUEST_TIMEOUT`, seconds; default 30, past the store's 10 s wait for a
+    /// lock, so a busy store answers 503 `unavailable` first).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -170,6 +174,18 @@ impl Settings {
                     v.trim().parse().map_err(|_| anyhow::anyhow!("GROUPSCOUT_RATE_LIMIT must be a number"))?
                 }
                 _ => file.rate_limit.unwrap_or(0.0),
+            },
+            request_timeout: match std::env::var("GROUPSCOUT_REQUEST_TIMEOUT") {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(std::time::Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("GROUPSCOUT_REQUEST_TIMEOUT must be a positive number of seconds")
+                    })?,
+                _ => std::time::Duration::from_secs(30),
             },
         })
     }

@@ -40,6 +40,10 @@ pub enum Code {
     Conflict,
     /// Over `GROUPSCOUT_RATE_LIMIT` for this token or client address (429, `Retry-After`).
     RateLimited,
+    /// The request took longer than the time limit (503).
+    Timeout,
+    /// The store stayed busy past its wait (a lock held elsewhere, no free connection) (503).
+    Unavailable,
     /// The request body is larger than the limit.
     PayloadTooLarge,
     /// The path does not exist.
@@ -74,6 +78,8 @@ impl Code {
             Code::NotAMember => "not_a_member",
             Code::Conflict => "conflict",
             Code::RateLimited => "rate_limited",
+            Code::Timeout => "timeout",
+            Code::Unavailable => "unavailable",
             Code::PayloadTooLarge => "payload_too_large",
             Code::RouteNotFound => "route_not_found",
             Code::MethodNotAllowed => "method_not_allowed",
@@ -102,6 +108,7 @@ impl Code {
             | Code::NotAMember
             | Code::Conflict => 409,
             Code::RateLimited => 429,
+            Code::Timeout | Code::Unavailable => 503,
             Code::PayloadTooLarge => 413,
             Code::HeadTooLarge => 431,
             Code::InvalidField => 422,
@@ -169,6 +176,9 @@ impl std::error::Error for ApiError {}
 
 impl From<crate::store::DbError> for ApiError {
     fn from(e: crate::store::DbError) -> Self {
+        if e.is_busy() {
+            return ApiError::new(Code::Unavailable, format!("the store is busy; try again ({e})"));
+        }
         ApiError::internal(e)
     }
 }

@@ -140,15 +140,22 @@ impl App {
         }
     }
 
-    /// Runs blocking work (the store, the index) off the async workers.
+    /// Runs blocking work (the store, the index) off the async workers. Past the request
+    /// time limit the caller gets 503 `timeout` (the work itself runs to its end: a write
+    /// either commits whole or not at all).
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&App) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<T> {
         let app = self.clone();
-        match tokio::task::spawn_blocking(move || f(&app)).await {
-            Ok(r) => r,
-            Err(e) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
+        let limit = self.settings.request_timeout;
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || f(&app))).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
+            Err(_) => Err(ApiError::new(
+                crate::error::Code::Timeout,
+                "the request took longer than its time limit; a write may still have been applied",
+            )),
         }
     }
 

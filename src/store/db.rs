@@ -27,11 +27,26 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
+    /// No connection came free within the pool's wait.
+    #[error("no free database connection: {0}")]
+    Busy(String),
     #[error("{0}")]
     Other(String),
 }
 
 impl DbError {
+    /// The store stayed busy past its wait: SQLite's busy timeout ran out on a lock held
+    /// elsewhere, or no pooled connection came free.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            }
+            DbError::Busy(_) => true,
+            _ => false,
+        }
+    }
+
     /// A failure the whole transaction may be retried after (PostgreSQL serialization
     /// failures and deadlocks).
     pub fn is_retryable(&self) -> bool {
@@ -48,7 +63,7 @@ impl DbError {
 
 impl From<r2d2::Error> for DbError {
     fn from(e: r2d2::Error) -> Self {
-        DbError::Other(format!("connection pool: {e}"))
+        DbError::Busy(e.to_string())
     }
 }
 

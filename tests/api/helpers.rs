@@ -52,6 +52,7 @@ pub fn settings_in(dir: &std::path::Path, rules: Rules) -> Settings {
         ranking: RankingWeights::default(),
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
         rate_limit: 0.0,
+        request_timeout: std::time::Duration::from_secs(30),
     }
 }
 
