@@ -40,7 +40,13 @@ pub enum TokenError {
     /// The token has expired or has no expiry.
     #[error("the token has expired")]
     Expired,
+    /// The token was issued for later (`iat` or `nbf` ahead of this clock).
+    #[error("the token is not valid yet")]
+    NotYetValid,
 }
+
+/// How far ahead of this clock a token's `iat` or `nbf` may be (another machine's clock).
+const CLOCK_SKEW_SECS: i64 = 60;
 
 fn sign(secret: &str, signing_input: &str) -> Vec<u8> {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
@@ -80,6 +86,16 @@ pub fn verify_user_token(secret: &str, token: &str, now: i64) -> Result<i64, Tok
     let exp = claims.get("exp").and_then(|e| e.as_i64()).ok_or(TokenError::Expired)?;
     if exp <= now {
         return Err(TokenError::Expired);
+    }
+    // Not valid yet: issued or starting more than a minute ahead of this clock.
+    for claim in ["iat", "nbf"] {
+        match claims.get(claim) {
+            None => {}
+            Some(v) => match v.as_i64() {
+                Some(t) if t <= now + CLOCK_SKEW_SECS => {}
+                _ => return Err(TokenError::NotYetValid),
+            },
+        }
     }
     let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or(TokenError::Invalid)?;
     if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_digit()) {

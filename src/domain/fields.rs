@@ -8,6 +8,24 @@ fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Characters that take no space: zero-width spaces and joiners, the word joiner, the
+/// byte-order mark.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
+}
+
+/// Refuses control characters (line breaks and tabs allowed where `multiline`) and a text
+/// that is nothing but invisible characters.
+fn check_text(field: &str, s: &str, multiline: bool) -> Result<(), ApiError> {
+    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t'))) {
+        return Err(ApiError::invalid(field, format!("the {field} must not contain control characters")));
+    }
+    if !s.is_empty() && s.chars().all(|c| invisible(c) || c.is_whitespace()) {
+        return Err(ApiError::invalid(field, format!("the {field} has only invisible characters")));
+    }
+    Ok(())
+}
+
 /// A group name: 1–30 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupName(String);
@@ -22,9 +40,7 @@ impl GroupName {
         if n > 30 {
             return Err(ApiError::invalid(field, format!("the name has {n} characters; at most 30 are allowed")));
         }
-        if s.chars().any(|c| c.is_control()) {
-            return Err(ApiError::invalid(field, "the name must not contain control characters"));
-        }
+        check_text(field, s, false)?;
         Ok(GroupName(s.to_string()))
     }
 
@@ -44,6 +60,7 @@ impl Nickname {
         if n == 0 || n > 50 {
             return Err(ApiError::invalid(field, "the nickname must have 1 to 50 characters"));
         }
+        check_text(field, s, false)?;
         Ok(Nickname(s.to_string()))
     }
 
@@ -62,6 +79,7 @@ impl Description {
         if char_len(s) > 500 {
             return Err(ApiError::invalid(field, "the description has more than 500 characters"));
         }
+        check_text(field, s, true)?;
         Ok(Description(s.to_string()))
     }
 
@@ -80,6 +98,7 @@ impl Announcement {
         if char_len(s) > 1000 {
             return Err(ApiError::invalid(field, "the announcement has more than 1000 characters"));
         }
+        check_text(field, s, true)?;
         Ok(Announcement(s.to_string()))
     }
 

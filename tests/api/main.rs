@@ -7,6 +7,7 @@ mod auth;
 mod discovery;
 mod fixtures;
 mod groups;
+mod hostile;
 mod limits;
 mod moderation;
 mod paging;
