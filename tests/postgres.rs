@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use groupscout::config::Rules;
-use groupscout::store::{changes, Store, StoreContext};
+use groupscout::store::{changes, Store};
 
 fn server() -> Option<String> {
     common::postgres_server("PostgreSQL tests")
@@ -18,15 +18,7 @@ fn server() -> Option<String> {
 
 fn store_on(url: &str) -> Store {
     let data = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data");
-    let ctx = StoreContext {
-        rules: Rules::default(),
-        categories: groupscout::domain::CategoryList::from_text(
-            &std::fs::read_to_string(data.join("categories")).unwrap(),
-        ),
-        gazetteer: groupscout::geo::Gazetteer::load(&data.join("adcodes.csv")).unwrap(),
-        timezone: chrono_tz::Asia::Shanghai,
-        screen: Some(groupscout::moderation::Screen::load(&data.join("moderation")).unwrap()),
-    };
+    let ctx = groupscout::service::context_in(&data, Rules::default(), chrono_tz::Asia::Shanghai).unwrap();
     Store::open(url, Arc::new(ctx), 24).expect("the store opens")
 }
 

@@ -88,17 +88,26 @@ pub struct ProfileList {
 
 /// Loads the fixed data (categories, gazetteer) from the data folder.
 pub fn load_context(settings: &Settings) -> anyhow::Result<StoreContext> {
+    context_in(&settings.data_dir, settings.rules.clone(), settings.timezone)
+}
+
+/// The fixed data of `data_dir` with these rules and timezone.
+pub fn context_in(
+    data_dir: &std::path::Path,
+    rules: crate::config::Rules,
+    timezone: chrono_tz::Tz,
+) -> anyhow::Result<StoreContext> {
     use anyhow::Context;
-    let cat_path = settings.data_dir.join("categories");
+    let cat_path = data_dir.join("categories");
     let categories = CategoryList::from_text(
         &std::fs::read_to_string(&cat_path).with_context(|| format!("failed to read {}", cat_path.display()))?,
     );
-    let gazetteer = Gazetteer::load(&settings.data_dir.join("adcodes.csv"))?;
+    let gazetteer = Gazetteer::load(&data_dir.join("adcodes.csv"))?;
     let screen = match std::env::var("GROUPSCOUT_SCREEN").as_deref() {
         Ok("off") => None,
-        _ => Some(crate::moderation::Screen::load(&settings.data_dir.join("moderation"))?),
+        _ => Some(crate::moderation::Screen::load(&data_dir.join("moderation"))?),
     };
-    Ok(StoreContext { rules: settings.rules.clone(), categories, gazetteer, timezone: settings.timezone, screen })
+    Ok(StoreContext { rules, categories, gazetteer, timezone, screen })
 }
 
 /// Opens the store alone, for jobs.

@@ -47,17 +47,27 @@ pub struct ImportedMember {
     pub joined_at: Option<i64>,
 }
 
+/// What a group line sets on a group that exists: every field it gives.
+macro_rules! group_line_update {
+    () => {
+        "ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
+         category = excluded.category, description = excluded.description, announcement = excluded.announcement, \
+         lat = excluded.lat, lon = excluded.lon, place_name = excluded.place_name, city = excluded.city, \
+         district = excluded.district, adcode = excluded.adcode, join_approval = excluded.join_approval, \
+         members_can_invite = excluded.members_can_invite, discoverable = excluded.discoverable, \
+         created_at = excluded.created_at"
+    };
+}
+
 /// Inserts a group with its own id, or updates every field a group line gives.
 pub fn upsert_group(db: &Db<'_>, g: &ImportedGroup) -> DbResult<()> {
     db.exec(
-        "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
+        concat!(
+            "INSERT INTO groups (id, owner_id, name, category, description, announcement, lat, lon, place_name, city, \
          district, adcode, join_approval, members_can_invite, discoverable, capacity, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) \
-         ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, category = excluded.category, \
-         description = excluded.description, announcement = excluded.announcement, lat = excluded.lat, lon = excluded.lon, \
-         place_name = excluded.place_name, city = excluded.city, district = excluded.district, adcode = excluded.adcode, \
-         join_approval = excluded.join_approval, members_can_invite = excluded.members_can_invite, \
-         discoverable = excluded.discoverable, created_at = excluded.created_at",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) ",
+            group_line_update!()
+        ),
         p![
             g.id,
             g.owner_id,
@@ -424,18 +434,14 @@ pub fn load_head(db: &Db<'_>, staged: &Staged, yesterday: i64, now: i64) -> DbRe
              SELECT id, owner_id, name, category, description, announcement, lat, lon, place_name, city, district, \
              adcode, join_approval, members_can_invite, discoverable, capacity, created_at, created_at, {yesterday} \
              FROM s_groups \
-             ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
-             category = excluded.category, description = excluded.description, announcement = excluded.announcement, \
-             lat = excluded.lat, lon = excluded.lon, place_name = excluded.place_name, city = excluded.city, \
-             district = excluded.district, adcode = excluded.adcode, join_approval = excluded.join_approval, \
-             members_can_invite = excluded.members_can_invite, discoverable = excluded.discoverable, \
-             created_at = excluded.created_at; \
+             {update}; \
              INSERT INTO t_groups SELECT id FROM s_groups ON CONFLICT DO NOTHING; \
              WITH seated AS (INSERT INTO members (group_id, user_id, role, joined_at) \
                              SELECT id, owner_id, 'owner', created_at FROM s_groups \
                              ON CONFLICT (group_id, user_id) DO UPDATE SET role = 'owner' \
                              WHERE members.role <> 'owner' \
-                             RETURNING group_id, user_id, (xmax = 0) AS inserted) "
+                             RETURNING group_id, user_id, (xmax = 0) AS inserted) ",
+            update = group_line_update!()
         ) + &joined_stats("s_groups p ON p.id = i.group_id AND p.owner_id = i.user_id")
                 + "; DELETE FROM join_requests j USING s_groups s WHERE j.group_id = s.id AND j.user_id = s.owner_id"),
         )?;

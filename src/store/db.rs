@@ -206,10 +206,6 @@ impl<'a> Db<'a> {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
-        self.kind() == Kind::Postgres
-    }
-
     fn note<T>(&self, r: DbResult<T>) -> DbResult<T> {
         if let Err(e) = &r {
             if e.is_retryable() {

@@ -26,7 +26,6 @@ use chrono::{Datelike, NaiveDate, Utc};
 use crate::config::Rules;
 use crate::domain::CategoryList;
 use crate::geo::Gazetteer;
-use crate::p;
 
 pub use db::{Db, DbError, DbResult, Kind};
 pub use rows::GroupRow;
@@ -211,18 +210,6 @@ impl Store {
             Engine::Sqlite(_) => f().map(Some),
             Engine::Postgres(p) => p.exclusive(name, f),
         }
-    }
-
-    /// A value kept in the `meta` table, created with `make` by the first caller.
-    pub fn kept_value(&self, key: &str, make: impl FnOnce() -> String) -> DbResult<String> {
-        let fresh = make();
-        self.write(|db| {
-            db.exec(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
-                p![key, fresh.as_str()],
-            )?;
-            db.value::<String>("SELECT value FROM meta WHERE key = ?1", p![key])
-        })
     }
 }
 

@@ -61,20 +61,25 @@ fn over_the_rate_limit_a_caller_gets_429_with_retry_after_but_never_the_admin_to
     assert_eq!(get(&app.base, path, None, None).0, 200);
 }
 
-/// The SQLite file of the app, unless the tests run on PostgreSQL.
-fn sqlite_path(app: &crate::helpers::TestApp) -> Option<String> {
-    app.app.settings.db.to_str().filter(|p| !p.starts_with("postgres")).map(String::from)
+/// Another connection holding the app's SQLite write lock (`None` on PostgreSQL).
+fn hold_write_lock(app: &crate::helpers::TestApp) -> Option<rusqlite::Connection> {
+    let path = app.app.settings.db.to_str().filter(|p| !p.starts_with("postgres"))?;
+    let lock = rusqlite::Connection::open(path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    Some(lock)
+}
+
+fn sync_user(app: &crate::helpers::TestApp) -> (u16, serde_json::Value) {
+    app.admin("PUT", "/v1/users/1", Some(&serde_json::json!({"nickname": "a", "gender": "male"})))
 }
 
 #[test]
 fn a_request_over_its_time_limit_gets_503_timeout_not_500() {
     let app = spawn_app_with_settings(|s| s.request_timeout = std::time::Duration::from_secs(1));
-    let Some(path) = sqlite_path(&app) else { return };
-    // Another process holds the write lock, so the write waits past the time limit.
-    let lock = rusqlite::Connection::open(&path).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Another connection holds the write lock, so the write waits past the time limit.
+    let Some(lock) = hold_write_lock(&app) else { return };
     let started = std::time::Instant::now();
-    let (s, b) = app.admin("PUT", "/v1/users/1", Some(&serde_json::json!({"nickname": "a", "gender": "male"})));
+    let (s, b) = sync_user(&app);
     assert_eq!(s, 503, "{b}");
     assert_eq!(b["error"]["code"], "timeout", "{b}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
@@ -84,16 +89,14 @@ fn a_request_over_its_time_limit_gets_503_timeout_not_500() {
 #[test]
 fn a_store_locked_past_its_wait_answers_503_unavailable_not_500() {
     let app = spawn_app();
-    let Some(path) = sqlite_path(&app) else { return };
-    let lock = rusqlite::Connection::open(&path).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let Some(lock) = hold_write_lock(&app) else { return };
     // The store waits 10 s for the lock, then answers.
     let started = std::time::Instant::now();
-    let (s, b) = app.admin("PUT", "/v1/users/1", Some(&serde_json::json!({"nickname": "a", "gender": "male"})));
+    let (s, b) = sync_user(&app);
     assert_eq!(s, 503, "{b}");
     assert_eq!(b["error"]["code"], "unavailable", "{b}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(9), "{:?}", started.elapsed());
     lock.execute_batch("ROLLBACK").unwrap();
-    let (s, b) = app.admin("PUT", "/v1/users/1", Some(&serde_json::json!({"nickname": "a", "gender": "male"})));
+    let (s, b) = sync_user(&app);
     assert_eq!(s, 200, "{b}");
 }

@@ -8,21 +8,17 @@ use crate::helpers::{enc, spawn_app, TestApp};
 /// A description that invites trading in private.
 const DIVERTING: &str = "全新正品 私聊下单 包邮";
 
-fn ids(v: &Value) -> Vec<i64> {
-    v["groups"].as_array().map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect()).unwrap_or_default()
-}
-
 /// Whether discovery shows the group: search by name, nearby, suggest, and the
 /// recommendations of user 4 (no friends, no groups) standing beside it.
 fn discovered(app: &TestApp, g: i64) -> [bool; 4] {
     app.settle();
-    let search = ids(&app.get(&format!("/v1/search?q={}", enc("好物分享")), None).1).contains(&g);
-    let nearby = ids(&app.get("/v1/nearby?lat=31.23&lon=121.47&radius_km=2", None).1).contains(&g);
+    let search = TestApp::ids(&app.get(&format!("/v1/search?q={}", enc("好物分享")), None).1).contains(&g);
+    let nearby = TestApp::ids(&app.get("/v1/nearby?lat=31.23&lon=121.47&radius_km=2", None).1).contains(&g);
     let suggest = app.get(&format!("/v1/suggest?q={}", enc("好物分")), None).1["suggestions"]
         .as_array()
         .is_some_and(|a| a.iter().any(|s| s["id"].as_i64() == Some(g)));
     let recommended =
-        ids(&app.as_user(4, "GET", "/v1/users/4/recommendations?lat=31.23&lon=121.47", None).1).contains(&g);
+        TestApp::ids(&app.as_user(4, "GET", "/v1/users/4/recommendations?lat=31.23&lon=121.47", None).1).contains(&g);
     [search, nearby, suggest, recommended]
 }
 
@@ -50,12 +46,12 @@ fn a_held_group_leaves_discovery_but_its_members_still_see_it_and_the_owner_sees
     // Outsiders: as if it did not exist.
     assert_eq!(app.get(&format!("/v1/groups/{g}"), None).0, 404);
     assert_eq!(app.as_user(4, "GET", &format!("/v1/groups/{g}"), None).0, 404);
-    assert!(!ids(&app.as_user(4, "GET", "/v1/users/3/groups", None).1).contains(&g));
+    assert!(!TestApp::ids(&app.as_user(4, "GET", "/v1/users/3/groups", None).1).contains(&g));
     // The member still sees it, without the review; the owner sees why.
     let (s, member) = app.as_user(3, "GET", &format!("/v1/groups/{g}"), None);
     assert_eq!(s, 200, "{member}");
     assert!(member.get("moderation").is_none(), "{member}");
-    assert!(ids(&app.as_user(3, "GET", "/v1/users/3/groups", None).1).contains(&g));
+    assert!(TestApp::ids(&app.as_user(3, "GET", "/v1/users/3/groups", None).1).contains(&g));
     let (_, owner) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
     assert_eq!(owner["moderation"], json!({"status": "held", "reason": "private_trade"}), "{owner}");
 }
