@@ -9,6 +9,7 @@ mod moderation;
 mod users;
 mod wire;
 
+pub use crate::service::reading;
 pub use wire::TidyHeads;
 
 use std::sync::Arc;
@@ -202,14 +203,6 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         }
         ApiError { code: Code::InvalidField, message: msg, field: (!field.is_empty()).then_some(field) }
     })
-}
-
-/// Runs a discovery read right on the HTTP worker: reads take well under a millisecond of
-/// CPU (an index in memory, SQLite pages in the page cache), so handing them to another
-/// thread costs more than it saves, and with one worker a core they run first come first
-/// served instead of stretching each other out. A panic becomes a 500 like on the pool.
-pub async fn reading<T>(f: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ApiError::internal("a read panicked"))?
 }
 
 /// Query parameters as an ordered list. `+` is a space and `%XX` a byte; a name or value
