@@ -59,6 +59,35 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the order above (the OpenAPI document lists them).
+    pub const ALL: [Code; 25] = [
+        Code::MalformedJson,
+        Code::InvalidParameter,
+        Code::InvalidCursor,
+        Code::UnknownPlace,
+        Code::InvalidField,
+        Code::Unauthorized,
+        Code::Forbidden,
+        Code::NeedsMutualFriend,
+        Code::NotFound,
+        Code::GroupQuotaExceeded,
+        Code::GroupFull,
+        Code::AlreadyMember,
+        Code::AlreadyPending,
+        Code::OwnerCannotLeave,
+        Code::NotAMember,
+        Code::Conflict,
+        Code::RateLimited,
+        Code::Timeout,
+        Code::Unavailable,
+        Code::PayloadTooLarge,
+        Code::RouteNotFound,
+        Code::MethodNotAllowed,
+        Code::MalformedRequest,
+        Code::HeadTooLarge,
+        Code::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::MalformedJson => "malformed_json",

@@ -1,7 +1,8 @@
 //! `POST /v1/activity`: message activity reported by the chat servers, in batches.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{json_body, require_admin, AppData, ACTIVITY_BODY_LIMIT};
 use crate::domain::fields::parse_activity;
@@ -21,18 +22,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
-struct EventBody {
+/// Messages one user sent in one group.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct EventBody {
     group_id: i64,
     user_id: i64,
+    /// When (RFC 3339); the day is taken in the service timezone.
+    #[schema(format = DateTime)]
     at: String,
+    /// Messages sent, at least 1.
     messages: i64,
+    /// Makes the event idempotent: a second event with the same id is a duplicate.
     event_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct BatchBody {
+/// A batch of activity events.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct BatchBody {
+    /// Up to 10,000 events.
     events: Vec<EventBody>,
+}
+
+/// What a batch did.
+#[derive(Serialize, ToSchema)]
+pub(super) struct BatchResult {
+    received: usize,
+    applied: usize,
+    /// Events whose `event_id` was seen before.
+    duplicates: usize,
 }
 
 /// Validates one event and places it on its calendar day in the service timezone.
@@ -54,7 +71,21 @@ fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<Activity
     })
 }
 
-async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+/// Message activity reported by the chat servers, in batches.
+#[utoipa::path(post, path = "/v1/activity", tag = "sync",
+    request_body = BatchBody,
+    responses(
+        (status = 200, body = BatchResult),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 4 MiB", body = super::openapi::ErrorBody),
+        (status = 422, description = "An event is not acceptable (`field` names it, e.g. `events[3].at`), or the batch is too long", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     require_admin(&req, &app)?;
     let body: BatchBody = json_body(payload, ACTIVITY_BODY_LIMIT).await?;
     if body.events.len() > MAX_BATCH {
@@ -64,6 +95,5 @@ async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) ->
     let events = body.events.iter().enumerate().map(|(i, e)| parse_event(i, e, tz)).collect::<ApiResult<Vec<_>>>()?;
     let received = events.len();
     let applied = app.write(move |s| activity::record(s, &events)).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"received": received, "applied": applied, "duplicates": received - applied})))
+    Ok(HttpResponse::Ok().json(BatchResult { received, applied, duplicates: received - applied }))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{caller, query_pairs, reading, AppData, Params};
 use crate::cursor::{self, Position};
@@ -10,31 +11,54 @@ use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySo
 use crate::store::rows::Card;
 
 /// The answer of `/v1/search`, serialized straight from these types.
-#[derive(Serialize)]
-struct SearchBody {
+#[derive(Serialize, ToSchema)]
+pub(super) struct SearchBody {
     total: usize,
     groups: Vec<Card>,
     facets: Facets,
     next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Facets {
+/// Counts of the matching groups by facet value (all matches, not only this page).
+#[derive(Serialize, ToSchema)]
+pub(super) struct Facets {
+    /// Category id → number of matching groups.
     category: std::collections::BTreeMap<String, u64>,
 }
 
+/// The orders of `/v1/search`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum SearchSort {
+    Relevance,
+    Distance,
+    Activity,
+    Newest,
+}
+
+/// The orders of `/v1/nearby`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum NearbySortParam {
+    Distance,
+    Blend,
+}
+
 /// The answer of `/v1/nearby`.
-#[derive(Serialize)]
-struct NearbyBody {
+#[derive(Serialize, ToSchema)]
+pub(super) struct NearbyBody {
     total: usize,
     groups: Vec<Card>,
     next_cursor: Option<String>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/search", web::get().to(search))
-        .route("/v1/nearby", web::get().to(nearby))
-        .route("/v1/suggest", web::get().to(suggest));
+    let na = || web::to(super::method_not_allowed);
+    cfg.service(web::resource("/v1/search").route(web::get().to(search)).default_service(na()))
+        .service(web::resource("/v1/nearby").route(web::get().to(nearby)).default_service(na()))
+        .service(web::resource("/v1/suggest").route(web::get().to(suggest)).default_service(na()));
 }
 
 fn text_param(params: &Params<'_>, key: &str) -> ApiResult<String> {
@@ -76,7 +100,31 @@ fn cursor_after(app: &AppData, fingerprint: String, offset: usize, mut seen: Vec
     cursor::encode(&app.settings.secret, &Position::after(fingerprint, offset + page.len(), &seen))
 }
 
-async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// Keyword search in Chinese (any script, pinyin, initials), with filters, facets and paging.
+#[utoipa::path(get, path = "/v1/search", tag = "discovery",
+    params(
+        ("q" = Option<String>, Query, max_length = 100, description = "Plain text (never a query language); up to 100 characters. Empty lists everything that matches the filters."),
+        ("category" = Option<String>, Query, description = "A category id (see `data/categories`)"),
+        ("place" = Option<String>, Query, description = "A province, city or district name; unknown names are 400 `unknown_place`"),
+        ("lat" = Option<f64>, Query, minimum = -90, maximum = 90, description = "With `lon`: cards carry `distance_m`"),
+        ("lon" = Option<f64>, Query, minimum = -180, maximum = 180),
+        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Only groups within this distance of `lat`/`lon`"),
+        ("sort" = inline(Option<SearchSort>), Query, description = "`relevance` (default), `distance` (needs lat/lon), `activity` or `newest`"),
+        ("has_room" = Option<bool>, Query, description = "Only groups with room left"),
+        ("open_join" = Option<bool>, Query, description = "Only groups that need no approval"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same other parameters"),
+        ("explain" = Option<bool>, Query, description = "Adds `explain` (the parts of each card's score) to each card"),
+    ),
+    responses(
+        (status = 200, body = SearchBody),
+        (status = 400, description = "A parameter out of range or malformed, an unknown place, an invalid cursor", body = super::openapi::ErrorBody),
+        (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub(super) async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
@@ -150,7 +198,27 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     }))
 }
 
-async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// The groups within a radius of a point, nearest first by default, each with `distance_m`.
+#[utoipa::path(get, path = "/v1/nearby", tag = "discovery",
+    params(
+        ("lat" = f64, Query, minimum = -90, maximum = 90),
+        ("lon" = f64, Query, minimum = -180, maximum = 180),
+        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Default 5"),
+        ("category" = Option<String>, Query, description = "A category id"),
+        ("sort" = inline(Option<NearbySortParam>), Query, description = "`distance` (default) or `blend` (distance, activity and room)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same other parameters"),
+        ("explain" = Option<bool>, Query, description = "With `sort=blend`: adds `explain` to each card"),
+    ),
+    responses(
+        (status = 200, body = NearbyBody),
+        (status = 400, description = "A parameter missing, out of range or malformed, or an invalid cursor", body = super::openapi::ErrorBody),
+        (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub(super) async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
@@ -205,7 +273,32 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))
 }
 
-async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// A completion of a name prefix.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Suggestion {
+    id: i64,
+    name: String,
+    category: String,
+}
+
+/// The answer of `/v1/suggest`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SuggestBody {
+    /// Up to 10.
+    suggestions: Vec<Suggestion>,
+}
+
+/// Completions of a group-name prefix; pinyin (`huwai`) and initials (`hw`) match too.
+#[utoipa::path(get, path = "/v1/suggest", tag = "discovery",
+    params(("q" = Option<String>, Query, max_length = 100, description = "The prefix typed so far")),
+    responses(
+        (status = 200, body = SuggestBody),
+        (status = 400, description = "`q` too long or malformed", body = super::openapi::ErrorBody),
+        (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub(super) async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     caller(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
@@ -216,7 +309,7 @@ async fn suggest(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         Ok(searcher::suggest(&catalog, &q, 10))
     })
     .await?;
-    let suggestions: Vec<_> =
-        found.iter().map(|g| serde_json::json!({"id": g.id, "name": g.name, "category": g.category})).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
+    let suggestions =
+        found.iter().map(|g| Suggestion { id: g.id, name: g.name.clone(), category: g.category.clone() }).collect();
+    Ok(HttpResponse::Ok().json(SuggestBody { suggestions }))
 }

@@ -1,14 +1,17 @@
 //! `/v1/groups`: creating and managing groups, the join flow, and the detail page.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use super::{caller, json_body, path_id, query_pairs, require_user, AppData, Params, BODY_LIMIT};
 use crate::domain::rules::JoinOutcome;
 use crate::domain::{Announcement, Description, GroupName, Location};
 use crate::error::{ApiError, ApiResult};
 use crate::service::groups;
+use crate::service::Detail;
 use crate::store::groups::{GroupPatch, NewGroup};
+use crate::store::members::RequestEntry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
@@ -47,10 +50,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Deserialize, Clone)]
-struct LocationBody {
+/// Where a group meets.
+#[derive(Deserialize, Clone, ToSchema)]
+pub(super) struct LocationBody {
+    #[schema(minimum = -90, maximum = 90)]
     lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     lon: f64,
+    /// A venue name; the city and district come from the coordinates.
     place_name: Option<String>,
 }
 
@@ -60,15 +67,21 @@ impl LocationBody {
     }
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
+/// A new group.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct CreateBody {
+    /// 2–30 characters.
     name: String,
+    /// A category id.
     category: String,
     description: Option<String>,
     announcement: Option<String>,
     location: Option<LocationBody>,
+    /// Joining needs the owner's or an admin's approval (default false).
     join_approval: Option<bool>,
+    /// Members may invite their friends (default true).
     members_can_invite: Option<bool>,
+    /// Listed by discovery (default true).
     discoverable: Option<bool>,
 }
 
@@ -77,13 +90,15 @@ fn explicit<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize, Default)]
-struct PatchBody {
+/// Any of the create fields; `location: null` removes the location.
+#[derive(Deserialize, Default, ToSchema)]
+pub(super) struct PatchBody {
     name: Option<String>,
     category: Option<String>,
     description: Option<String>,
     announcement: Option<String>,
     #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<LocationBody>)]
     location: Option<Option<LocationBody>>,
     join_approval: Option<bool>,
     members_can_invite: Option<bool>,
@@ -100,8 +115,23 @@ async fn detail_json(
     serde_json::to_value(d).map_err(ApiError::internal)
 }
 
+/// Creates a group owned by the caller; the answer is its detail page.
+#[utoipa::path(post, path = "/v1/groups", tag = "groups",
+        request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new group's detail", body = Detail),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        (status = 403, description = "`needs_mutual_friend`: not enough mutual-follow friends, or an admin token", body = super::openapi::ErrorBody),
+        (status = 409, description = "`group_quota_exceeded`", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub(super) async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     let owner = require_user(&req, &app)?;
     let body: CreateBody = json_body(payload, BODY_LIMIT).await?;
     let group = NewGroup {
@@ -118,7 +148,19 @@ async fn create(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiRes
     Ok(HttpResponse::Created().json(detail_json(&app, id, Some(owner), None).await?))
 }
 
-async fn detail(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// A group's detail page: the card plus description, announcement, admins, and for a signed-in viewer their role.
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("lat" = Option<f64>, Query, minimum = -90, maximum = 90, description = "With `lon`: the card has `distance_m`"), ("lon" = Option<f64>, Query, minimum = -180, maximum = 180)),
+    responses(
+        (status = 200, body = Detail),
+        (status = 400, description = "lat/lon out of range or alone", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group, or not visible to the caller", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub(super) async fn detail(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "group")?;
     let viewer = caller(&req, &app)?.user_id();
     let pairs = query_pairs(&req)?;
@@ -126,7 +168,23 @@ async fn detail(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiR
     Ok(HttpResponse::Ok().json(detail_json(&app, id, viewer, origin).await?))
 }
 
-async fn patch(
+/// Changes any of the create fields (owner or admin; only the owner changes settings).
+#[utoipa::path(patch, path = "/v1/groups/{id}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The group's detail after the change", body = Detail),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the owner or an admin, or a setting changed by an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn patch(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -153,11 +211,40 @@ async fn patch(
     Ok(HttpResponse::Ok().json(detail_json(&app, id, Some(actor), None).await?))
 }
 
-async fn dissolve(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// A dissolved group.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Dissolved {
+    id: i64,
+    /// Always `dissolved`.
+    status: &'static str,
+}
+
+/// Dissolves the group (owner only).
+#[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    responses(
+        (status = 200, body = Dissolved),
+        (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn dissolve(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
     app.write(move |s| groups::dissolve(s, actor, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "status": "dissolved"})))
+    Ok(HttpResponse::Ok().json(Dissolved { id, status: "dissolved" }))
+}
+
+/// A member's role after a change.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RoleBody {
+    group_id: i64,
+    user_id: i64,
+    /// `admin` or `member`.
+    role: &'static str,
 }
 
 async fn set_admin(
@@ -170,24 +257,81 @@ async fn set_admin(
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;
     app.write(move |s| groups::set_admin(s, actor, id, user, admin)).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"group_id": id, "user_id": user, "role": if admin { "admin" } else { "member" }})))
+    Ok(HttpResponse::Ok().json(RoleBody { group_id: id, user_id: user, role: if admin { "admin" } else { "member" } }))
 }
 
-async fn put_admin(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Makes a member an admin (owner only).
+#[utoipa::path(put, path = "/v1/groups/{id}/admins/{user}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = RoleBody),
+        (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn put_admin(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     set_admin(app, req, path, true).await
 }
 
-async fn delete_admin(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Makes an admin a plain member again (owner only).
+#[utoipa::path(delete, path = "/v1/groups/{id}/admins/{user}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = RoleBody),
+        (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn delete_admin(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     set_admin(app, req, path, false).await
 }
 
-#[derive(Deserialize)]
-struct AnnouncementBody {
+/// The group's announcement.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct AnnouncementBody {
     text: String,
 }
 
-async fn put_announcement(
+/// The announcement as stored.
+#[derive(Serialize, ToSchema)]
+pub(super) struct AnnouncementSet {
+    group_id: i64,
+    announcement: String,
+}
+
+/// Sets the announcement (owner or admin).
+#[utoipa::path(put, path = "/v1/groups/{id}/announcement", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    request_body = AnnouncementBody,
+    responses(
+        (status = 200, body = AnnouncementSet),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn put_announcement(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -198,15 +342,41 @@ async fn put_announcement(
     let body: AnnouncementBody = json_body(payload, BODY_LIMIT).await?;
     let text = Announcement::parse("text", &body.text)?;
     app.write(move |s| groups::set_announcement(s, actor, id, &text)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"group_id": id, "announcement": body.text.trim()})))
+    Ok(HttpResponse::Ok().json(AnnouncementSet { group_id: id, announcement: body.text.trim().to_string() }))
 }
 
-#[derive(Deserialize, Default)]
-struct JoinBody {
+/// An application's message (groups that need approval show it to the owner).
+#[derive(Deserialize, Default, ToSchema)]
+pub(super) struct JoinBody {
+    /// Up to 200 characters.
     message: Option<String>,
 }
 
-async fn join(
+/// Where a join or an application stands.
+#[derive(Serialize, ToSchema)]
+pub(super) struct JoinStatus {
+    /// `joined`, or `pending` for a group that needs approval.
+    status: &'static str,
+}
+
+/// Joins the group, or applies when it needs approval.
+#[utoipa::path(post, path = "/v1/groups/{id}/join", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    request_body = Option<JoinBody>,
+    responses(
+        (status = 200, body = JoinStatus),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        (status = 403, description = "An admin token (this acts for a user)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 409, description = "`group_full`, `already_member` or `already_pending`", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn join(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -224,14 +394,40 @@ async fn join(
         JoinOutcome::Joined => "joined",
         JoinOutcome::Pending => "pending",
     };
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": status })))
+    Ok(HttpResponse::Ok().json(JoinStatus { status }))
 }
 
-async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// The pending applications.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RequestsBody {
+    requests: Vec<RequestEntry>,
+}
+
+/// The pending applications (owner or admin).
+#[utoipa::path(get, path = "/v1/groups/{id}/requests", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    responses(
+        (status = 200, body = RequestsBody),
+        (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path, "group")?;
     let list = app.query(move |a| a.pending_requests(id, actor)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "requests": list })))
+    Ok(HttpResponse::Ok().json(RequestsBody { requests: list }))
+}
+
+/// What became of a user's membership or application.
+#[derive(Serialize, ToSchema)]
+pub(super) struct MemberStatus {
+    user_id: i64,
+    /// `joined`, `rejected`, `left` or `removed`.
+    status: &'static str,
 }
 
 async fn decide(
@@ -245,23 +441,76 @@ async fn decide(
     let user = path_id(&path.1, "user")?;
     app.write(move |s| groups::decide_request(s, actor, id, user, approve)).await?;
     let status = if approve { "joined" } else { "rejected" };
-    Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": user, "status": status})))
+    Ok(HttpResponse::Ok().json(MemberStatus { user_id: user, status }))
 }
 
-async fn approve(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Approves an application (owner or admin).
+#[utoipa::path(post, path = "/v1/groups/{id}/requests/{user}/approve", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = MemberStatus),
+        (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
+        (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn approve(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     decide(app, req, path, true).await
 }
 
-async fn reject(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Rejects an application (owner or admin).
+#[utoipa::path(post, path = "/v1/groups/{id}/requests/{user}/reject", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = MemberStatus),
+        (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
+        (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn reject(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     decide(app, req, path, false).await
 }
 
-#[derive(Deserialize)]
-struct InviteBody {
+/// Whom to invite.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct InviteBody {
+    /// A friend (mutual follow) of the inviter.
     invitee: i64,
 }
 
-async fn invite(
+/// Invites a friend, who joins at once (members need `members_can_invite`; the owner and admins always may).
+#[utoipa::path(post, path = "/v1/groups/{id}/invites", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    request_body = InviteBody,
+    responses(
+        (status = 200, body = MemberStatus),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not a member, members may not invite, or the invitee is not a friend", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group or user", body = super::openapi::ErrorBody),
+        (status = 409, description = "`group_full` or `already_member`", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn invite(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -272,14 +521,31 @@ async fn invite(
     let body: InviteBody = json_body(payload, BODY_LIMIT).await?;
     let invitee = body.invitee;
     app.write(move |s| groups::invite(s, inviter, id, invitee)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": invitee, "status": "joined"})))
+    Ok(HttpResponse::Ok().json(MemberStatus { user_id: invitee, status: "joined" }))
 }
 
-async fn remove_member(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Leaves the group (the user themself) or removes a member (owner or admin).
+#[utoipa::path(delete, path = "/v1/groups/{id}/members/{user}", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = MemberStatus),
+        (status = 403, description = "Not the user, the owner or an admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group or member", body = super::openapi::ErrorBody),
+        (status = 409, description = "`owner_cannot_leave`", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn remove_member(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let actor = require_user(&req, &app)?;
     let id = path_id(&path.0, "group")?;
     let user = path_id(&path.1, "user")?;
     app.write(move |s| groups::remove_member(s, actor, id, user)).await?;
     let status = if actor == user { "left" } else { "removed" };
-    Ok(HttpResponse::Ok().json(serde_json::json!({"user_id": user, "status": status})))
+    Ok(HttpResponse::Ok().json(MemberStatus { user_id: user, status }))
 }

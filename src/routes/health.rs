@@ -3,24 +3,46 @@
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppData;
 use crate::index::segments::{WORD_HITS, WORD_MISSES, WORD_RECOUNTS};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
+    let na = || web::to(super::method_not_allowed);
+    cfg.service(web::resource("/healthz").route(web::get().to(healthz)).default_service(na()))
+        .service(web::resource("/metrics").route(web::get().to(metrics)).default_service(na()));
 }
 
-async fn healthz(app: AppData) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok",
-        "generation": app.engine.generation().name,
-        "applied_seq": app.engine.applied_seq(),
-        "committed_seq": app.engine.committed_seq(),
-    }))
+/// The answer of `/healthz`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    status: &'static str,
+    /// The index generation serving reads.
+    generation: String,
+    /// The last change of the `changes` outbox the indexer applied.
+    applied_seq: i64,
+    /// The last change visible to discovery reads.
+    committed_seq: i64,
 }
 
-async fn metrics(app: AppData) -> HttpResponse {
+/// Liveness, with the index generation and how far the indexer has come.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub(super) async fn healthz(app: AppData) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        generation: app.engine.generation().name.clone(),
+        applied_seq: app.engine.applied_seq(),
+        committed_seq: app.engine.committed_seq(),
+    })
+}
+
+/// Counters and gauges in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
+pub(super) async fn metrics(app: AppData) -> HttpResponse {
     let m = &app.metrics;
     let groups = app.engine.catalog.read().len();
     let body = format!(

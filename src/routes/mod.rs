@@ -6,6 +6,7 @@ mod discovery;
 mod groups;
 mod health;
 mod moderation;
+pub mod openapi;
 mod users;
 mod wire;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     activity::configure(cfg);
     discovery::configure(cfg);
     moderation::configure(cfg);
+    openapi::configure(cfg);
 }
 
 /// The JSON answer for paths that do not exist, and for the stand-in of a malformed
@@ -80,9 +82,16 @@ pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The JSON answer for a method a path does not take.
-pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
-    Err(ApiError::new(Code::MethodNotAllowed, "this method is not allowed here"))
+/// The JSON answer for a method a path does not take, with the `Allow` header the
+/// described API gives for the path.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut resp = ApiError::new(Code::MethodNotAllowed, "this method is not allowed here").error_response();
+    if let Some(allow) = req.match_pattern().and_then(|p| openapi::allowed_methods(&p)) {
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            resp.headers_mut().insert(actix_web::http::header::ALLOW, value);
+        }
+    }
+    resp
 }
 
 /// Identifies the caller; a present but invalid token is 401.

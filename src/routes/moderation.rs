@@ -1,10 +1,13 @@
 //! `/v1/admin/moderation`: the review of what the screen held (SPEC §5), admin token only.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{path_id, query_pairs, require_admin, AppData, Params};
 use crate::error::ApiResult;
 use crate::service::moderation;
+use crate::store::moderation::Item;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -24,7 +27,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+/// The statuses the review queue lists.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum QueueStatus {
+    Held,
+    Released,
+    Confirmed,
+}
+
+/// A page of the review queue.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ModerationPage {
+    total: i64,
+    items: Vec<Item>,
+    next_cursor: Option<String>,
+}
+
+/// The groups under review with a given status, newest first.
+#[utoipa::path(get, path = "/v1/admin/moderation", tag = "moderation",
+    params(
+        ("status" = inline(Option<QueueStatus>), Query, description = "`held` (default), `released` or `confirmed`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, body = ModerationPage),
+        (status = 400, description = "A parameter not acceptable, or an invalid cursor", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn list(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     require_admin(&req, &app)?;
     let pairs = query_pairs(&req)?;
     let params = Params(&pairs);
@@ -33,7 +70,7 @@ async fn list(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let limit = params.limit()?;
     let (total, items, next) =
         app.query(move |a| moderation::list(&a.store, &status, cursor.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"total": total, "items": items, "next_cursor": next})))
+    Ok(HttpResponse::Ok().json(ModerationPage { total, items, next_cursor: next }))
 }
 
 async fn decide(
@@ -48,10 +85,34 @@ async fn decide(
     Ok(HttpResponse::Ok().json(item))
 }
 
-async fn release(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// Clears a held group: it is listed again until one of its texts changes.
+#[utoipa::path(post, path = "/v1/admin/moderation/{id}/release", tag = "moderation",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    responses(
+        (status = 200, description = "The item after the decision", body = Item),
+        (status = 404, description = "No such group, or nothing to review", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn release(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     decide(app, req, path, "released").await
 }
 
-async fn confirm(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// Agrees with the screen: the group stays out of discovery.
+#[utoipa::path(post, path = "/v1/admin/moderation/{id}/confirm", tag = "moderation",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    responses(
+        (status = 200, description = "The item after the decision", body = Item),
+        (status = 404, description = "No such group, or nothing to review", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn confirm(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     decide(app, req, path, "confirmed").await
 }

@@ -1,7 +1,8 @@
 //! `/v1/users`: the user sync, settings, the follow graph, profile lists and recommendations.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{caller, json_body, path_id, query_pairs, require_admin, AppData, Params, BODY_LIMIT};
 use crate::auth::Caller;
@@ -9,6 +10,7 @@ use crate::domain::fields::parse_birth_year;
 use crate::domain::{Gender, Nickname};
 use crate::error::{ApiError, ApiResult};
 use crate::service::users;
+use crate::store::rows::{Card, UserRow};
 use crate::store::users::UserInput;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,17 +42,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
-struct UserBody {
+/// A user as the main app syncs it.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct UserBody {
+    /// 1–30 characters.
     nickname: String,
+    /// `female`, `male` or `unknown`.
     gender: String,
     birth_year: Option<i64>,
+    /// The quota tier (`normal` by default; see `groupscout.toml`).
     tier: Option<String>,
+    /// Whether others may see the user's joined groups (default false for a new user).
     show_joined_groups: Option<bool>,
 }
 
+/// Creates or updates a user (the main app's sync).
+#[utoipa::path(put, path = "/v1/users/{id}", tag = "sync",
+    params(("id" = i64, Path, minimum = 1, description = "The user id")),
+    request_body = UserBody,
+    responses(
+        (status = 200, description = "The user as stored", body = UserRow),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 404, description = "The id is not a positive integer", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %path))]
-async fn put_user(
+pub(super) async fn put_user(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -70,12 +93,28 @@ async fn put_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
-#[derive(Deserialize)]
-struct SettingsBody {
+/// A user's own settings.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct SettingsBody {
     show_joined_groups: bool,
 }
 
-async fn patch_settings(
+/// Changes the caller's own settings.
+#[utoipa::path(patch, path = "/v1/users/{id}/settings", tag = "users",
+    params(("id" = i64, Path, minimum = 1, description = "The user id; must be the token's")),
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The user as stored", body = UserRow),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 403, description = "Another user's settings", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or not acceptable", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn patch_settings(
     app: AppData,
     req: HttpRequest,
     path: web::Path<String>,
@@ -92,6 +131,15 @@ async fn patch_settings(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// A follow edge as stored.
+#[derive(Serialize, ToSchema)]
+pub(super) struct FollowBody {
+    from: i64,
+    to: i64,
+    /// Whether `from` now follows `to`.
+    following: bool,
+}
+
 async fn follow(
     app: AppData,
     req: HttpRequest,
@@ -102,25 +150,101 @@ async fn follow(
     let src = path_id(&path.0, "user")?;
     let dst = path_id(&path.1, "user")?;
     app.write(move |s| users::set_follow(s, src, dst, on)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"from": src, "to": dst, "following": on})))
+    Ok(HttpResponse::Ok().json(FollowBody { from: src, to: dst, following: on }))
 }
 
-async fn put_follow(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Records that `id` follows `target` (mutual follows make friends).
+#[utoipa::path(put, path = "/v1/users/{id}/follows/{target}", tag = "sync",
+    params(("id" = i64, Path, minimum = 1, description = "The follower"), ("target" = i64, Path, minimum = 1, description = "The user followed")),
+    responses(
+        (status = 200, body = FollowBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn put_follow(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     follow(app, req, path, true).await
 }
 
-async fn delete_follow(app: AppData, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+/// Removes the follow of `target` by `id`.
+#[utoipa::path(delete, path = "/v1/users/{id}/follows/{target}", tag = "sync",
+    params(("id" = i64, Path, minimum = 1, description = "The follower"), ("target" = i64, Path, minimum = 1, description = "The user followed")),
+    responses(
+        (status = 200, body = FollowBody),
+        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn delete_follow(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     follow(app, req, path, false).await
 }
 
-async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// The groups a user shows on their profile: all of them for the user themself, for anyone
+/// else only when `show_joined_groups` is on, and never a group discovery does not list.
+#[utoipa::path(get, path = "/v1/users/{id}/groups", tag = "users",
+    params(("id" = i64, Path, minimum = 1, description = "The user id")),
+    responses(
+        (status = 200, body = crate::service::ProfileList),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub(super) async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "user")?;
     let who = caller(&req, &app)?;
     let list = app.query(move |a| a.profile_groups(id, who.user_id(), who == Caller::Admin)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
-async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+/// The answer of `/v1/users/{id}/recommendations`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RecommendationsBody {
+    /// Groups the user is not in and can join, best first, each with `reasons`.
+    groups: Vec<Card>,
+}
+
+/// Groups for this user to join, each with the reasons it was chosen.
+#[utoipa::path(get, path = "/v1/users/{id}/recommendations", tag = "users",
+    params(
+        ("id" = i64, Path, minimum = 1, description = "The user id; must be the token's"),
+        ("lat" = Option<f64>, Query, minimum = -90, maximum = 90, description = "Where the user is now (default: their home)"),
+        ("lon" = Option<f64>, Query, minimum = -180, maximum = 180),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Default 20"),
+        ("explain" = Option<bool>, Query, description = "Adds `explain` (the parts of each card's score) to each card"),
+    ),
+    responses(
+        (status = 200, body = RecommendationsBody),
+        (status = 400, description = "A parameter out of range or malformed", body = super::openapi::ErrorBody),
+        (status = 403, description = "Another user's recommendations", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn get_recommendations(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "user")?;
     match caller(&req, &app)? {
         Caller::User(u) if u == id => {}
@@ -142,5 +266,5 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
             card
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "groups": groups })))
+    Ok(HttpResponse::Ok().json(RecommendationsBody { groups }))
 }

@@ -47,15 +47,16 @@ pub struct App {
 }
 
 /// The viewer block of the detail page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ViewerBlock {
+    /// `owner`, `admin`, `member`, `pending` or `none`.
     pub role: &'static str,
     pub can_apply: bool,
     pub friends_in_group: i64,
 }
 
 /// The detail page: the card plus description, announcement, admins and the viewer block.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     #[serde(flatten)]
     pub card: Card,
@@ -73,15 +74,16 @@ pub struct Detail {
 }
 
 /// What the owner and admins see of a group's review.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModerationBlock {
     pub status: String,
     pub reason: String,
 }
 
 /// The profile list of SPEC §2.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProfileList {
+    /// True when the list is not shown to this caller (then `groups` is empty).
     pub hidden: bool,
     pub groups: Vec<Card>,
 }

@@ -17,7 +17,7 @@ pub struct GroupText {
 }
 
 /// An admin as the detail page lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminEntry {
     pub user_id: i64,
     pub nickname: String,

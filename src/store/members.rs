@@ -9,7 +9,7 @@ use crate::domain::rules::{Role, Viewer};
 use crate::p;
 
 /// A pending application.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestEntry {
     pub user_id: i64,
     pub message: String,

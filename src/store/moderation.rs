@@ -9,7 +9,7 @@ use crate::moderation::Flag;
 use crate::p;
 
 /// A group under review, as the admin list shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Item {
     pub group_id: i64,
     pub status: String,
@@ -18,6 +18,7 @@ pub struct Item {
     pub evidence: String,
     pub at: String,
     #[serde(skip)]
+    #[schema(ignore)]
     pub at_secs: i64,
 }
 

@@ -141,7 +141,7 @@ impl GroupRow {
 }
 
 /// A group as lists show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Card {
     pub id: i64,
     pub name: String,
@@ -149,25 +149,28 @@ pub struct Card {
     pub place_name: Option<String>,
     pub city: Option<String>,
     pub district: Option<String>,
+    /// Metres from the `lat`/`lon` of the request; present whenever the request gave them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_m: Option<f64>,
     pub member_count: i64,
     pub capacity: i64,
-    /// `None` below the privacy floor.
+    /// null below the privacy floor (`privacy_min_members`, default 5).
     pub female_count: Option<i64>,
     pub active_members: i64,
-    /// `None` below the privacy floor, or when no member gave a birth year.
+    /// null below the privacy floor, or when no member gave a birth year.
     pub avg_age: Option<i64>,
     pub yesterday_messages: i64,
     pub join_approval: bool,
+    /// The name with the matched words wrapped in `<em>` and `</em>` (the rest escaped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub highlight: Option<String>,
+    /// Recommendations only: why this group is suggested.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<String>>,
 }
 
 /// A user as the sync API returns it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct UserRow {
     pub id: i64,
     pub nickname: String,

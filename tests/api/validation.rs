@@ -62,7 +62,7 @@ fn unknown_ids_and_paths_are_404() {
     assert_error(app.as_user(1, "POST", "/v1/groups/9/join", None), 404, "not_found", None);
     assert_error(app.get("/v1/users/77/groups", None), 404, "not_found", None);
     assert_error(app.get("/v1/nowhere", None), 404, "route_not_found", None);
-    assert_error(app.call("POST", "/v1/search", None, None), 404, "route_not_found", None);
+    assert_error(app.call("POST", "/v1/search", None, None), 405, "method_not_allowed", None);
     assert_error(app.call("POST", "/v1/groups/1", Some(&json!({})), None), 405, "method_not_allowed", None);
 }
 
