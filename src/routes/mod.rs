@@ -6,6 +6,7 @@ mod discovery;
 mod groups;
 mod health;
 mod moderation;
+mod page;
 mod users;
 mod wire;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     activity::configure(cfg);
     discovery::configure(cfg);
     moderation::configure(cfg);
+    page::configure(cfg);
 }
 
 /// The JSON answer for paths that do not exist, and for the stand-in of a malformed

@@ -10,6 +10,7 @@ mod groups;
 mod hostile;
 mod limits;
 mod moderation;
+mod page;
 mod paging;
 mod privacy;
 mod readme;
