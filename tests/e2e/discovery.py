@@ -113,13 +113,24 @@ def main():
     parser.add_argument("--screenshots", default="target/screenshots")
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--url", help="use this running server instead of starting one (with --data-dir)")
+    parser.add_argument("--data-dir", help="with --url: the directory holding its groupscout.db and index/")
     args = parser.parse_args()
+    if bool(args.url) != bool(args.data_dir):
+        parser.error("--url and --data-dir go together")
 
     binary = str(Path(args.bin).resolve())
     shots = Path(args.screenshots)
     shots.mkdir(parents=True, exist_ok=True)
     for old in shots.glob("*.png"):
         old.unlink()
+
+    if args.url:
+        checks = Checks()
+        wait_healthy(args.url, None)
+        run(checks, args.url, binary, Path(args.data_dir), shots, args.chromium)
+        print(f"{checks.passed} passed, {checks.failed} failed")
+        return 1 if checks.failed else 0
 
     data_dir = Path(tempfile.mkdtemp(prefix="groupscout-e2e-"))
     port = free_port()
