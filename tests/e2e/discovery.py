@@ -416,6 +416,15 @@ def steps(page, c, base, shot, user_token, admin):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     c("the page fits a phone's width", width <= 390, width)
     shot("phone")
+    page.locator("#results .card").first.click()
+    page.wait_for_selector("#detail:not([hidden]) #join-box")
+    shot("phone-detail")
+    page.goto(f"{base}/?lat=31.2304&lon=121.4737&radius_km=10")
+    page.wait_for_function("() => +document.querySelector('#plot').dataset.dots > 0")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    c("the nearby view fits a phone's width", width <= 390, width)
+    c("the rings follow a 10 km radius", page.get_attribute("#plot", "data-rings") == "2,5,10", page.get_attribute("#plot", "data-rings"))
+    shot("phone-nearby")
 
 
 if __name__ == "__main__":
