@@ -7,6 +7,7 @@ mod groups;
 mod health;
 mod moderation;
 pub mod openapi;
+mod page;
 mod users;
 mod wire;
 
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     discovery::configure(cfg);
     moderation::configure(cfg);
     openapi::configure(cfg);
+    page::configure(cfg);
 }
 
 /// The JSON answer for paths that do not exist, and for the stand-in of a malformed

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{activity, discovery, groups, health, moderation, users};
+use super::{activity, discovery, groups, health, moderation, page, users};
 use crate::domain::fields::CategoryList;
 use crate::error::{ApiError, Code};
 
@@ -61,6 +61,9 @@ use crate::error::{ApiError, Code};
         openapi_json,
         docs,
         docs_asset,
+        page::index,
+        page::app_js,
+        page::app_css,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
     modifiers(&BearerAuth),

@@ -11,6 +11,7 @@ mod hostile;
 mod limits;
 mod moderation;
 mod openapi;
+mod page;
 mod paging;
 mod privacy;
 mod readme;
