@@ -41,6 +41,7 @@ function outline(schema, depth, seen) {
   const pad = "  ".repeat(depth);
   const name = refName(schema);
   if (name && seen.has(name)) return name;
+  if (name === "ErrorCode") return "ErrorCode";
   const s = resolve(schema);
   const next = name ? new Set([...seen, name]) : seen;
   const variants = s.oneOf || s.anyOf;
@@ -125,7 +126,12 @@ function renderResponses(responses) {
     Object.entries(responses || {}).map(([code, r]) => {
       const content = r.content || {};
       const [type, media] = Object.entries(content)[0] || [];
-      const body = media && media.schema ? el("div", { class: "schema" }, outline(media.schema)) : (type || "");
+      let body = type || "";
+      if (media && media.schema && refName(media.schema) === "ErrorBody") {
+        body = el("a", { href: "#errors" }, "the error envelope");
+      } else if (media && media.schema) {
+        body = el("div", { class: "schema" }, outline(media.schema));
+      }
       return el("tr", {},
         el("td", { class: "status s" + code[0] }, code),
         el("td", {}, r.description || ""),
@@ -202,7 +208,16 @@ function render() {
       byTag.get(tag).ops.push({ method, path, op });
     }
   }
-  main.replaceChildren(el("h1", {}, doc.info.title), el("p", { class: "intro" }, doc.info.description || ""));
+  const errors = doc.components && doc.components.schemas && doc.components.schemas.ErrorBody;
+  const codes = (resolve({ $ref: "#/components/schemas/ErrorCode" }).enum || []);
+  main.replaceChildren(
+    el("h1", {}, doc.info.title),
+    el("p", { class: "intro" }, doc.info.description || ""),
+    errors ? el("section", { class: "op errors", id: "errors" },
+      el("h3", {}, "The error envelope"),
+      el("p", {}, "Every 4xx and 5xx answer has this body; the status follows from the code."),
+      el("div", { class: "schema" }, outline({ $ref: "#/components/schemas/ErrorBody" })),
+      el("p", {}, "Codes: ", codes.map((c) => el("code", {}, c)))) : null);
   for (const { tag, ops } of byTag.values()) {
     if (!ops.length) continue;
     nav.append(el("h4", {}, tag.name));
