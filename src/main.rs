@@ -213,8 +213,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tracing::info!(address = %listener.local_addr()?, groups = app.engine.catalog.read().len(), "serving");
                 groupscout::startup::spawn_rollup_schedule(app.clone());
                 let server = groupscout::startup::build_server(app.clone(), listener, workers)?;
+                // SIGTERM or SIGINT: the server stops accepting, finishes the requests in
+                // flight, and returns; then the indexer commits what it applied.
                 server.await?;
+                tracing::info!("requests finished; committing the index");
                 app.engine.shutdown();
+                tracing::info!(committed_seq = app.engine.committed_seq(), "stopped");
                 anyhow::Ok(())
             })?;
         }
@@ -229,13 +233,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (Box::new(BufReader::with_capacity(1 << 20, f)), len)
             };
             let bar = jobs::progress_bar(len, "import");
-            let summary = jobs::import::import(&store, &mut reader, |bytes, lines| {
-                if len.is_some() {
-                    bar.set_position(bytes);
-                } else {
-                    bar.set_position(lines);
-                }
-                bar.set_message(format!("{lines} lines"));
+            let summary = jobs::progress::tracked(&store, "import", len, |p| {
+                jobs::import::import(&store, &mut reader, |bytes, lines| {
+                    let at = if len.is_some() { bytes } else { lines };
+                    bar.set_position(at);
+                    p.set(at);
+                    bar.set_message(format!("{lines} lines"));
+                })
             })?;
             bar.finish_and_clear();
             println!(
@@ -251,7 +255,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
             if store.kind() == groupscout::store::Kind::Postgres {
-                let r = jobs::reindex_cluster(&store, &settings.index)?;
+                let r = jobs::progress::tracked(&store, "reindex", None, |_| {
+                    jobs::reindex_cluster(&store, &settings.index)
+                })?;
                 match r.local {
                     Some(s) => println!(
                         "reindex: epoch {}: no node serving; {} documents into {} (seq {}), {:.2} s",
@@ -263,7 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ),
                 }
             } else {
-                let s = jobs::reindex(&store, &settings.index)?;
+                let s = jobs::progress::tracked(&store, "reindex", None, |_| jobs::reindex(&store, &settings.index))?;
                 println!(
                     "reindex: {} documents into {} (seq {}), {:.2} s",
                     s.documents, s.generation, s.seq, s.seconds
@@ -276,7 +282,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let total: i64 = store.read(|db| groupscout::store::groups::count_live(db, false))?;
             let bar = jobs::progress_bar(Some(total as u64), "rescreen");
             let started = std::time::Instant::now();
-            let s = groupscout::service::moderation::rescreen(&store, |n| bar.set_position(n))?;
+            let s = jobs::progress::tracked(&store, "rescreen", Some(total as u64), |p| {
+                groupscout::service::moderation::rescreen(&store, |n| {
+                    bar.set_position(n);
+                    p.set(n);
+                })
+            })?;
             bar.finish_and_clear();
             println!(
                 "rescreen: {} groups, {} flagged, {} changed status, {:.2} s",
@@ -289,7 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollup { date } => {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
-            let (day, s, secs) = jobs::rollup(&store, *date)?;
+            let (day, s, secs) = jobs::progress::tracked(&store, "rollup", None, |_| jobs::rollup(&store, *date))?;
             println!(
                 "rollup: {day}: {} groups, {} live figures changed, {} history rows, {secs:.2} s",
                 s.groups, s.changed, s.history_rows
@@ -300,7 +311,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&settings)?;
             let total: i64 = store.read(|db| groupscout::store::groups::count_live(db, false))?;
             let bar = jobs::progress_bar(Some(total as u64), "check");
-            let report = jobs::check::check(&store, &settings.index, *repair, *show, |n| bar.set_position(n))?;
+            let report = jobs::progress::tracked(&store, "check", Some(total as u64), |p| {
+                jobs::check::check(&store, &settings.index, *repair, *show, |n| {
+                    bar.set_position(n);
+                    p.set(n);
+                })
+            })?;
             bar.finish_and_clear();
             println!("{}", report.summary());
             for d in &report.first {

@@ -38,6 +38,7 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
             .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let app = metrics_app.clone();
+                let method = req.method().clone();
                 let id = req
                     .headers()
                     .get("x-request-id")
@@ -56,8 +57,10 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
                     };
                     l.check(&key).err()
                 });
+                // Every log line of this request carries its id.
+                let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
                 let fut = match refused {
-                    None => Either::Left(srv.call(req)),
+                    None => Either::Left(tracing::Instrument::instrument(srv.call(req), span.clone())),
                     Some(wait) => {
                         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
                         let err = ApiError::new(Code::RateLimited, format!("over the rate limit; retry in {secs} s"));
@@ -77,7 +80,15 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
                     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
                         res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
                     }
-                    app.record_request(res.status().as_u16(), started.elapsed().as_micros() as u64);
+                    let status = res.status().as_u16();
+                    let micros = started.elapsed().as_micros() as u64;
+                    let route = res.request().match_pattern();
+                    app.record_request(method.as_str(), route.as_deref(), status, micros);
+                    if status >= 500 {
+                        span.in_scope(|| tracing::warn!(status, micros, "answered with a server error"));
+                    } else {
+                        span.in_scope(|| tracing::debug!(status, micros, "answered"));
+                    }
                     Ok(res)
                 }
             })

@@ -621,3 +621,64 @@ fn processes_started_together_on_a_new_directory_agree_on_the_admin_token() {
         assert!(leftovers.is_empty(), "trial {trial}: temporary files left: {leftovers:?}");
     }
 }
+
+/// The seq the serving generation's last commit covers, read from the index on disk.
+fn index_committed_seq(dir: &Path) -> i64 {
+    let root = dir.join("index");
+    let name = groupscout::index::generation::current(&root).expect("a current generation");
+    let index = tantivy::Index::open_in_dir(root.join(name)).expect("the generation opens");
+    groupscout::index::generation::committed_seq(&index).expect("its commit payload")
+}
+
+#[test]
+fn sigterm_finishes_the_requests_in_flight_and_the_indexers_commit() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    load_world(dir.path(), 200);
+    let mut server = start(dir.path());
+    // A request in flight: its head and half its body sent before the signal, the rest after.
+    let group_id = server.call("GET", "/v1/search?limit=1", None, None).1["groups"][0]["id"].as_i64().unwrap();
+    let body = json!({"events": [{"group_id": group_id, "user_id": 1, "at": "2026-11-30T10:00:00+08:00",
+        "messages": 7, "event_id": "sigterm-1"}]})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    let head = format!(
+        "POST /v1/activity HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..body.len() / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A write acknowledged just before the signal: its change is in the outbox, and the
+    // indexer has not necessarily committed it yet.
+    let (status, _) =
+        server.call("PUT", "/v1/users/999001", Some(json!({"nickname": "最后一位", "gender": "female"})), Some(ADMIN));
+    assert_eq!(status, 200);
+    let owner = server.call("GET", &format!("/v1/groups/{group_id}"), None, None).1["owner_id"].as_i64().unwrap();
+    let patch = json!({"description": "信号之前改的简介"});
+    let (status, _) = server.call("PATCH", &format!("/v1/groups/{group_id}"), Some(patch), Some(&user_token(owner)));
+    assert_eq!(status, 200);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(&body.as_bytes()[body.len() / 2..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "the request in flight was answered: {answer}");
+    assert!(answer.contains("\"applied\":1"), "{answer}");
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+    // The indexer committed everything it had applied: the index on disk covers the
+    // outbox's last change, so the next start has nothing to redo.
+    let conn = database(dir.path());
+    let max_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0)).unwrap();
+    assert_eq!(index_committed_seq(dir.path()), max_seq);
+    let events: i64 = conn
+        .query_row("SELECT COUNT(*) FROM activity_events WHERE event_id = 'sigterm-1'", [], |r| r.get(0))
+        .unwrap_or(-1);
+    assert_eq!(events, 1, "the in-flight write was applied once");
+    let description: String =
+        conn.query_row("SELECT description FROM groups WHERE id = ?1", [group_id], |r| r.get(0)).unwrap();
+    assert_eq!(description, "信号之前改的简介");
+}

@@ -93,6 +93,8 @@ pub struct Engine {
     applied_seq: AtomicI64,
     committed_seq: AtomicI64,
     stop: AtomicBool,
+    /// Set by the indexer when it has stopped (after its last commit).
+    stopped: (Mutex<bool>, Condvar),
     root: PathBuf,
 }
 
@@ -164,6 +166,7 @@ impl Engine {
             applied_seq: AtomicI64::new(start_seq),
             committed_seq: AtomicI64::new(start_seq),
             stop: AtomicBool::new(false),
+            stopped: (Mutex::new(false), Condvar::new()),
             root: root.to_path_buf(),
         });
         let mut indexer = Indexer {
@@ -175,7 +178,12 @@ impl Engine {
             node: node_id(root)?,
             rebuild: None,
         };
-        std::thread::Builder::new().name("indexer".into()).spawn(move || indexer.run())?;
+        std::thread::Builder::new().name("indexer".into()).spawn(move || {
+            indexer.run();
+            let (lock, cv) = &indexer.engine.stopped;
+            *lock.lock() = true;
+            cv.notify_all();
+        })?;
         Ok(engine)
     }
 
@@ -200,10 +208,20 @@ impl Engine {
         self.applied_seq.load(Ordering::Acquire)
     }
 
-    /// Stops the indexer after its current step (it commits what it applied).
+    /// Stops the indexer after its current step and waits (up to 30 s) until it has
+    /// committed what it applied, so a clean stop leaves nothing for the next start to redo.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
         self.notify();
+        let (lock, cv) = &self.stopped;
+        let mut stopped = lock.lock();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !*stopped && Instant::now() < deadline {
+            cv.wait_until(&mut stopped, deadline);
+        }
+        if !*stopped {
+            tracing::warn!("the indexer did not stop within 30 s");
+        }
     }
 
     fn wait(&self, timeout: Duration) {

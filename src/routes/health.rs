@@ -1,5 +1,6 @@
 //! `/healthz` and `/metrics` (Prometheus text format).
 
+use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
@@ -8,6 +9,8 @@ use utoipa::ToSchema;
 
 use super::AppData;
 use crate::index::segments::{WORD_HITS, WORD_MISSES, WORD_RECOUNTS};
+use crate::jobs::progress::{self, JobReport};
+use crate::store::{activity, changes};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
@@ -75,5 +78,117 @@ pub(super) async fn metrics(app: AppData) -> HttpResponse {
         WORD_RECOUNTS.load(Ordering::Relaxed),
         WORD_MISSES.load(Ordering::Relaxed),
     );
+    let mut body = body;
+    m.write_routes(&mut body);
+    let generation = app.engine.generation();
+    let documents = generation.reader.searcher().num_docs();
+    let _ = write!(
+        body,
+        "# HELP groupscout_index_documents Documents in the generation serving reads.\n\
+         # TYPE groupscout_index_documents gauge\n\
+         groupscout_index_documents{{generation=\"{}\"}} {documents}\n",
+        generation.name
+    );
+    // What only the store knows: the indexer's lag, the last roll-up, the jobs' reports.
+    let committed = app.engine.committed_seq();
+    let store_part = app
+        .query(move |a| {
+            let (behind, oldest) = a.store.read(|db| changes::behind(db, committed))?;
+            let (day, at) = a.store.read(|db| {
+                Ok::<_, crate::store::DbError>((activity::meta(db, "rollup_day")?, activity::meta(db, "rollup_at")?))
+            })?;
+            let jobs = progress::reports(&a.store)?;
+            Ok(StoreFigures { behind, oldest, rollup_day: day, rollup_at: at, jobs })
+        })
+        .await;
+    match store_part {
+        Ok(f) => f.write(&mut body, &app),
+        Err(e) => {
+            let _ = writeln!(body, "# the store did not answer: {}", e.message.replace('\n', " "));
+        }
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+}
+
+/// The figures `/metrics` reads from the store.
+struct StoreFigures {
+    behind: i64,
+    oldest: Option<i64>,
+    rollup_day: Option<String>,
+    rollup_at: Option<String>,
+    jobs: Vec<(String, JobReport)>,
+}
+
+impl StoreFigures {
+    fn write(&self, out: &mut String, app: &AppData) {
+        let now = crate::store::now_secs();
+        let lag_seconds = self.oldest.map(|at| (now - at).max(0)).unwrap_or(0);
+        let _ = write!(
+            out,
+            "# HELP groupscout_index_lag_changes Changes in the outbox not yet visible to search on this node.\n\
+             # TYPE groupscout_index_lag_changes gauge\n\
+             groupscout_index_lag_changes {}\n\
+             # HELP groupscout_index_lag_seconds Age of the oldest change not yet visible to search (0 when caught up).\n\
+             # TYPE groupscout_index_lag_seconds gauge\n\
+             groupscout_index_lag_seconds {lag_seconds}\n",
+            self.behind
+        );
+        let day = self.rollup_day.as_deref().and_then(|d| d.parse::<i64>().ok());
+        if let Some(day) = day {
+            // The start of the rolled-up day in the service timezone.
+            let start = crate::store::day_from_number(day)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|t| t.and_local_timezone(app.settings.timezone).earliest())
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
+            let _ = write!(
+                out,
+                "# HELP groupscout_rollup_day_timestamp_seconds Start of the day the live figures were last rolled up for.\n\
+                 # TYPE groupscout_rollup_day_timestamp_seconds gauge\n\
+                 groupscout_rollup_day_timestamp_seconds {start}\n"
+            );
+        }
+        if let Some(at) = self.rollup_at.as_deref().and_then(|a| a.parse::<i64>().ok()) {
+            let _ = write!(
+                out,
+                "# HELP groupscout_rollup_last_run_timestamp_seconds When the last roll-up of yesterday finished.\n\
+                 # TYPE groupscout_rollup_last_run_timestamp_seconds gauge\n\
+                 groupscout_rollup_last_run_timestamp_seconds {at}\n"
+            );
+        }
+        if self.jobs.is_empty() {
+            return;
+        }
+        out.push_str(
+            "# HELP groupscout_job_running Whether a batch job is running (1) or ended (0), by its last report.\n\
+             # TYPE groupscout_job_running gauge\n",
+        );
+        for (job, r) in &self.jobs {
+            let _ = writeln!(out, "groupscout_job_running{{job=\"{job}\"}} {}", u8::from(r.state == "running"));
+        }
+        out.push_str(
+            "# HELP groupscout_job_failed Whether the job's last run failed.\n# TYPE groupscout_job_failed gauge\n",
+        );
+        for (job, r) in &self.jobs {
+            let _ = writeln!(out, "groupscout_job_failed{{job=\"{job}\"}} {}", u8::from(r.state == "failed"));
+        }
+        out.push_str(
+            "# HELP groupscout_job_done Work done by the job's last run (lines, bytes or groups).\n\
+             # TYPE groupscout_job_done gauge\n",
+        );
+        for (job, r) in &self.jobs {
+            let _ = writeln!(out, "groupscout_job_done{{job=\"{job}\"}} {}", r.done);
+        }
+        out.push_str("# HELP groupscout_job_total The work the job's last run had in all, when known.\n# TYPE groupscout_job_total gauge\n");
+        for (job, r) in self.jobs.iter().filter(|(_, r)| r.total.is_some()) {
+            let _ = writeln!(out, "groupscout_job_total{{job=\"{job}\"}} {}", r.total.unwrap_or(0));
+        }
+        out.push_str(
+            "# HELP groupscout_job_updated_timestamp_seconds When the job last reported.\n\
+             # TYPE groupscout_job_updated_timestamp_seconds gauge\n",
+        );
+        for (job, r) in &self.jobs {
+            let _ = writeln!(out, "groupscout_job_updated_timestamp_seconds{{job=\"{job}\"}} {}", r.updated);
+        }
+    }
 }

@@ -5,10 +5,10 @@
 
 pub mod activity;
 pub mod groups;
+pub mod metrics;
 pub mod moderation;
 pub mod users;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -27,14 +27,7 @@ use crate::store::{groups as group_rows, users as user_rows};
 use crate::store::{Store, StoreContext};
 use groups::require_visible;
 
-/// Request counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub requests: AtomicU64,
-    pub client_errors: AtomicU64,
-    pub server_errors: AtomicU64,
-    pub latency_us_total: AtomicU64,
-}
+pub use metrics::Metrics;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -168,7 +161,9 @@ impl App {
     ) -> ApiResult<T> {
         let app = self.clone();
         let limit = self.settings.request_timeout;
-        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || f(&app))).await {
+        // The work runs in the request's span, so what it logs carries the request id.
+        let span = tracing::Span::current();
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || span.in_scope(|| f(&app)))).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
             Err(_) => Err(ApiError::new(
@@ -267,13 +262,7 @@ impl App {
         &self.store.ctx.categories
     }
 
-    pub fn record_request(&self, status: u16, micros: u64) {
-        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
-        self.metrics.latency_us_total.fetch_add(micros, Ordering::Relaxed);
-        if (400..500).contains(&status) {
-            self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
-        } else if status >= 500 {
-            self.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn record_request(&self, method: &str, route: Option<&str>, status: u16, micros: u64) {
+        self.metrics.record(method, route, status, micros);
     }
 }

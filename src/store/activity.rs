@@ -130,6 +130,7 @@ pub fn rollup(db: &Db<'_>, day: i64, yesterday: i64) -> DbResult<RollupSummary> 
             p![day],
         )?;
         set_meta(db, "rollup_day", &day.to_string())?;
+        set_meta(db, "rollup_at", &super::now_secs().to_string())?;
     }
     db.batch("DROP TABLE rolled")?;
     Ok(RollupSummary { groups: groups as u64, changed: changed as u64, history_rows: history })
@@ -145,6 +146,13 @@ pub fn set_meta(db: &Db<'_>, key: &str, value: &str) -> DbResult<()> {
 
 pub fn meta(db: &Db<'_>, key: &str) -> DbResult<Option<String>> {
     db.opt("SELECT value FROM meta WHERE key = ?1", p![key], |r| r.get(0))
+}
+
+/// Every meta entry whose key starts with `prefix` (no `%` or `_` in it), by key.
+pub fn meta_with_prefix(db: &Db<'_>, prefix: &str) -> DbResult<Vec<(String, String)>> {
+    db.rows("SELECT key, value FROM meta WHERE key LIKE ?1 ORDER BY key", p![format!("{prefix}%")], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// The day the live figures were last rolled up for.

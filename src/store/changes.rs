@@ -49,6 +49,12 @@ pub fn max_seq(db: &Db<'_>) -> DbResult<i64> {
     db.value("SELECT COALESCE(MAX(seq), 0) FROM changes", p![])
 }
 
+/// How far the outbox is ahead of `seq`: the number of changes after it and the time
+/// (unix seconds) of the oldest of them, if any.
+pub fn behind(db: &Db<'_>, seq: i64) -> DbResult<(i64, Option<i64>)> {
+    db.row("SELECT COUNT(*), MIN(at) FROM changes WHERE seq > ?1", p![seq], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 /// The changes after `seq`, oldest first: (seq, group_id).
 pub fn after(db: &Db<'_>, seq: i64, limit: usize) -> DbResult<Vec<(i64, i64)>> {
     db.rows("SELECT seq, group_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2", p![seq, limit as i64], |r| {

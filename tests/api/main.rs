@@ -9,6 +9,7 @@ mod fixtures;
 mod groups;
 mod hostile;
 mod limits;
+mod metrics;
 mod moderation;
 mod openapi;
 mod page;
