@@ -426,6 +426,27 @@ def steps(page, c, base, shot, user_token, admin):
     c("the rings follow a 10 km radius", page.get_attribute("#plot", "data-rings") == "2,5,10", page.get_attribute("#plot", "data-rings"))
     shot("phone-nearby")
 
+    # 13. The API reference at /docs: every operation of /openapi.json, and "Try it" sends
+    # a real request with the token given.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/docs")
+    page.wait_for_selector("section.op")
+    spec = json.loads(urllib.request.urlopen(f"{base}/openapi.json").read())
+    operations = sum(1 for item in spec["paths"].values() for m in item if m in ("get", "post", "put", "patch", "delete"))
+    shown = page.locator("section.op[id]:not(#errors)").count()
+    c("the reference lists every operation of the document", shown == operations, (shown, operations))
+    page.fill("#token", joiner)
+    page.dispatch_event("#token", "change")
+    op = page.locator("#get-v1-users-id-recommendations")
+    op.locator("details.try summary").click()
+    op.locator("input[name=id]").fill("990003")
+    op.locator("button").click()
+    page.wait_for_selector("#get-v1-users-id-recommendations .result pre")
+    status = op.locator(".result .status").inner_text()
+    c("'Try it' sends the request with the token", status.startswith("200"), status)
+    op.locator(".result").scroll_into_view_if_needed()
+    shot("docs-try-it")
+
 
 if __name__ == "__main__":
     sys.exit(main())
