@@ -79,10 +79,7 @@ fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<Activity
         (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is larger than 4 MiB", body = super::openapi::ErrorBody),
         (status = 422, description = "An event is not acceptable (`field` names it, e.g. `events[3].at`), or the batch is too long", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
     ),
     security(("bearer" = [])))]
 pub(super) async fn post_activity(app: AppData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {

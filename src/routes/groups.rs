@@ -120,14 +120,10 @@ async fn detail_json(
         request_body = CreateBody,
     responses(
         (status = 201, description = "The new group's detail", body = Detail),
-        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        super::openapi::BodyErrors,
         (status = 403, description = "`needs_mutual_friend`: not enough mutual-follow friends, or an admin token", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_quota_exceeded`", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
@@ -155,9 +151,7 @@ pub(super) async fn create(app: AppData, req: HttpRequest, payload: web::Payload
         (status = 200, body = Detail),
         (status = 400, description = "lat/lon out of range or alone", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group, or not visible to the caller", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security((), ("bearer" = [])))]
 pub(super) async fn detail(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -174,14 +168,10 @@ pub(super) async fn detail(app: AppData, req: HttpRequest, path: web::Path<Strin
     request_body = PatchBody,
     responses(
         (status = 200, description = "The group's detail after the change", body = Detail),
-        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        super::openapi::BodyErrors,
         (status = 403, description = "Not the owner or an admin, or a setting changed by an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn patch(
@@ -226,9 +216,7 @@ pub(super) struct Dissolved {
         (status = 200, body = Dissolved),
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn dissolve(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -268,9 +256,7 @@ async fn set_admin(
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn put_admin(
@@ -289,9 +275,7 @@ pub(super) async fn put_admin(
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn delete_admin(
@@ -321,14 +305,10 @@ pub(super) struct AnnouncementSet {
     request_body = AnnouncementBody,
     responses(
         (status = 200, body = AnnouncementSet),
-        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        super::openapi::BodyErrors,
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn put_announcement(
@@ -365,15 +345,11 @@ pub(super) struct JoinStatus {
     request_body = Option<JoinBody>,
     responses(
         (status = 200, body = JoinStatus),
-        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        super::openapi::BodyErrors,
         (status = 403, description = "An admin token (this acts for a user)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full`, `already_member` or `already_pending`", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn join(
@@ -410,9 +386,7 @@ pub(super) struct RequestsBody {
         (status = 200, body = RequestsBody),
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn requests(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -452,9 +426,7 @@ async fn decide(
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn approve(
@@ -473,9 +445,7 @@ pub(super) async fn approve(
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn reject(
@@ -499,15 +469,11 @@ pub(super) struct InviteBody {
     request_body = InviteBody,
     responses(
         (status = 200, body = MemberStatus),
-        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing or not acceptable (`field` names it)", body = super::openapi::ErrorBody),
+        super::openapi::BodyErrors,
         (status = 403, description = "Not a member, members may not invite, or the invitee is not a friend", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or user", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full` or `already_member`", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn invite(
@@ -532,9 +498,7 @@ pub(super) async fn invite(
         (status = 403, description = "Not the user, the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or member", body = super::openapi::ErrorBody),
         (status = 409, description = "`owner_cannot_leave`", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn remove_member(

@@ -55,10 +55,7 @@ pub(super) struct ModerationPage {
     responses(
         (status = 200, body = ModerationPage),
         (status = 400, description = "A parameter not acceptable, or an invalid cursor", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
     ),
     security(("bearer" = [])))]
 pub(super) async fn list(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -91,10 +88,7 @@ async fn decide(
     responses(
         (status = 200, description = "The item after the decision", body = Item),
         (status = 404, description = "No such group, or nothing to review", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
     ),
     security(("bearer" = [])))]
 pub(super) async fn release(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -107,10 +101,7 @@ pub(super) async fn release(app: AppData, req: HttpRequest, path: web::Path<Stri
     responses(
         (status = 200, description = "The item after the decision", body = Item),
         (status = 404, description = "No such group, or nothing to review", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
     ),
     security(("bearer" = [])))]
 pub(super) async fn confirm(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::RefOr;
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{activity, discovery, groups, health, moderation, page, users};
 use crate::domain::fields::CategoryList;
@@ -90,6 +90,54 @@ impl Modify for BearerAuth {
             Some("A user token (HS256 JWT, `sub` = the user id as a decimal string) or the admin token.".to_string());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
     }
+}
+
+/// The answers any operation with a token may give besides its own.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum Guarded {
+    /// No token, or not a valid one (`unauthorized`).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Over the rate limit (`rate_limited`, with `Retry-After`).
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+    /// Over the time limit (`timeout`), or the store is busy (`unavailable`).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The answers of an operation for the admin token only, besides its own.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminOnly {
+    /// No token, or not a valid one (`unauthorized`).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// A user token (`forbidden`: this needs the admin token).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Over the rate limit (`rate_limited`, with `Retry-After`).
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+    /// Over the time limit (`timeout`), or the store is busy (`unavailable`).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The answers to a JSON body that is not acceptable.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyErrors {
+    /// The body is not JSON, or has a key twice (`malformed_json`).
+    #[response(status = 400)]
+    Malformed(ErrorBody),
+    /// The body is too large (`payload_too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// A field is missing or not acceptable (`invalid_field`; `field` names it).
+    #[response(status = 422)]
+    Invalid(ErrorBody),
 }
 
 /// The error envelope of every 4xx and 5xx answer.

@@ -67,9 +67,7 @@ pub(super) struct UserBody {
         (status = 404, description = "The id is not a positive integer", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is too large", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or not acceptable", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %path))]
@@ -109,9 +107,7 @@ pub(super) struct SettingsBody {
         (status = 403, description = "Another user's settings", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or not acceptable", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn patch_settings(
@@ -161,9 +157,7 @@ async fn follow(
         (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn put_follow(
@@ -182,9 +176,7 @@ pub(super) async fn put_follow(
         (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn delete_follow(
@@ -202,9 +194,7 @@ pub(super) async fn delete_follow(
     responses(
         (status = 200, body = crate::service::ProfileList),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security((), ("bearer" = [])))]
 pub(super) async fn get_groups(app: AppData, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -235,9 +225,7 @@ pub(super) struct RecommendationsBody {
         (status = 400, description = "A parameter out of range or malformed", body = super::openapi::ErrorBody),
         (status = 403, description = "Another user's recommendations", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
-        (status = 401, description = "No token, or not a valid one", body = super::openapi::ErrorBody),
-        (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
-        (status = 503, description = "Over the time limit, or the store is busy", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
     ),
     security(("bearer" = [])))]
 pub(super) async fn get_recommendations(
