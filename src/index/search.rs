@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use serde_json::{json, Value};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::query::{EnableScoring, Scorer, Weight};
@@ -21,7 +22,7 @@ use super::text;
 use super::{Engine, Generation};
 use crate::config::RankingWeights;
 use crate::geo::{haversine_m, AreaPrefix};
-use crate::ranking;
+use crate::ranking::{self, Explain};
 use crate::store::GroupRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct SearchQuery {
     /// while writes streamed in is never shown twice. On a quiet index they are exactly
     /// the first `offset`, and the page is the plain slice after them.
     pub seen: Vec<i64>,
+    /// Whether each hit carries the explanation of its rank (`explain=true`).
+    pub explain: bool,
 }
 
 impl SearchQuery {
@@ -67,6 +70,7 @@ impl SearchQuery {
             offset: 0,
             limit: 20,
             seen: Vec::new(),
+            explain: false,
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct Hit {
     pub group: Arc<GroupRow>,
     pub distance_m: Option<f64>,
     pub highlight: Option<String>,
+    /// With `SearchQuery::explain`: why the hit sits where it does.
+    pub explain: Option<Explain>,
 }
 
 /// One page of results.
@@ -120,14 +126,37 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
     clauses
 }
 
+/// Which part of a group a clause of `word_clauses` matches, as an explanation names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clause {
+    /// The place, city, district or category label.
+    Place,
+    /// A whole word of the name.
+    Name,
+    /// Any part of the name (bigrams, n-grams, a bigram phrase).
+    NameInfix,
+    /// One character of the name, or the start of a Latin word in it.
+    NameCharacter,
+    /// The pinyin of the name: full, initials, or the pinyin of a Chinese query word
+    /// (a homophone).
+    Pinyin,
+    /// The description or announcement.
+    Description,
+}
+
 /// The query for one word: any field may match it, with boosts by field.
 fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
+    labelled_clauses(f, word, fields).into_iter().map(|(_, q)| (Occur::Should, q)).collect()
+}
+
+/// `word_clauses`, each with the part of a group it matches.
+fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<dyn Query>)> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Should, term_query(f.place, word, 2.0)), (Occur::Should, term_query(f.name, word, 3.0))];
+    let mut clauses: Vec<(Clause, Box<dyn Query>)> =
+        vec![(Clause::Place, term_query(f.place, word, 2.0)), (Clause::Name, term_query(f.name, word, 3.0))];
     if fields == Reach::WithDescriptions {
-        clauses.push((Occur::Should, term_query(f.body, word, 0.4)));
+        clauses.push((Clause::Description, term_query(f.body, word, 0.4)));
     }
     if all_cjk && cjk_len >= 2 {
         // Any substring of a name: its bigrams in a row.
@@ -139,21 +168,21 @@ fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Qu
         } else {
             Box::new(PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()))
         };
-        clauses.push((Occur::Should, Box::new(BoostQuery::new(q, 2.0))));
+        clauses.push((Clause::NameInfix, Box::new(BoostQuery::new(q, 2.0))));
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() {
-            clauses.push((Occur::Should, term_query(f.name_py, &full, 0.3)));
+            clauses.push((Clause::Pinyin, term_query(f.name_py, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
-        clauses.push((Occur::Should, term_query(f.name_ch, word, 1.5)));
+        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Occur::Should, term_query(f.name_py, word, 1.2)));
-        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
-        clauses.push((Occur::Should, term_query(f.name_ch, word, 0.8)));
+        clauses.push((Clause::Pinyin, term_query(f.name_py, word, 1.2)));
+        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
+        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
-        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
+        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
     }
     clauses
 }
@@ -178,7 +207,14 @@ fn word_query(f: &Fields, word: &str, reach: Reach) -> Box<dyn Query> {
 struct Candidate {
     id: i64,
     tier: u32,
-    score: f32,
+    /// The text score the blend used, and the word whose pass gave it (`FIXED`: the
+    /// group holds every word and ranks by quality, or there is no text).
+    text: f32,
+    by: u16,
+    /// text × quality × proximity.
+    blend: f32,
+    /// What a relevance list is ordered by: `ranking::rank_key(tier, blend)`.
+    key: f64,
     distance_m: Option<f64>,
     yesterday_messages: u32,
     active_members: u32,
@@ -188,7 +224,7 @@ struct Candidate {
 fn compare(sort: SortBy, a: &Candidate, b: &Candidate) -> Ordering {
     let by_id = a.id.cmp(&b.id);
     match sort {
-        SortBy::Relevance => b.tier.cmp(&a.tier).then(b.score.total_cmp(&a.score)).then(by_id),
+        SortBy::Relevance => b.key.total_cmp(&a.key).then(by_id),
         SortBy::Distance => {
             a.distance_m.unwrap_or(f64::INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::INFINITY)).then(by_id)
         }
@@ -452,7 +488,7 @@ impl Run<'_> {
                         let Some(hot) = catalog.hot(id) else { return };
                         let Some(distance_m) = admits(sq, hot) else { return };
                         if wanted.is_none_or(|c| c == hot.category) {
-                            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                            ordered.push(candidate(id, hot, 0, (1.0, FIXED), distance_m, weights));
                         }
                         hot.category
                     };
@@ -520,13 +556,13 @@ impl Run<'_> {
             let Some(hot) = self.catalog.hot(id) else { continue };
             let Some(distance_m) = admits(self.sq, hot) else { continue };
             if self.wanted.is_none_or(|c| c == hot.category) && self.seen.insert(id) {
-                self.ordered.push(candidate(id, hot, tier, 1.0, distance_m, self.weights));
+                self.ordered.push(candidate(id, hot, tier, (1.0, FIXED), distance_m, self.weights));
             }
         }
     }
 
     /// Adds one scored document as a candidate, once.
-    fn consider(&mut self, segment_ord: usize, doc: DocId, score: Score) {
+    fn consider(&mut self, segment_ord: usize, doc: DocId, score: Score, word: usize) {
         let seg = &self.segments[segment_ord];
         let id = seg.data.ids[doc as usize];
         if !self.seen.insert(id) {
@@ -540,8 +576,8 @@ impl Run<'_> {
         // How many of the words' match sets hold the group; holding every word ranks by
         // quality alone, as `take_every` does.
         let tier = seg.words.iter().filter(|w| w.bits.contains(doc)).count().max(1) as u32;
-        let score = if tier > 1 && tier as usize == self.words.len() { 1.0 } else { score };
-        self.ordered.push(candidate(id, hot, tier, score, distance_m, self.weights));
+        let text = if tier > 1 && tier as usize == self.words.len() { (1.0, FIXED) } else { (score, word as u16) };
+        self.ordered.push(candidate(id, hot, tier, text, distance_m, self.weights));
     }
 
     /// The candidates for a relevance page: per word, every admitted document scored where
@@ -555,14 +591,14 @@ impl Run<'_> {
             return Ok(());
         }
         let f = &self.gen.fields;
-        let mut passes: Vec<Pass> = Vec::new();
+        let mut passes: Vec<(usize, Pass)> = Vec::new();
         for i in 0..self.words.len() {
             if self.admitted[i] == 0 {
                 continue;
             }
             let query = word_query(f, &self.words[i], self.reach);
             if self.admitted[i] > EXHAUSTIVE {
-                passes.push(Pass::Pruned(self.words[i].clone(), query));
+                passes.push((i, Pass::Pruned(self.words[i].clone(), query)));
                 continue;
             }
             // Few enough to score each where it lies.
@@ -583,7 +619,7 @@ impl Run<'_> {
                 }
             }
             scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            passes.push(Pass::Scored(scored));
+            passes.push((i, Pass::Scored(scored)));
         }
         // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
         // whatever page asked: a page is taken from a pool once no document outside it
@@ -594,7 +630,7 @@ impl Run<'_> {
             let mut exhausted = true;
             // The best text score a document outside the pool can have.
             let mut outside: Score = 0.0;
-            for pass in &passes {
+            for (word, pass) in &passes {
                 let top = match pass {
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
                     Pass::Pruned(word, query) => {
@@ -624,7 +660,7 @@ impl Run<'_> {
                     outside = outside.max(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
                 }
                 for (score, addr) in top {
-                    self.consider(addr.segment_ord as usize, addr.doc_id, score);
+                    self.consider(addr.segment_ord as usize, addr.doc_id, score, *word);
                 }
             }
             if exhausted || n >= MAX_DEPTH || self.settled(need, outside) {
@@ -653,7 +689,7 @@ impl Run<'_> {
         if len > 1 && last.tier == len {
             return true;
         }
-        len <= 2 && last.score > outside * self.catalog.top_quality()
+        len <= 2 && last.blend > outside * self.catalog.top_quality()
     }
 
     fn total(&self) -> usize {
@@ -724,7 +760,14 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         run.rank()?;
     }
     let page = page_after(run.ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
-    Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))
+    let explainer = Explainer {
+        index: Some((&searcher, &gen.fields)),
+        words: &run.words,
+        reach: run.reach,
+        weights,
+        sort: sq.sort,
+    };
+    Ok(finish(&catalog, sq, &run.words, total, page, &run.facets, sq.explain.then_some(&explainer)))
 }
 
 /// Whether a discoverable group passes the search's filters, other than the category;
@@ -748,18 +791,25 @@ fn admits(sq: &SearchQuery, hot: &Hot) -> Option<Option<f64>> {
     Some(distance_m)
 }
 
+/// `Candidate::by` of a group whose text score is fixed at 1.
+const FIXED: u16 = u16::MAX;
+
 fn candidate(
     id: i64,
     hot: &Hot,
     tier: u32,
-    text_score: f32,
+    (text, by): (f32, u16),
     distance_m: Option<f64>,
     weights: &RankingWeights,
 ) -> Candidate {
+    let blend = ranking::blend(text, hot.quality, distance_m, weights);
     Candidate {
         id,
         tier,
-        score: ranking::blend(text_score, hot.quality, distance_m, weights),
+        text,
+        by,
+        blend,
+        key: ranking::rank_key(tier, blend),
         distance_m,
         yesterday_messages: hot.yesterday_messages,
         active_members: hot.active_members,
@@ -776,7 +826,7 @@ fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page
         let Some(distance_m) = admits(sq, hot) else { return };
         facets[hot.category as usize] += 1;
         if wanted.is_none_or(|c| c == hot.category) {
-            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+            ordered.push(candidate(id, hot, 0, (1.0, FIXED), distance_m, weights));
         }
     };
     match (sq.origin, sq.radius_m) {
@@ -795,7 +845,8 @@ fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page
     }
     let total = ordered.len();
     let page = page_after(ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
-    finish(catalog, sq, &[], total, page, &facets)
+    let explainer = Explainer { index: None, words: &[], reach: Reach::Names, weights, sort: sq.sort };
+    finish(catalog, sq, &[], total, page, &facets, sq.explain.then_some(&explainer))
 }
 
 /// Turns a page of candidates into hits with rows and highlights.
@@ -806,12 +857,19 @@ fn finish(
     total: usize,
     page: Vec<Candidate>,
     facets: &[u64; 256],
+    explainer: Option<&Explainer<'_>>,
 ) -> Page {
     let hits = page
         .into_iter()
         .filter_map(|c| {
             let group = catalog.get(c.id)?.clone();
-            Some(Hit { highlight: text::highlight(&group.name, words), group, distance_m: c.distance_m })
+            let quality = catalog.quality(c.id).unwrap_or(1.0);
+            Some(Hit {
+                highlight: text::highlight(&group.name, words),
+                explain: explainer.map(|e| e.explain(&c, &group, quality)),
+                group,
+                distance_m: c.distance_m,
+            })
         })
         .collect();
     let facets = catalog
@@ -823,4 +881,115 @@ fn finish(
         .collect();
     let end = sq.offset + sq.limit;
     Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH }
+}
+
+/// What the explanation of a search's hits reads: the index (for which fields each word
+/// matched, and with what score) and the query as the search ran it.
+struct Explainer<'a> {
+    index: Option<(&'a tantivy::Searcher, &'a Fields)>,
+    words: &'a [String],
+    reach: Reach,
+    weights: &'a RankingWeights,
+    sort: SortBy,
+}
+
+impl Explainer<'_> {
+    /// The explanation of one hit: the number it was ordered by and its parts.
+    fn explain(&self, c: &Candidate, group: &GroupRow, quality: f32) -> Explain {
+        let words: Vec<Value> = self.words.iter().map(|w| self.explain_word(w, group)).collect();
+        let scored_by = match self.words.get(c.by as usize) {
+            Some(w) if c.by != FIXED => json!(w),
+            _ => Value::Null,
+        };
+        let mut quality_parts = ranking::explain_quality(group, self.weights);
+        quality_parts["factor"] = json!(ranking::round(f64::from(quality)));
+        let (score, order) = match self.sort {
+            SortBy::Relevance => (c.key, "relevance: score, highest first"),
+            SortBy::Distance => (c.distance_m.unwrap_or(f64::INFINITY), "distance: score is metres, nearest first"),
+            SortBy::Activity => {
+                (f64::from(c.yesterday_messages), "activity: score is yesterday's messages, then active members")
+            }
+            SortBy::Newest => (c.created_at as f64, "newest: score is the creation time (Unix seconds)"),
+        };
+        let text_note = if c.by == FIXED && !self.words.is_empty() {
+            "the group holds every word: text fixed at 1, ranked by quality and proximity"
+        } else if self.words.is_empty() {
+            "no text: text fixed at 1"
+        } else {
+            "BM25 of the word named by scored_by, summed over the fields it matched"
+        };
+        Explain {
+            score,
+            parts: json!({
+                "order": order,
+                "formula": "score = tier + blend / (1 + blend); blend = text * quality * proximity",
+                "tier": {
+                    "value": c.tier,
+                    "words_held": c.tier,
+                    "words": self.words.len(),
+                    "note": "how many of the query's words the group holds; a higher tier always ranks first",
+                },
+                "text": {"score": ranking::round(f64::from(c.text)), "scored_by": scored_by, "note": text_note, "words": words},
+                "quality": quality_parts,
+                "proximity": ranking::explain_proximity(c.distance_m, self.weights),
+                "social": Value::Null,
+                "blend": ranking::round(f64::from(c.blend)),
+            }),
+        }
+    }
+
+    /// Which fields of the group one query word matched, each with its part of the word's
+    /// text score.
+    fn explain_word(&self, word: &str, group: &GroupRow) -> Value {
+        let mut matched = serde_json::Map::new();
+        let mut total = 0.0f32;
+        if let Some((searcher, fields)) = self.index {
+            if let Some(addr) = doc_of(searcher, fields, group.id) {
+                for (clause, query) in labelled_clauses(fields, word, self.reach) {
+                    let Some(score) = clause_score(searcher, query.as_ref(), addr) else { continue };
+                    total += score;
+                    let name = clause_name(clause, word, group);
+                    let entry = matched.entry(name).or_insert(json!(0.0));
+                    *entry = json!(ranking::round(entry.as_f64().unwrap_or(0.0) + f64::from(score)));
+                }
+            }
+        }
+        json!({"word": word, "score": ranking::round(f64::from(total)), "fields": matched})
+    }
+}
+
+/// What an explanation calls the part of a group a clause matched.
+fn clause_name(clause: Clause, word: &str, group: &GroupRow) -> String {
+    match clause {
+        Clause::Place => {
+            let place = [group.place_name.as_deref(), group.city.as_deref(), group.district.as_deref()];
+            if place.into_iter().flatten().any(|p| text::normalize(p).contains(word)) {
+                "place"
+            } else {
+                "category"
+            }
+        }
+        Clause::Name => "name",
+        Clause::NameInfix => "name_infix",
+        Clause::NameCharacter => "name_character",
+        Clause::Pinyin if word.chars().any(text::is_cjk) => "homophone",
+        Clause::Pinyin if text::is_initials_of(&group.name, word) => "initials",
+        Clause::Pinyin => "pinyin",
+        Clause::Description => "description",
+    }
+    .to_string()
+}
+
+/// Where the live document of a group is.
+fn doc_of(searcher: &tantivy::Searcher, f: &Fields, id: i64) -> Option<DocAddress> {
+    let q = TermQuery::new(Term::from_field_u64(f.id, id as u64), IndexRecordOption::Basic);
+    let found = searcher.search(&q, &tantivy::collector::DocSetCollector).ok()?;
+    found.into_iter().next()
+}
+
+/// The score one clause gives a document, or `None` when it does not match it.
+fn clause_score(searcher: &tantivy::Searcher, query: &dyn Query, addr: DocAddress) -> Option<Score> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher)).ok()?;
+    let mut scorer = weight.scorer(searcher.segment_reader(addr.segment_ord), 1.0).ok()?;
+    (scorer.seek(addr.doc_id) == addr.doc_id).then(|| scorer.score())
 }

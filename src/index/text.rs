@@ -269,6 +269,26 @@ pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
 /// Pinyin terms of a name: full pinyin and initials of every word and of every run of up
 /// to three neighbouring words, so huwaitubu and hwtb find 户外徒步俱乐部.
 pub fn pinyin_terms(name: &str) -> Vec<String> {
+    pinyin_spans(name).into_iter().flat_map(|(full, initials)| initials.into_iter().chain([full])).fold(
+        Vec::new(),
+        |mut out, t| {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+            out
+        },
+    )
+}
+
+/// Whether `word` is among the initials (not the full pinyin) of a name's pinyin terms.
+pub fn is_initials_of(name: &str, word: &str) -> bool {
+    let spans = pinyin_spans(name);
+    spans.iter().any(|(_, i)| i.as_deref() == Some(word)) && !spans.iter().any(|(f, _)| f == word)
+}
+
+/// The (full pinyin, initials when longer than one letter) of every span `pinyin_terms`
+/// indexes, in order.
+fn pinyin_spans(name: &str) -> Vec<(String, Option<String>)> {
     let folded = normalize(name);
     let mut words: Vec<String> = Vec::new();
     for t in JIEBA.cut(&folded, true) {
@@ -290,12 +310,7 @@ pub fn pinyin_terms(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for span in spans {
         for (full, initials) in pinyin_variants(&span) {
-            if initials.chars().count() > 1 && !out.contains(&initials) {
-                out.push(initials);
-            }
-            if !out.contains(&full) {
-                out.push(full);
-            }
+            out.push((full, (initials.chars().count() > 1).then_some(initials)));
         }
     }
     out

@@ -406,6 +406,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
                 from: NearbyFrom::Start,
                 limit: 20,
                 seen: Vec::new(),
+                explain: false,
             };
             searcher::nearby(&catalog, &weights, &nq).hits.len()
         });

@@ -109,6 +109,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
     }
     let has_room = params.bool("has_room")?.unwrap_or(false);
     let open_join = params.bool("open_join")?.unwrap_or(false);
+    let explain = params.bool("explain")?.unwrap_or(false);
     let limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
     let (offset, seen) = resume_from(&app, &params, &fingerprint)?;
@@ -126,6 +127,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         offset,
         limit,
         seen: seen.clone(),
+        explain,
     };
     let app2 = app.clone();
     let page = reading(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
@@ -137,6 +139,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
             let mut card =
                 h.group.card(year, app.settings.rules.privacy_min_members, h.distance_m.filter(|_| origin.is_some()));
             card.highlight = h.highlight.clone();
+            card.explain = h.explain.clone();
             card
         })
         .collect();
@@ -162,6 +165,10 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         "blend" => NearbySort::Blend,
         _ => return Err(ApiError::param("sort", "sort must be distance or blend")),
     };
+    let explain = params.bool("explain")?.unwrap_or(false);
+    if explain && sort != NearbySort::Blend {
+        return Err(ApiError::param("explain", "explain=true needs sort=blend: nearest first needs no explaining"));
+    }
     let mut limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
     let mut seen = Vec::new();
@@ -181,8 +188,9 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         }
     };
     let app2 = app.clone();
-    let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit, seen: seen.clone() };
-    let NearbyPage { total, hits: page, has_more: more } = reading(move || {
+    let nq =
+        NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit, seen: seen.clone(), explain };
+    let NearbyPage { total, hits: page, has_more: more, explains } = reading(move || {
         let catalog = app2.engine.catalog.read();
         Ok(searcher::nearby(&catalog, &app2.settings.ranking, &nq))
     })
@@ -200,8 +208,15 @@ async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
             Some(cursor_after(&app, fingerprint, start, seen, &shown))
         }
     };
-    let groups: Vec<_> =
-        page.iter().map(|(d, g)| g.card(year, app.settings.rules.privacy_min_members, Some(*d))).collect();
+    let mut explains = explains.into_iter();
+    let groups: Vec<_> = page
+        .iter()
+        .map(|(d, g)| {
+            let mut card = g.card(year, app.settings.rules.privacy_min_members, Some(*d));
+            card.explain = explains.next();
+            card
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))
 }
 

@@ -131,6 +131,7 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
     let params = Params(&pairs);
     let origin = params.origin()?;
     let limit = params.limit()?;
+    let explain = params.bool("explain")?.unwrap_or(false);
     let recs = app.query(move |a| a.recommendations(id, origin, limit)).await?;
     let year = app.current_year();
     let groups: Vec<_> = recs
@@ -139,6 +140,7 @@ async fn get_recommendations(app: AppData, req: HttpRequest, path: web::Path<Str
             let mut card =
                 r.group.card(year, app.settings.rules.privacy_min_members, r.distance_m.filter(|_| origin.is_some()));
             card.reasons = Some(r.reasons);
+            card.explain = explain.then_some(r.explain);
             card
         })
         .collect();
