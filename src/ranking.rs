@@ -165,6 +165,7 @@ mod tests {
             room: rng.gen_range(0.0..0.5),
             half_distance_km: rng.gen_range(0.1..50.0),
             proximity: rng.gen_range(0.0..1.0),
+            ..RankingWeights::default()
         }
     }
 

@@ -106,8 +106,13 @@ pub fn index_words(text: &str) -> Vec<String> {
 /// Query words: jieba's precise mode over each whitespace-separated part, so a query word
 /// is the unit that must match (海淀徒步 → 海淀, 徒步). Duplicates are dropped.
 pub fn query_words(query: &str) -> Vec<String> {
+    words_of_parts(query_parts(query).into_iter().map(|(_, words)| words))
+}
+
+/// The whitespace-separated parts of a query, folded, each with its words.
+pub fn query_parts(query: &str) -> Vec<(String, Vec<String>)> {
     let folded = normalize(query);
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for part in folded.split(|c: char| c.is_whitespace() || (!is_word_char(c) && !is_cjk(c))) {
         if part.is_empty() {
             continue;
@@ -116,10 +121,17 @@ pub fn query_words(query: &str) -> Vec<String> {
         for t in JIEBA.cut(part, true) {
             push_runs(t.word, &mut words);
         }
-        for w in words {
-            if !out.contains(&w) {
-                out.push(w);
-            }
+        out.push((part.to_string(), words));
+    }
+    out
+}
+
+/// The words of the parts in order, each once.
+pub fn words_of_parts(parts: impl IntoIterator<Item = Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in parts.into_iter().flatten() {
+        if !out.contains(&w) {
+            out.push(w);
         }
     }
     out
@@ -229,6 +241,12 @@ fn readings(c: char) -> Vec<&'static str> {
         out.push(p.plain());
     }
     out
+}
+
+/// Whether two characters share a reading (tones aside): 沙 and 杀 are both sha.
+pub fn sounds_alike(a: char, b: char) -> bool {
+    let ra = readings(a);
+    !ra.is_empty() && readings(b).iter().any(|r| ra.contains(r))
 }
 
 /// The most variants of one word's pinyin kept for characters with several readings

@@ -128,6 +128,7 @@ async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
         limit,
         seen: seen.clone(),
         explain,
+        expand: true,
     };
     let app2 = app.clone();
     let page = reading(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
