@@ -7,6 +7,7 @@ use super::{caller, query_pairs, reading, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
+use crate::index::terms as related_terms;
 use crate::store::rows::Card;
 
 /// The answer of `/v1/search`, serialized straight from these types.
@@ -34,7 +35,30 @@ struct NearbyBody {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/search", web::get().to(search))
         .route("/v1/nearby", web::get().to(nearby))
-        .route("/v1/suggest", web::get().to(suggest));
+        .route("/v1/suggest", web::get().to(suggest))
+        .service(
+            web::resource("/v1/admin/synonyms/reload")
+                .route(web::post().to(reload_related_terms))
+                .default_service(web::to(super::method_not_allowed)),
+        );
+}
+
+/// Reads `related_terms.txt` of the data folder again and searches with it from the next
+/// request on; a file with a bad line is refused (422, naming the line) and the terms in
+/// use stay.
+async fn reload_related_terms(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    super::require_admin(&req, &app)?;
+    let path = app.settings.data_dir.join(related_terms::FILE);
+    let terms = related_terms::RelatedTerms::load(&path)
+        .map_err(|e| ApiError::field(Code::InvalidField, related_terms::FILE, e.to_string()))?;
+    let body = serde_json::json!({
+        "source": path.display().to_string(),
+        "synonym_sets": terms.synonym_sets,
+        "related_lines": terms.related_lines,
+        "noise_words": terms.noise_words(),
+    });
+    app.engine.set_terms(terms);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 fn text_param(params: &Params<'_>, key: &str) -> ApiResult<String> {

@@ -110,7 +110,7 @@ fn explain_names_the_words_and_the_fields_they_matched() {
     let second = card_of(&body, walking);
     assert!(fields_of(second, "海淀").is_empty(), "{second}");
     assert_eq!(second["explain"]["parts"]["tier"]["words_held"], 1, "{second}");
-    assert_eq!(second["explain"]["parts"]["text"]["scored_by"], "徒步", "{second}");
+    assert_eq!(second["explain"]["parts"]["text"]["scored_by"]["term"], "徒步", "{second}");
 
     // Pinyin and initials typed in letters.
     let body = explained(&app, "q=hwtb");
@@ -197,4 +197,112 @@ fn recommendations_explain_social_proof_and_the_rest() {
     let (_, plain) =
         app.as_user(3, "GET", &format!("/v1/users/3/recommendations?lat={}&lon={}", HAIDIAN.0, HAIDIAN.1), None);
     assert!(cards(&plain).iter().all(|c| c.get("explain").is_none()), "{plain}");
+}
+
+/// The words held by a card's explanation, as `(word, held_as, expansions' terms)`.
+fn held(card: &Value) -> Vec<(String, Value, Vec<String>)> {
+    card["explain"]["parts"]["text"]["words"]
+        .as_array()
+        .expect("the words")
+        .iter()
+        .map(|w| {
+            let terms =
+                w["expansions"].as_array().unwrap().iter().map(|e| e["term"].as_str().unwrap().into()).collect();
+            (w["word"].as_str().unwrap().to_string(), w["held_as"].clone(), terms)
+        })
+        .collect()
+}
+
+#[test]
+fn synonyms_and_typo_corrections_rank_below_the_words_as_typed_and_say_so() {
+    let app = roomy_app();
+    app.owner(1, 2);
+    let typed = app.located_group(1, "北京脚踏车群", "outdoor", HAIDIAN.0, HAIDIAN.1);
+    let synonym = app.located_group(1, "北京自行车爱好者", "outdoor", HAIDIAN.0, HAIDIAN.1);
+    let werewolf = app.located_group(1, "天河狼人杀约局", "friends", FAR.0, FAR.1);
+    let werewolf2 = app.located_group(1, "深圳狼人杀", "friends", FAR.0, FAR.1);
+    let sandy = app.located_group(1, "狼人沙滩排球", "sports", FAR.0, FAR.1);
+    // Busier groups found through an expansion still come after the words as typed.
+    for id in [synonym, werewolf] {
+        for user in [3, 4, 5] {
+            app.user(user, "male", Some(1990));
+            let (s, b) = app.as_user(user, "POST", &format!("/v1/groups/{id}/join"), Some(&json!({})));
+            assert_eq!(s, 200, "{b}");
+        }
+    }
+    app.settle();
+
+    let body = explained(&app, &format!("q={}", enc("脚踏车")));
+    assert_eq!(TestApp::ids(&body), vec![typed, synonym], "{body}");
+    assert_eq!(held(&cards(&body)[0])[0].1, "as typed");
+    let (_, how, terms) = &held(&cards(&body)[1])[0];
+    assert_eq!((how.as_str(), terms.as_slice()), (Some("synonym"), &["自行车".to_string()][..]), "{body}");
+    assert_eq!(cards(&body)[1]["explain"]["parts"]["tier"]["words_as_typed"], 0);
+    // The traditional word folds to the same synonym set.
+    assert_eq!(TestApp::ids(&app.search(&format!("q={}", enc("腳踏車")))), vec![typed, synonym]);
+
+    // A slip of a pinyin keyboard (沙 for 杀) is a homophone of the word as typed; the
+    // name that holds the word as typed still comes first.
+    let body = explained(&app, &format!("q={}", enc("狼人沙")));
+    assert_eq!(TestApp::ids(&body)[0], sandy, "{body}");
+    assert!(TestApp::ids(&body).contains(&werewolf), "{body}");
+    // A slip to a character that sounds otherwise finds the corrected word, and says so.
+    let body = explained(&app, &format!("q={}", enc("狼人抓")));
+    let mut ids = TestApp::ids(&body);
+    ids.sort();
+    assert_eq!(ids, vec![werewolf, werewolf2], "{body}");
+    let (_, how, terms) = &held(card_of(&body, werewolf))[0];
+    assert_eq!((how.as_str(), terms.as_slice()), (Some("typo corrected"), &["狼人杀".to_string()][..]), "{body}");
+}
+
+#[test]
+fn related_terms_reload_from_the_data_folder_with_the_admin_token() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    copy_dir(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"), data.path());
+    let data_dir = data.path().to_path_buf();
+    let app = crate::helpers::spawn_app_with_settings(move |s| s.data_dir = data_dir);
+    app.owner(1, 2);
+    let bike = app.located_group(1, "北京自行车爱好者", "outdoor", HAIDIAN.0, HAIDIAN.1);
+    app.settle();
+    let file = data.path().join("related_terms.txt");
+    let search = |q: &str| TestApp::ids(&app.search(&format!("q={}", enc(q))));
+    assert_eq!(search("脚踏车"), vec![bike]);
+
+    std::fs::write(&file, "= 单车 铁马\n! 周末\n").unwrap();
+    let (s, b) = app.admin("POST", "/v1/admin/synonyms/reload", None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!((b["synonym_sets"].as_u64(), b["noise_words"].as_u64()), (Some(1), Some(1)), "{b}");
+    assert!(search("脚踏车").is_empty());
+
+    // A bad file is refused, naming its line, and the terms in use stay.
+    std::fs::write(&file, "= 单车 自行车\n> 桌游 狼人杀\n").unwrap();
+    let (s, b) = app.admin("POST", "/v1/admin/synonyms/reload", None);
+    assert_eq!(s, 422, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("line 2"), "{b}");
+    assert!(search("单车").is_empty());
+
+    std::fs::write(&file, "= 脚踏车 自行车\n").unwrap();
+    let (s, b) = app.admin("POST", "/v1/admin/synonyms/reload", None);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(search("脚踏车"), vec![bike]);
+
+    let (s, _) = app.as_user(1, "POST", "/v1/admin/synonyms/reload", None);
+    assert_eq!(s, 403);
+    let (s, _) = app.call("POST", "/v1/admin/synonyms/reload", None, None);
+    assert_eq!(s, 401);
+    let (s, _) = app.admin("GET", "/v1/admin/synonyms/reload", None);
+    assert_eq!(s, 405);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else if !entry.file_name().to_string_lossy().starts_with("groupscout.db") {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
