@@ -459,6 +459,8 @@ enum Pass {
     Scored(Vec<(Score, DocAddress)>),
     /// A pruned top-N pass over the index, for the word.
     Pruned(String, Box<dyn Query>),
+    /// Every admitted document, to be scored when first needed.
+    Unscored(Box<dyn Query>),
 }
 
 /// What the counting pass keeps of one segment for the page pass.
@@ -710,25 +712,12 @@ impl Run<'_> {
                 passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), query)));
                 continue;
             }
-            // Few enough to score each where it lies.
-            let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
-            let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[i]);
-            for ord in 0..self.segments.len() {
-                let docs = std::mem::take(&mut self.segments[ord].admitted[i]);
-                if docs.is_empty() {
-                    continue;
-                }
-                let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
-                for doc in docs {
-                    if scorer.doc() < doc {
-                        scorer.seek(doc);
-                    }
-                    let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
-                    scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
-                }
+            if i >= self.words.len() {
+                // What a word stands for is scored only if the page needs it.
+                passes.push((i, Pass::Unscored(query)));
+                continue;
             }
-            scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            passes.push((i, Pass::Scored(scored)));
+            passes.push((i, Pass::Scored(self.score_each(i, query.as_ref())?)));
         }
         // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
         // whatever page asked: a page is taken from a pool once no document outside it
@@ -740,8 +729,20 @@ impl Run<'_> {
             // Per term, the best text score a document outside its pool can have (`None`:
             // the pool holds all of the term's documents).
             let mut outside: Vec<Option<Score>> = vec![None; self.terms.len()];
-            for (term, pass) in &passes {
+            for (term, pass) in passes.iter_mut() {
+                // A term whose groups all rank below `need` groups already found is not
+                // needed for the page (nor for any page up to it): its groups stay out of
+                // the pool, and they cannot outrank its last.
+                if *term >= self.words.len() && self.filled_above(need, self.bound_tier(*term)) {
+                    outside[*term] = Some(Score::INFINITY);
+                    continue;
+                }
+                if let Pass::Unscored(query) = pass {
+                    let scored = self.score_each(*term, query.as_ref())?;
+                    *pass = Pass::Scored(scored);
+                }
                 let top = match pass {
+                    Pass::Unscored(_) => unreachable!("scored above"),
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
                     Pass::Pruned(word, query) => {
                         let key = format!(
@@ -779,6 +780,33 @@ impl Run<'_> {
             n = (n * 4).min(MAX_DEPTH);
         }
         Ok(())
+    }
+
+    /// Scores every admitted document of a term where it lies, best first.
+    fn score_each(&mut self, term: usize, query: &dyn Query) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
+        let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[term]);
+        for ord in 0..self.segments.len() {
+            let docs = std::mem::take(&mut self.segments[ord].admitted[term]);
+            if docs.is_empty() {
+                continue;
+            }
+            let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
+            for doc in docs {
+                if scorer.doc() < doc {
+                    scorer.seek(doc);
+                }
+                let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
+                scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
+            }
+        }
+        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored)
+    }
+
+    /// Whether at least `need` candidates have a tier above `tier`.
+    fn filled_above(&self, need: usize, tier: u32) -> bool {
+        self.ordered.iter().filter(|c| c.tier > tier).take(need).count() >= need
     }
 
     /// Whether the best `need` candidates are final: no group outside the pool could rank
@@ -867,8 +895,9 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     }
     let gen = engine.generation();
     let searcher = gen.reader.searcher();
+    let mut known_typos = Typos::new();
     if sq.expand {
-        words = typo_parts(&searcher, &gen.fields, text::query_parts(&sq.q))?;
+        words = typo_parts(&searcher, &gen.fields, text::query_parts(&sq.q), &mut known_typos)?;
     }
     // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
     if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
@@ -891,7 +920,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
             }
         })
         .collect();
-    let terms = query_terms(&searcher, &gen.fields, &related, &words, weights, sq.expand)?;
+    let terms = query_terms(&searcher, &gen.fields, &related, &words, weights, sq.expand, &mut known_typos)?;
     let catalog = engine.catalog.read();
     let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
     let near = match (sq.origin, sq.radius_m) {
@@ -960,6 +989,7 @@ fn query_terms(
     words: &[String],
     weights: &RankingWeights,
     expand: bool,
+    known: &mut Typos,
 ) -> tantivy::Result<Vec<QueryTerm>> {
     let mut terms: Vec<QueryTerm> = words
         .iter()
@@ -978,7 +1008,7 @@ fn query_terms(
         if found.is_empty() && (3..=text::NGRAM_MAX).contains(&len) && text.chars().all(text::is_cjk) {
             let rare = searcher.doc_freq(&Term::from_field_text(f.all, text))? <= TYPO_RARE;
             if rare {
-                found = typos(searcher, f, text)?.into_iter().map(|t| (t, Kind::Typo)).collect();
+                found = typos(searcher, f, text, known)?.into_iter().map(|t| (t, Kind::Typo)).collect();
             }
         }
         if found.is_empty() && len >= 5 && text.chars().all(|c| c.is_ascii_lowercase()) {
@@ -1024,6 +1054,7 @@ fn typo_parts(
     searcher: &tantivy::Searcher,
     f: &Fields,
     parts: Vec<(String, Vec<String>)>,
+    known: &mut Typos,
 ) -> tantivy::Result<Vec<String>> {
     let mut out = Vec::with_capacity(parts.len());
     for (part, words) in parts {
@@ -1032,7 +1063,7 @@ fn typo_parts(
             && (3..=text::NGRAM_MAX).contains(&len)
             && part.chars().all(text::is_cjk)
             && searcher.doc_freq(&Term::from_field_text(f.all, &part))? <= TYPO_RARE
-            && !typos(searcher, f, &part)?.is_empty();
+            && !typos(searcher, f, &part, known)?.is_empty();
         out.push(if whole { vec![part] } else { words });
     }
     Ok(text::words_of_parts(out))
@@ -1045,13 +1076,18 @@ const MAX_TYPOS: usize = 2;
 /// neighbours swapped), of the same length: those whose changed character sounds like the
 /// typed one first (the usual slip of a pinyin keyboard: 狼人沙 for 狼人杀), then by how many
 /// groups hold them. A correction that does not sound alike must be held by two groups.
-fn typos(searcher: &tantivy::Searcher, f: &Fields, word: &str) -> tantivy::Result<Vec<String>> {
+fn typos(searcher: &tantivy::Searcher, f: &Fields, word: &str, known: &mut Typos) -> tantivy::Result<Vec<String>> {
+    if let Some(found) = known.get(word) {
+        return Ok(found.clone());
+    }
     let typed: Vec<char> = word.chars().collect();
     let mut found: HashMap<String, u64> = HashMap::new();
-    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.name_ng, word), 1, true);
+    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.name, word), 1, true);
     let automaton = fuzzy.automaton()?;
+    // The whole words of names, not every n-gram of them: corrections are words people
+    // name groups with, and the dictionary walked is many times smaller.
     for reader in searcher.segment_readers() {
-        let inverted = reader.inverted_index(f.name_ng)?;
+        let inverted = reader.inverted_index(f.name)?;
         let mut stream = inverted.terms().search(&automaton).into_stream()?;
         while stream.advance() {
             let Ok(t) = std::str::from_utf8(stream.key()) else { continue };
@@ -1078,8 +1114,13 @@ fn typos(searcher: &tantivy::Searcher, f: &Fields, word: &str) -> tantivy::Resul
         ranked.retain(|r| r.0);
     }
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-    Ok(ranked.into_iter().take(MAX_TYPOS).map(|(_, _, t)| t).collect())
+    let found: Vec<String> = ranked.into_iter().take(MAX_TYPOS).map(|(_, _, t)| t).collect();
+    known.insert(word.to_string(), found.clone());
+    Ok(found)
 }
+
+/// The corrections of the typos one search looked up, by word.
+type Typos = HashMap<String, Vec<String>>;
 
 /// Whether a discoverable group passes the search's filters, other than the category;
 /// `Some(distance)` when it does (the distance only when the search gave a location).

@@ -295,19 +295,31 @@ fn mining_words(text_: &str, is_place: &dyn Fn(&str) -> bool, known: &RelatedTer
     out
 }
 
+/// How mining reads a world and what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct MineOptions {
+    /// Groups of a category that must hold both words.
+    pub min_together: u64,
+    /// The least share of each word's groups that must be in the category.
+    pub min_share: f64,
+    /// Proposals kept per category, best by PMI.
+    pub per_category: usize,
+    /// Read descriptions too, not only names (more pairs, more of them phrases).
+    pub descriptions: bool,
+}
+
 /// Proposes related terms from a world's group lines (import format): per category, pairs
 /// of words that are both concentrated in it (at least `min_share` of each word's groups)
-/// and occur together in the names and descriptions of at least `min_together` of its
-/// groups, best by PMI, at most `per_category` a category. Pairs the file already relates
-/// are left out.
+/// and occur together in the names (and with `descriptions`, the descriptions) of at least
+/// `min_together` of its groups, best by PMI, at most `per_category` a category. Pairs the
+/// file already relates are left out.
 pub fn mine(
     input: &mut dyn BufRead,
     is_place: &dyn Fn(&str) -> bool,
     known: &RelatedTerms,
-    min_together: u64,
-    min_share: f64,
-    per_category: usize,
+    o: MineOptions,
 ) -> anyhow::Result<(u64, Vec<Proposal>)> {
+    let MineOptions { min_together, min_share, per_category, descriptions } = o;
     let mut by_category: BTreeMap<String, Counts> = BTreeMap::new();
     let mut overall: HashMap<String, u64> = HashMap::new();
     let mut groups = 0u64;
@@ -325,7 +337,8 @@ pub fn mine(
             continue;
         }
         groups += 1;
-        let words = mining_words(&format!("{} {}", g.name, g.description), is_place, known);
+        let text_ = if descriptions { format!("{} {}", g.name, g.description) } else { g.name.clone() };
+        let words = mining_words(&text_, is_place, known);
         let c = by_category.entry(g.category).or_default();
         c.groups += 1;
         for (i, a) in words.iter().enumerate() {
@@ -370,6 +383,29 @@ pub fn mine(
         out.extend(found);
     }
     Ok((groups, out))
+}
+
+/// Proposals as lines of the related-terms file, commented out, by category, each with
+/// its evidence: a reviewer removes the `# ` of the lines to keep.
+pub fn proposals_text(groups: u64, found: &[Proposal]) -> String {
+    let mut out = format!("# mine-terms: {groups} groups read, {} proposals\n", found.len());
+    let mut category = "";
+    for p in found {
+        if p.category != category {
+            category = &p.category;
+            out.push_str(&format!("\n# {category}\n"));
+        }
+        out.push_str(&format!(
+            "# ~ {} {}    # together in {} groups, PMI {:.2}; {:.0}% and {:.0}% of their groups are {category}\n",
+            p.a,
+            p.b,
+            p.together,
+            p.pmi,
+            p.share_a * 100.0,
+            p.share_b * 100.0
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -432,7 +468,8 @@ mod tests {
             ));
         }
         let known = RelatedTerms::parse("! 周末\n").unwrap();
-        let (groups, found) = mine(&mut world.as_bytes(), &|w| w == "北京", &known, 3, 0.5, 10).unwrap();
+        let o = MineOptions { min_together: 3, min_share: 0.5, per_category: 10, descriptions: true };
+        let (groups, found) = mine(&mut world.as_bytes(), &|w| w == "北京", &known, o).unwrap();
         assert_eq!(groups, 40);
         let pairs: Vec<(&str, &str, &str)> =
             found.iter().map(|p| (p.category.as_str(), p.a.as_str(), p.b.as_str())).collect();

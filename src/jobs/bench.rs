@@ -270,7 +270,7 @@ fn meaning_queries(
     sample: &[Arc<GroupRow>],
     terms: &crate::index::terms::RelatedTerms,
     rng: &mut StdRng,
-) -> Vec<String> {
+) -> Vec<(String, usize)> {
     use crate::index::terms::Kind;
     let mut out = Vec::new();
     for (i, g) in sample.iter().enumerate() {
@@ -294,7 +294,7 @@ fn meaning_queries(
                 _ => None,
             },
         };
-        out.extend(q);
+        out.extend(q.map(|q| (q, i % 3)));
     }
     out
 }
@@ -430,7 +430,8 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         figures.push(measure_after("text, top 20, no caches", &plain, forget, run_search));
     }
     // Expansion (related terms, typo corrections): the same queries as typed and expanded.
-    let meaning = meaning_queries(&sample, &app.engine.terms(), &mut rng);
+    let (meaning, meaning_shapes): (Vec<String>, Vec<usize>) =
+        meaning_queries(&sample, &app.engine.terms(), &mut rng).into_iter().unzip();
     let as_typed: Vec<SearchQuery> =
         meaning.iter().map(|q| SearchQuery { expand: false, ..SearchQuery::text(q) }).collect();
     let expanded: Vec<SearchQuery> = meaning.iter().map(|q| SearchQuery::text(q)).collect();
@@ -442,6 +443,14 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     }
     measure!("meaning, as typed", &as_typed, run_search);
     measure!("meaning, expanded", &expanded, run_search);
+    // The same by shape of query (every third is of one shape).
+    for (shape, name) in [(0, "synonyms"), (1, "typos"), (2, "place + noise")] {
+        let pick = |list: &[SearchQuery]| -> Vec<SearchQuery> {
+            list.iter().zip(&meaning_shapes).filter(|(_, s)| **s == shape).map(|(q, _)| q.clone()).collect()
+        };
+        measure!(&format!("meaning: {name}, as typed"), &pick(&as_typed), run_search);
+        measure!(&format!("meaning: {name}, expanded"), &pick(&expanded), run_search);
+    }
     if wanted("meaning, no caches") {
         let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("meaning, as typed, no caches", &as_typed, forget, run_search));
@@ -541,6 +550,9 @@ pub fn table(r: &Report) -> String {
     let p50 = |kind: &str| r.figures.iter().find(|f| f.kind == kind).map(|f| f.p50_ms);
     for (typed, expanded) in [
         ("meaning, as typed", "meaning, expanded"),
+        ("meaning: synonyms, as typed", "meaning: synonyms, expanded"),
+        ("meaning: typos, as typed", "meaning: typos, expanded"),
+        ("meaning: place + noise, as typed", "meaning: place + noise, expanded"),
         ("meaning, as typed, no caches", "meaning, expanded, no caches"),
         ("text, top 20, as typed", "text, top 20"),
     ] {
