@@ -63,11 +63,26 @@ pub struct RankingWeights {
     pub half_distance_km: f32,
     /// How much proximity can move the score: factor = 1 - w + w * decay.
     pub proximity: f32,
+    /// Text scores of a word's synonyms count this much (a word as typed counts 1).
+    pub synonym: f32,
+    /// Text scores of a typo's corrections count this much.
+    pub typo: f32,
+    /// Text scores of a word's related terms count this much.
+    pub related: f32,
 }
 
 impl Default for RankingWeights {
     fn default() -> Self {
-        RankingWeights { messages: 0.08, active: 0.12, room: 0.1, half_distance_km: 5.0, proximity: 0.6 }
+        RankingWeights {
+            messages: 0.08,
+            active: 0.12,
+            room: 0.1,
+            half_distance_km: 5.0,
+            proximity: 0.6,
+            synonym: 1.0,
+            typo: 0.8,
+            related: 0.5,
+        }
     }
 }
 

@@ -157,6 +157,24 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Propose related terms from a world's group names and descriptions (import format),
+    /// as lines of data/related_terms.txt for a person to review.
+    MineTerms {
+        /// The world, e.g. from `groupscout gen --out world.jsonl` (`-` for stdin).
+        file: PathBuf,
+        /// Groups of a category that must hold both words.
+        #[arg(long, default_value_t = 20)]
+        min_together: u64,
+        /// The least share of each word's groups that must be in the category.
+        #[arg(long, default_value_t = 0.6)]
+        min_share: f64,
+        /// Proposals per category.
+        #[arg(long, default_value_t = 12)]
+        per_category: usize,
+        /// Read descriptions too, not only names.
+        #[arg(long)]
+        descriptions: bool,
+    },
     /// Print a token: a user token (HS256 JWT) or the admin token.
     Token {
         #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
@@ -438,6 +456,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.hit_rate / r.baseline_hit_rate.max(1e-9),
                 r.seconds
             );
+        }
+        Command::MineTerms { file, min_together, min_share, per_category, descriptions } => {
+            let data = groupscout::config::data_dir();
+            let gazetteer = groupscout::geo::Gazetteer::load(&data.join("adcodes.csv"))?;
+            let known = groupscout::index::terms::RelatedTerms::load(&data.join(groupscout::index::terms::FILE))?;
+            let mut input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                Box::new(std::io::BufReader::new(std::fs::File::open(file)?))
+            };
+            let is_place = |w: &str| !gazetteer.resolve(w).is_empty();
+            let options = groupscout::index::terms::MineOptions {
+                min_together: *min_together,
+                min_share: *min_share,
+                per_category: *per_category,
+                descriptions: *descriptions,
+            };
+            let (groups, found) = groupscout::index::terms::mine(&mut input, &is_place, &known, options)?;
+            print!("{}", groupscout::index::terms::proposals_text(groups, &found));
         }
         Command::Token { user, admin, ttl } => {
             let settings = settings(&cli, None)?;

@@ -5,9 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use serde_json::{json, Value};
+
 use crate::domain::CategoryList;
 use crate::geo::haversine_m;
 use crate::index::catalog::Catalog;
+use crate::ranking::{round, Explain};
 use crate::store::{groups, members, users, Db, DbResult, GroupRow};
 
 /// What the recommender knows about the user, read from the store.
@@ -50,6 +53,8 @@ pub struct Recommendation {
     pub distance_m: Option<f64>,
     pub reasons: Vec<String>,
     pub score: f64,
+    /// The parts of `score` and where diversity moved the group (`explain=true`).
+    pub explain: Explain,
 }
 
 /// How far "near" reaches for candidates.
@@ -77,6 +82,7 @@ struct Scored {
     distance_m: Option<f64>,
     reasons: Vec<String>,
     score: f64,
+    parts: Value,
 }
 
 /// Scores and explains the candidates; `origin` is the given location or the user's home.
@@ -118,32 +124,59 @@ pub fn recommend(
                 let (lat, lon) = center?;
                 h.located.then(|| haversine_m(lat, lon, h.lat, h.lon))
             });
-            let mut score = 0.0;
             let mut reasons = Vec::new();
-            if friends > 0 {
-                score += 3.0 * (1.0 + friends as f64).ln() + 1.0;
+            let social = if friends > 0 {
                 reasons.push(format!("{friends}位好友在群"));
-            }
+                3.0 * (1.0 + friends as f64).ln() + 1.0
+            } else {
+                0.0
+            };
             let affinity = liked.get(&h.category).copied().unwrap_or(0);
-            if affinity > 0 && total_joined > 0 {
-                score += 2.0 * f64::from(affinity) / f64::from(total_joined) + 0.5;
+            let interest = if affinity > 0 && total_joined > 0 {
                 let id_str = catalog.categories().get(h.category as usize).map(String::as_str).unwrap_or("");
                 reasons.push(format!("你常逛{}", categories.label(id_str)));
-            }
-            if let Some(d) = distance {
-                if d <= NEAR_M {
-                    score += 1.5 * 0.5f64.powf(d / 3000.0);
+                2.0 * f64::from(affinity) / f64::from(total_joined) + 0.5
+            } else {
+                0.0
+            };
+            let proximity = match distance {
+                Some(d) if d <= NEAR_M => {
                     reasons.push(distance_text(d));
+                    1.5 * 0.5f64.powf(d / 3000.0)
                 }
-            }
-            score += (1.0 + h.yesterday_messages as f64).ln() * 0.15 + (1.0 + h.active_members as f64).ln() * 0.25;
+                _ => 0.0,
+            };
+            let activity =
+                (1.0 + h.yesterday_messages as f64).ln() * 0.15 + (1.0 + h.active_members as f64).ln() * 0.25;
+            let score = social + interest + proximity + activity;
+            let parts = json!({
+                "formula": "social + interest + proximity + activity",
+                "social": {"friends_in_group": friends, "formula": "3 ln(1 + friends) + 1 when any", "value": round(social)},
+                "interest": {
+                    "joined_in_category": affinity,
+                    "joined": total_joined,
+                    "formula": "2 * joined_in_category / joined + 0.5 when any",
+                    "value": round(interest),
+                },
+                "proximity": {
+                    "distance_m": distance.map(|d| (d * 10.0).round() / 10.0),
+                    "formula": "1.5 * 0.5^(m / 3000) within 10 km",
+                    "value": round(proximity),
+                },
+                "activity": {
+                    "yesterday_messages": h.yesterday_messages,
+                    "active_members": h.active_members,
+                    "formula": "0.15 ln(1 + messages) + 0.25 ln(1 + active)",
+                    "value": round(activity),
+                },
+            });
             if h.active_members >= 5 || h.yesterday_messages >= 50 {
                 reasons.push(format!("{}人活跃", h.active_members));
             }
             if reasons.is_empty() {
                 reasons.push("热门群聊".to_string());
             }
-            Some(Scored { id, category: h.category, distance_m: distance, reasons, score })
+            Some(Scored { id, category: h.category, distance_m: distance, reasons, score, parts })
         })
         .collect();
     scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
@@ -151,7 +184,8 @@ pub fn recommend(
         .into_iter()
         .filter_map(|s| {
             let group = catalog.get(s.id)?.clone();
-            Some(Recommendation { group, distance_m: s.distance_m, reasons: s.reasons, score: s.score })
+            let explain = Explain { score: s.score, parts: s.parts };
+            Some(Recommendation { group, distance_m: s.distance_m, reasons: s.reasons, score: s.score, explain })
         })
         .collect()
 }
@@ -174,10 +208,14 @@ fn diversify(sorted: Vec<Scored>, limit: usize) -> Vec<Scored> {
         out.push(r);
     }
     // Deferred groups may only fill places after the first ten.
-    for r in deferred {
+    for mut r in deferred {
         if out.len() >= limit || out.len() < 10 {
             break;
         }
+        r.parts["diversity"] = json!(format!(
+            "moved below the first ten: {PER_CATEGORY} of its category rank above it there, so it comes after \
+             higher scores"
+        ));
         out.push(r);
     }
     out

@@ -11,6 +11,7 @@ pub mod schema;
 pub mod search;
 pub mod searcher;
 pub mod segments;
+pub mod terms;
 pub mod text;
 
 use std::collections::HashMap;
@@ -89,6 +90,11 @@ pub struct Generation {
 pub struct Engine {
     pub catalog: RwLock<Catalog>,
     generation: ArcSwap<Generation>,
+    /// Synonyms, related terms and noise words (`data/related_terms.txt`), swapped whole on
+    /// a reload.
+    terms: ArcSwap<terms::RelatedTerms>,
+    /// The gazetteer and category list, to tell place words in queries.
+    ctx: Arc<crate::store::StoreContext>,
     wake: (Mutex<bool>, Condvar),
     applied_seq: AtomicI64,
     committed_seq: AtomicI64,
@@ -162,6 +168,8 @@ impl Engine {
                 weights,
             )),
             generation: ArcSwap::from_pointee(gen),
+            terms: ArcSwap::from_pointee(terms::RelatedTerms::from_data_dir(&crate::config::data_dir())),
+            ctx: store.ctx.clone(),
             wake: (Mutex::new(false), Condvar::new()),
             applied_seq: AtomicI64::new(start_seq),
             committed_seq: AtomicI64::new(start_seq),
@@ -185,6 +193,21 @@ impl Engine {
             cv.notify_all();
         })?;
         Ok(engine)
+    }
+
+    /// The related terms searches expand with now.
+    pub fn terms(&self) -> Arc<terms::RelatedTerms> {
+        self.terms.load_full()
+    }
+
+    /// Whether a query word names a province, city or district.
+    pub fn is_place(&self, word: &str) -> bool {
+        !self.ctx.gazetteer.resolve(word).is_empty()
+    }
+
+    /// Serves these related terms from the next search on.
+    pub fn set_terms(&self, terms: terms::RelatedTerms) {
+        self.terms.store(Arc::new(terms));
     }
 
     /// The generation serving reads now.

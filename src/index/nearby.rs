@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::catalog::Catalog;
 use super::searcher::{page_after, MAX_DEPTH};
 use crate::config::RankingWeights;
-use crate::ranking;
+use crate::ranking::{self, Explain};
 use crate::store::GroupRow;
 
 /// How nearby orders its results.
@@ -35,6 +35,8 @@ pub struct NearbyQuery {
     pub limit: usize,
     /// For `Blend`, the groups earlier pages showed (sorted), as `SearchQuery::seen`.
     pub seen: Vec<i64>,
+    /// For `Blend`: explain each hit's score (`explain=true`).
+    pub explain: bool,
 }
 
 /// One page of nearby results: (distance in metres, group).
@@ -43,6 +45,8 @@ pub struct NearbyPage {
     pub total: usize,
     pub hits: Vec<(f64, Arc<GroupRow>)>,
     pub has_more: bool,
+    /// With `NearbyQuery::explain` and `Blend`, the explanation of each hit, in order.
+    pub explains: Vec<Explain>,
 }
 
 /// The discoverable groups within the radius, exactly, nearest first (or blended).
@@ -60,7 +64,7 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
                 _ => None,
             };
             let (ids, has_more) = catalog.nearest(nq.origin, nq.radius_m, category, after, nq.limit);
-            NearbyPage { total, hits: to_rows(ids), has_more }
+            NearbyPage { total, hits: to_rows(ids), has_more, explains: Vec::new() }
         }
         NearbySort::Blend => {
             let all = catalog.within_ids(lat, lon, nq.radius_m, category);
@@ -82,7 +86,20 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
                 |a, b| score(b).total_cmp(&score(a)).then(a.1.cmp(&b.1)),
             );
             let end = offset + nq.limit;
-            NearbyPage { total, hits: to_rows(ids), has_more: end < total && end < MAX_DEPTH }
+            let hits = to_rows(ids);
+            // The score explained is the one the page was ordered by: the catalog's
+            // quality times the proximity.
+            let explains = if nq.explain {
+                hits.iter()
+                    .map(|(d, g)| {
+                        let quality = catalog.hot(g.id).map_or(1.0, |h| h.quality);
+                        ranking::explain_nearby(g, quality, *d, weights)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            NearbyPage { total, hits, has_more: end < total && end < MAX_DEPTH, explains }
         }
     }
 }

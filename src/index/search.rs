@@ -3,11 +3,12 @@
 //! blended ranking over the in-memory catalog.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use serde_json::{json, Value};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::query::{EnableScoring, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
@@ -17,11 +18,12 @@ use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilt
 use super::schema::Fields;
 use super::searcher::{page_after, MAX_DEPTH};
 use super::segments::{Near, SegmentData, Segments, WordMatch, FLAG_OPEN, FLAG_ROOM};
+use super::terms::{Kind, RelatedTerms};
 use super::text;
 use super::{Engine, Generation};
 use crate::config::RankingWeights;
 use crate::geo::{haversine_m, AreaPrefix};
-use crate::ranking;
+use crate::ranking::{self, Explain};
 use crate::store::GroupRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,11 @@ pub struct SearchQuery {
     /// while writes streamed in is never shown twice. On a quiet index they are exactly
     /// the first `offset`, and the page is the plain slice after them.
     pub seen: Vec<i64>,
+    /// Whether each hit carries the explanation of its rank (`explain=true`).
+    pub explain: bool,
+    /// Whether words also find their synonyms, related terms and typo corrections
+    /// (`terms.rs`); off only to measure what that costs.
+    pub expand: bool,
 }
 
 impl SearchQuery {
@@ -67,6 +74,8 @@ impl SearchQuery {
             offset: 0,
             limit: 20,
             seen: Vec::new(),
+            explain: false,
+            expand: true,
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct Hit {
     pub group: Arc<GroupRow>,
     pub distance_m: Option<f64>,
     pub highlight: Option<String>,
+    /// With `SearchQuery::explain`: why the hit sits where it does.
+    pub explain: Option<Explain>,
 }
 
 /// One page of results.
@@ -102,6 +113,12 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
         (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic)))
     };
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
+    if fields == Reach::NameOnly {
+        return labelled_clauses(f, word, fields)
+            .into_iter()
+            .map(|(_, q)| -> (Occur, Box<dyn Query>) { (Occur::Should, q) })
+            .collect();
+    }
     let mut clauses = vec![basic(f.all, word)];
     if cjk_len == word.chars().count() && cjk_len >= 2 {
         let (full, _) = text::pinyin_of(word);
@@ -120,14 +137,39 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
     clauses
 }
 
+/// Which part of a group a clause of `word_clauses` matches, as an explanation names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clause {
+    /// The place, city, district or category label.
+    Place,
+    /// A whole word of the name.
+    Name,
+    /// Any part of the name (bigrams, n-grams, a bigram phrase).
+    NameInfix,
+    /// One character of the name, or the start of a Latin word in it.
+    NameCharacter,
+    /// The pinyin of the name: full, initials, or the pinyin of a Chinese query word
+    /// (a homophone).
+    Pinyin,
+    /// The description or announcement.
+    Description,
+}
+
 /// The query for one word: any field may match it, with boosts by field.
 fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
+    labelled_clauses(f, word, fields).into_iter().map(|(_, q)| (Occur::Should, q)).collect()
+}
+
+/// `word_clauses`, each with the part of a group it matches.
+fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<dyn Query>)> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Should, term_query(f.place, word, 2.0)), (Occur::Should, term_query(f.name, word, 3.0))];
+    let mut clauses: Vec<(Clause, Box<dyn Query>)> = vec![(Clause::Name, term_query(f.name, word, 3.0))];
+    if fields != Reach::NameOnly {
+        clauses.insert(0, (Clause::Place, term_query(f.place, word, 2.0)));
+    }
     if fields == Reach::WithDescriptions {
-        clauses.push((Occur::Should, term_query(f.body, word, 0.4)));
+        clauses.push((Clause::Description, term_query(f.body, word, 0.4)));
     }
     if all_cjk && cjk_len >= 2 {
         // Any substring of a name: its bigrams in a row.
@@ -139,21 +181,21 @@ fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Qu
         } else {
             Box::new(PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()))
         };
-        clauses.push((Occur::Should, Box::new(BoostQuery::new(q, 2.0))));
+        clauses.push((Clause::NameInfix, Box::new(BoostQuery::new(q, 2.0))));
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
-        if !full.is_empty() {
-            clauses.push((Occur::Should, term_query(f.name_py, &full, 0.3)));
+        if !full.is_empty() && fields != Reach::NameOnly {
+            clauses.push((Clause::Pinyin, term_query(f.name_py, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
-        clauses.push((Occur::Should, term_query(f.name_ch, word, 1.5)));
+        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Occur::Should, term_query(f.name_py, word, 1.2)));
-        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
-        clauses.push((Occur::Should, term_query(f.name_ch, word, 0.8)));
+        clauses.push((Clause::Pinyin, term_query(f.name_py, word, 1.2)));
+        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
+        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
-        clauses.push((Occur::Should, term_query(f.name_bi, word, 1.0)));
+        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
     }
     clauses
 }
@@ -165,6 +207,10 @@ fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Qu
 enum Reach {
     Names,
     WithDescriptions,
+    /// The characters of names only: what a word stands for (a synonym, a related term,
+    /// a typo's correction) is looked for where people name groups, not in places,
+    /// category labels or descriptions (健身 for 撸铁 is not every sports group).
+    NameOnly,
 }
 
 /// Documents matching the word, scored: one flat union of its term clauses, which is what
@@ -178,7 +224,14 @@ fn word_query(f: &Fields, word: &str, reach: Reach) -> Box<dyn Query> {
 struct Candidate {
     id: i64,
     tier: u32,
-    score: f32,
+    /// The text score the blend used, and the word whose pass gave it (`FIXED`: the
+    /// group holds every word and ranks by quality, or there is no text).
+    text: f32,
+    by: u16,
+    /// text × quality × proximity.
+    blend: f32,
+    /// What a relevance list is ordered by: `ranking::rank_key(tier, blend)`.
+    key: f64,
     distance_m: Option<f64>,
     yesterday_messages: u32,
     active_members: u32,
@@ -188,7 +241,7 @@ struct Candidate {
 fn compare(sort: SortBy, a: &Candidate, b: &Candidate) -> Ordering {
     let by_id = a.id.cmp(&b.id);
     match sort {
-        SortBy::Relevance => b.tier.cmp(&a.tier).then(b.score.total_cmp(&a.score)).then(by_id),
+        SortBy::Relevance => b.key.total_cmp(&a.key).then(by_id),
         SortBy::Distance => {
             a.distance_m.unwrap_or(f64::INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::INFINITY)).then(by_id)
         }
@@ -321,18 +374,79 @@ impl Ord for OrderedScore {
 fn count_weights(
     searcher: &tantivy::Searcher,
     f: &Fields,
-    words: &[String],
+    terms: &[QueryTerm],
     reach: Reach,
 ) -> tantivy::Result<Vec<Vec<Box<dyn Weight>>>> {
-    words
+    terms
         .iter()
-        .map(|w| {
-            count_clauses(f, w, reach)
+        .map(|t| {
+            count_clauses(f, &t.text, if t.kind == Kind::Exact { reach } else { Reach::NameOnly })
                 .into_iter()
                 .map(|(_, q)| q.weight(EnableScoring::disabled_from_searcher(searcher)))
                 .collect()
         })
         .collect()
+}
+
+/// What a query word is to the tier: what the group is about, where it is, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Interest,
+    /// A province, city or district the gazetteer knows.
+    Place,
+    /// A noise word of the related-terms file (周末, 约).
+    Noise,
+}
+
+/// What a group's tier is made of, in the order it counts: the interest words it holds as
+/// typed, then the place words held as typed, then the points of how it holds the
+/// interest and place words (`Kind::points`: as typed or by a synonym 3, by a typo
+/// correction 2, by a related term 1), then the noise words it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TierParts {
+    interests: u32,
+    places: u32,
+    points: u32,
+    noise: u32,
+}
+
+impl TierParts {
+    fn of(roles: &[Role], best: &[Option<Kind>]) -> TierParts {
+        let mut t = TierParts::default();
+        for (role, kind) in roles.iter().zip(best) {
+            let Some(kind) = kind else { continue };
+            match role {
+                Role::Noise => t.noise += u32::from(*kind == Kind::Exact),
+                _ => {
+                    t.points += kind.points();
+                    if *kind == Kind::Exact {
+                        if *role == Role::Place {
+                            t.places += 1;
+                        } else {
+                            t.interests += 1;
+                        }
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    /// One whole number that orders as the parts do, for a query of `len` words.
+    fn tier(&self, len: u32) -> u32 {
+        ((self.interests * (len + 1) + self.places) * (3 * len + 1) + self.points) * (len + 1) + self.noise
+    }
+}
+
+/// One term of an expanded query: a word as typed, or a word it stands for (`terms.rs`).
+#[derive(Debug, Clone)]
+struct QueryTerm {
+    text: String,
+    /// The query word it stands for.
+    word: usize,
+    kind: Kind,
+    /// Its text scores count this much (`RankingWeights::synonym`, `typo`, `related`).
+    weight: f32,
 }
 
 /// At most this many admitted documents, a word's candidates are all of them, each scored
@@ -345,14 +459,16 @@ enum Pass {
     Scored(Vec<(Score, DocAddress)>),
     /// A pruned top-N pass over the index, for the word.
     Pruned(String, Box<dyn Query>),
+    /// Every admitted document, to be scored when first needed.
+    Unscored(Box<dyn Query>),
 }
 
 /// What the counting pass keeps of one segment for the page pass.
 struct SegmentMatch {
     data: Arc<SegmentData>,
-    /// Each word's match set (deleted documents included).
-    words: Vec<Arc<WordMatch>>,
-    /// Per word, its admitted documents in doc order, while it has at most `EXHAUSTIVE`.
+    /// Each term's match set (deleted documents included).
+    terms: Vec<Arc<WordMatch>>,
+    /// Per term, its admitted documents in doc order, while it has at most `EXHAUSTIVE`.
     admitted: Vec<Vec<DocId>>,
 }
 
@@ -360,7 +476,13 @@ struct SegmentMatch {
 struct Run<'a> {
     sq: &'a SearchQuery,
     weights: &'a RankingWeights,
+    /// The query's words as typed.
     words: Vec<String>,
+    /// What each word is to the tier: an interest, a place, or noise.
+    roles: Vec<Role>,
+    /// The words as typed (the first `words.len()`, in word order), then what they stand
+    /// for, in order of priority: by kind, then by word.
+    terms: Vec<QueryTerm>,
     gen: &'a Generation,
     searcher: &'a tantivy::Searcher,
     catalog: &'a Catalog,
@@ -371,7 +493,7 @@ struct Run<'a> {
     reach: Reach,
     segments: Vec<SegmentMatch>,
     facets: [u64; 256],
-    /// Admitted documents per word, across segments.
+    /// Admitted documents per term, across segments.
     admitted: Vec<usize>,
     ordered: Vec<Candidate>,
     seen: HashSet<i64, ahash::RandomState>,
@@ -384,18 +506,28 @@ impl Run<'_> {
         let sq = self.sq;
         // Built on the first segment that has not cached a word's set.
         let mut word_weights: Option<Vec<Vec<Box<dyn Weight>>>> = None;
-        let reach_tag = if self.reach == Reach::Names { "n" } else { "d" };
-        let keys: Vec<String> = self.words.iter().map(|w| format!("{reach_tag}:{w}")).collect();
+        let keys: Vec<String> = (0..self.terms.len())
+            .map(|t| {
+                let tag = match self.reach_of(t) {
+                    Reach::Names => "n",
+                    Reach::WithDescriptions => "d",
+                    Reach::NameOnly => "o",
+                };
+                format!("{tag}:{}", self.terms[t].text)
+            })
+            .collect();
         // For relevance, counted from the index's columns (as of the last commit, at most
         // half a second behind the store); the plain sorts need every candidate's keys from
         // the catalog anyway.
         let relevance = sq.sort == SortBy::Relevance;
         let several = self.words.len() > 1;
-        // Without area, room, open-join or radius filters, the words' own facets add up to
-        // the count (less their intersection's, for two words).
+        // Whether the terms are the words as typed, nothing else.
+        let plain = self.terms.len() == self.words.len();
+        // Without area, room, open-join or radius filters, the terms' own facets add up to
+        // the count (less their intersection's, for two).
         let unfiltered = relevance && self.filter.without_category_admits_all();
         self.facets = [0; 256];
-        self.admitted = vec![0; self.words.len()];
+        self.admitted = vec![0; self.terms.len()];
         self.ordered.clear();
         self.seen.clear();
         self.segments.clear();
@@ -407,14 +539,14 @@ impl Run<'_> {
                 word_sets.push(data.word(key, reader, || {
                     let weights = match &mut word_weights {
                         Some(w) => w,
-                        none => none.insert(count_weights(self.searcher, &self.gen.fields, &self.words, self.reach)?),
+                        none => none.insert(count_weights(self.searcher, &self.gen.fields, &self.terms, self.reach)?),
                     };
                     Bits::of(&weights[i], reader)
                 })?);
             }
             let bits: Vec<&Bits> = word_sets.iter().map(|w| &*w.bits).collect();
             let alive = reader.alive_bitset();
-            let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.words.len()];
+            let mut lists: Vec<Vec<DocId>> = vec![Vec::new(); self.terms.len()];
             let (catalog, wanted, weights) = (self.catalog, self.wanted, self.weights);
             let (facets, admitted, ordered) = (&mut self.facets, &mut self.admitted, &mut self.ordered);
             let filter = self.filter.for_segment(&data);
@@ -423,12 +555,12 @@ impl Run<'_> {
                 for w in &word_sets {
                     facets.iter_mut().zip(w.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
                 }
-                if several {
+                if bits.len() == 2 {
                     for_each_in_intersection(&bits, |doc| {
                         if alive.is_none_or(|a| a.is_alive(doc)) {
                             let category = data.category(doc);
                             facets[category as usize] -= 1;
-                            if wanted.is_none_or(|c| c == category) {
+                            if several && plain && wanted.is_none_or(|c| c == category) {
                                 every.push(data.ids[doc as usize]);
                             }
                         }
@@ -452,7 +584,7 @@ impl Run<'_> {
                         let Some(hot) = catalog.hot(id) else { return };
                         let Some(distance_m) = admits(sq, hot) else { return };
                         if wanted.is_none_or(|c| c == hot.category) {
-                            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+                            ordered.push(candidate(id, hot, 0, (1.0, FIXED), distance_m, weights));
                         }
                         hot.category
                     };
@@ -486,14 +618,14 @@ impl Run<'_> {
                 }
             }
             // The two-word count above walked the intersection already.
-            if relevance && several && !(unfiltered && bits.len() <= 2) {
-                for_each_in_intersection(&bits, |doc| {
+            if relevance && several && !(unfiltered && bits.len() <= 2 && plain) {
+                for_each_in_intersection(&bits[..self.words.len()], |doc| {
                     if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
                         every.push(data.ids[doc as usize]);
                     }
                 });
             }
-            self.segments.push(SegmentMatch { data, words: word_sets, admitted: lists });
+            self.segments.push(SegmentMatch { data, terms: word_sets, admitted: lists });
         }
         if several {
             self.take_every(every);
@@ -515,19 +647,25 @@ impl Run<'_> {
             }
             ids = ranked.into_iter().map(|(_, id)| id).collect();
         }
-        let tier = self.words.len() as u32;
+        let tier = self.every_tier();
         for id in ids {
             let Some(hot) = self.catalog.hot(id) else { continue };
             let Some(distance_m) = admits(self.sq, hot) else { continue };
             if self.wanted.is_none_or(|c| c == hot.category) && self.seen.insert(id) {
-                self.ordered.push(candidate(id, hot, tier, 1.0, distance_m, self.weights));
+                self.ordered.push(candidate(id, hot, tier, (1.0, FIXED), distance_m, self.weights));
             }
         }
     }
 
-    /// Adds one scored document as a candidate, once.
-    fn consider(&mut self, segment_ord: usize, doc: DocId, score: Score) {
+    /// Adds one document scored by `term`'s pass as a candidate, once. Its text score is
+    /// the one of its first term (in priority order) that holds it, whatever pass saw it
+    /// first: so its place in the order does not depend on how deep each pass went, and a
+    /// group outside that term's pool scores at most the pool's lowest.
+    fn consider(&mut self, segment_ord: usize, doc: DocId, score: Score, term: usize) {
         let seg = &self.segments[segment_ord];
+        if seg.terms.iter().position(|t| t.bits.contains(doc)) != Some(term) {
+            return;
+        }
         let id = seg.data.ids[doc as usize];
         if !self.seen.insert(id) {
             return;
@@ -537,11 +675,19 @@ impl Run<'_> {
         if self.wanted.is_some_and(|c| c != hot.category) {
             return;
         }
-        // How many of the words' match sets hold the group; holding every word ranks by
+        // How the group holds each word; holding every word (of several) as typed ranks by
         // quality alone, as `take_every` does.
-        let tier = seg.words.iter().filter(|w| w.bits.contains(doc)).count().max(1) as u32;
-        let score = if tier > 1 && tier as usize == self.words.len() { 1.0 } else { score };
-        self.ordered.push(candidate(id, hot, tier, score, distance_m, self.weights));
+        let mut best: Vec<Option<Kind>> = vec![None; self.words.len()];
+        for (t, set) in seg.terms.iter().enumerate() {
+            if set.bits.contains(doc) {
+                let q = &self.terms[t];
+                best[q.word] = Some(best[q.word].map_or(q.kind, |k| k.min(q.kind)));
+            }
+        }
+        let tier = self.tier(&best);
+        let every = self.words.len() > 1 && best.iter().all(|k| *k == Some(Kind::Exact));
+        let text = if every { (1.0, FIXED) } else { (score * self.terms[term].weight, term as u16) };
+        self.ordered.push(candidate(id, hot, tier, text, distance_m, self.weights));
     }
 
     /// The candidates for a relevance page: per word, every admitted document scored where
@@ -555,35 +701,23 @@ impl Run<'_> {
             return Ok(());
         }
         let f = &self.gen.fields;
-        let mut passes: Vec<Pass> = Vec::new();
-        for i in 0..self.words.len() {
+        let mut passes: Vec<(usize, Pass)> = Vec::new();
+        for i in 0..self.terms.len() {
             if self.admitted[i] == 0 {
                 continue;
             }
-            let query = word_query(f, &self.words[i], self.reach);
+            let reach = self.reach_of(i);
+            let query = word_query(f, &self.terms[i].text, reach);
             if self.admitted[i] > EXHAUSTIVE {
-                passes.push(Pass::Pruned(self.words[i].clone(), query));
+                passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), query)));
                 continue;
             }
-            // Few enough to score each where it lies.
-            let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
-            let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[i]);
-            for ord in 0..self.segments.len() {
-                let docs = std::mem::take(&mut self.segments[ord].admitted[i]);
-                if docs.is_empty() {
-                    continue;
-                }
-                let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
-                for doc in docs {
-                    if scorer.doc() < doc {
-                        scorer.seek(doc);
-                    }
-                    let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
-                    scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
-                }
+            if i >= self.words.len() {
+                // What a word stands for is scored only if the page needs it.
+                passes.push((i, Pass::Unscored(query)));
+                continue;
             }
-            scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            passes.push(Pass::Scored(scored));
+            passes.push((i, Pass::Scored(self.score_each(i, query.as_ref())?)));
         }
         // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
         // whatever page asked: a page is taken from a pool once no document outside it
@@ -592,15 +726,28 @@ impl Run<'_> {
         let mut n = (need * 3).clamp(100, MAX_DEPTH);
         loop {
             let mut exhausted = true;
-            // The best text score a document outside the pool can have.
-            let mut outside: Score = 0.0;
-            for pass in &passes {
+            // Per term, the best text score a document outside its pool can have (`None`:
+            // the pool holds all of the term's documents).
+            let mut outside: Vec<Option<Score>> = vec![None; self.terms.len()];
+            for (term, pass) in passes.iter_mut() {
+                // A term whose groups all rank below `need` groups already found is not
+                // needed for the page (nor for any page up to it): its groups stay out of
+                // the pool, and they cannot outrank its last.
+                if *term >= self.words.len() && self.filled_above(need, self.bound_tier(*term)) {
+                    outside[*term] = Some(Score::INFINITY);
+                    continue;
+                }
+                if let Pass::Unscored(query) = pass {
+                    let scored = self.score_each(*term, query.as_ref())?;
+                    *pass = Pass::Scored(scored);
+                }
                 let top = match pass {
+                    Pass::Unscored(_) => unreachable!("scored above"),
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
                     Pass::Pruned(word, query) => {
                         let key = format!(
-                            "{word}|{:?}|{n}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-                            self.reach, self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
+                            "{word}|{n}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+                            self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
                         );
                         let generation = self.searcher.generation().generation_id();
                         let top = self.gen.segments.pass(generation, &key, || {
@@ -611,7 +758,7 @@ impl Run<'_> {
                                     k: n,
                                     filter,
                                     segments: &self.gen.segments,
-                                    key: format!("{word}|{:?}", self.reach),
+                                    key: word.clone(),
                                     generation,
                                 },
                             )
@@ -621,13 +768,13 @@ impl Run<'_> {
                 };
                 if top.len() >= n {
                     exhausted = false;
-                    outside = outside.max(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
+                    outside[*term] = Some(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
                 }
                 for (score, addr) in top {
-                    self.consider(addr.segment_ord as usize, addr.doc_id, score);
+                    self.consider(addr.segment_ord as usize, addr.doc_id, score, *term);
                 }
             }
-            if exhausted || n >= MAX_DEPTH || self.settled(need, outside) {
+            if exhausted || n >= MAX_DEPTH || self.settled(need, &outside) {
                 break;
             }
             n = (n * 4).min(MAX_DEPTH);
@@ -635,25 +782,91 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Whether the best `need` candidates are final: none outside the pool, whose text
-    /// scores are at most `outside`, could rank above the last of them. Groups holding
-    /// every word (of several) are all in the pool and rank first. Of one or two words,
-    /// any other group outside holds one word, seen by one pass only, and its blend is at
-    /// most `outside` times the best quality there is (proximity only lowers it). With
-    /// more words, a partial match's score depends on which pass saw it first, so only
-    /// the pool of the deepest page settles it.
-    fn settled(&mut self, need: usize, outside: Score) -> bool {
+    /// Scores every admitted document of a term where it lies, best first.
+    fn score_each(&mut self, term: usize, query: &dyn Query) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
+        let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[term]);
+        for ord in 0..self.segments.len() {
+            let docs = std::mem::take(&mut self.segments[ord].admitted[term]);
+            if docs.is_empty() {
+                continue;
+            }
+            let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
+            for doc in docs {
+                if scorer.doc() < doc {
+                    scorer.seek(doc);
+                }
+                let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
+                scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
+            }
+        }
+        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored)
+    }
+
+    /// Whether at least `need` candidates have a tier above `tier`.
+    fn filled_above(&self, need: usize, tier: u32) -> bool {
+        self.ordered.iter().filter(|c| c.tier > tier).take(need).count() >= need
+    }
+
+    /// Whether the best `need` candidates are final: no group outside the pool could rank
+    /// above the last of them. Groups holding every word (of several) as typed are all in
+    /// the pool and rank first. Any other group outside is scored by its first term, whose
+    /// pool it is not in: its text score is at most that pool's lowest (`outside`), its
+    /// blend at most that times the term's weight and the best quality there is (proximity
+    /// only lowers it), and its tier at most what a group holding that term and every
+    /// later one would have.
+    fn settled(&mut self, need: usize, outside: &[Option<Score>]) -> bool {
         if need == 0 || self.ordered.len() < need {
             return false;
         }
         let sort = self.sq.sort;
         self.ordered.select_nth_unstable_by(need - 1, |a, b| compare(sort, a, b));
-        let last = &self.ordered[need - 1];
-        let len = self.words.len() as u32;
-        if len > 1 && last.tier == len {
+        let last = self.ordered[need - 1];
+        let every = self.every_tier();
+        let several = self.words.len() > 1;
+        if several && last.tier >= every {
             return true;
         }
-        len <= 2 && last.score > outside * self.catalog.top_quality()
+        let top = self.catalog.top_quality();
+        outside.iter().enumerate().all(|(t, bound)| {
+            let Some(score) = bound else { return true };
+            let mut tier = self.bound_tier(t);
+            if several && tier >= every {
+                tier = every - 1;
+            }
+            tier < last.tier || (tier == last.tier && last.blend > score * self.terms[t].weight * top)
+        })
+    }
+
+    /// Where a term is looked for: the words as typed at the run's reach, what they stand
+    /// for in names only.
+    fn reach_of(&self, term: usize) -> Reach {
+        if self.terms[term].kind == Kind::Exact {
+            self.reach
+        } else {
+            Reach::NameOnly
+        }
+    }
+
+    /// The tier of a group holding each word as `best` says (`None`: not at all).
+    fn tier(&self, best: &[Option<Kind>]) -> u32 {
+        TierParts::of(&self.roles, best).tier(self.words.len() as u32)
+    }
+
+    /// The tier of a group holding every word as typed.
+    fn every_tier(&self) -> u32 {
+        self.tier(&vec![Some(Kind::Exact); self.words.len()])
+    }
+
+    /// The best tier of a group whose first term (in priority order) is `term`: it holds
+    /// none before it.
+    fn bound_tier(&self, term: usize) -> u32 {
+        let mut best: Vec<Option<Kind>> = vec![None; self.words.len()];
+        for q in &self.terms[term..] {
+            best[q.word] = Some(best[q.word].map_or(q.kind, |k| k.min(q.kind)));
+        }
+        self.tier(&best)
     }
 
     fn total(&self) -> usize {
@@ -682,6 +895,10 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     }
     let gen = engine.generation();
     let searcher = gen.reader.searcher();
+    let mut known_typos = Typos::new();
+    if sq.expand {
+        words = typo_parts(&searcher, &gen.fields, text::query_parts(&sq.q), &mut known_typos)?;
+    }
     // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
     if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
         let joined = words.concat();
@@ -689,6 +906,21 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
             words = vec![joined];
         }
     }
+    let related = engine.terms();
+    let words = related.join_known(words);
+    let roles: Vec<Role> = words
+        .iter()
+        .map(|w| {
+            if related.is_noise(w) {
+                Role::Noise
+            } else if engine.is_place(w) {
+                Role::Place
+            } else {
+                Role::Interest
+            }
+        })
+        .collect();
+    let terms = query_terms(&searcher, &gen.fields, &related, &words, weights, sq.expand, &mut known_typos)?;
     let catalog = engine.catalog.read();
     let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
     let near = match (sq.origin, sq.radius_m) {
@@ -699,6 +931,8 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         sq,
         weights,
         words,
+        roles,
+        terms,
         gen: &gen,
         searcher: &searcher,
         catalog: &catalog,
@@ -724,8 +958,169 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         run.rank()?;
     }
     let page = page_after(run.ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
-    Ok(finish(&catalog, sq, &run.words, total, page, &run.facets))
+    let explainer = Explainer {
+        index: Some((&searcher, &gen.fields)),
+        words: &run.words,
+        roles: &run.roles,
+        terms: &run.terms,
+        reach: run.reach,
+        weights,
+        sort: sq.sort,
+    };
+    let marked: Vec<String> = run.terms.iter().map(|t| t.text.clone()).collect();
+    Ok(finish(&catalog, sq, &marked, total, page, &run.facets, sq.explain.then_some(&explainer)))
 }
+
+/// At most this many terms stand for one word besides itself.
+const MAX_EXPANSIONS: usize = 8;
+
+/// A word of three or four characters found in at most this many groups as typed may be a
+/// typo: it also finds the words one character away that the index holds.
+const TYPO_RARE: u64 = 2;
+
+/// The query's terms: each word as typed, then (with `expand`) the words it stands for:
+/// its synonyms and related terms from the file, or for a rare Chinese word of three or
+/// four characters, the words one character away (a typo). Noise words stand for nothing
+/// else. Terms after the words as typed are in priority order: by kind, then by word.
+fn query_terms(
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    related: &RelatedTerms,
+    words: &[String],
+    weights: &RankingWeights,
+    expand: bool,
+    known: &mut Typos,
+) -> tantivy::Result<Vec<QueryTerm>> {
+    let mut terms: Vec<QueryTerm> = words
+        .iter()
+        .enumerate()
+        .map(|(word, text)| QueryTerm { text: text.clone(), word, kind: Kind::Exact, weight: 1.0 })
+        .collect();
+    if !expand {
+        return Ok(terms);
+    }
+    for (word, text) in words.iter().enumerate() {
+        if related.is_noise(text) {
+            continue;
+        }
+        let mut found = related.expand(text);
+        let len = text.chars().count();
+        if found.is_empty() && (3..=text::NGRAM_MAX).contains(&len) && text.chars().all(text::is_cjk) {
+            let rare = searcher.doc_freq(&Term::from_field_text(f.all, text))? <= TYPO_RARE;
+            if rare {
+                found = typos(searcher, f, text, known)?.into_iter().map(|t| (t, Kind::Typo)).collect();
+            }
+        }
+        if found.is_empty() && len >= 5 && text.chars().all(|c| c.is_ascii_lowercase()) {
+            let rare = searcher.doc_freq(&Term::from_field_text(f.all, text))? <= TYPO_RARE;
+            if rare {
+                found = pinyin_start(searcher, f, text)?.into_iter().map(|t| (t, Kind::Start)).collect();
+            }
+        }
+        for (t, kind) in found.into_iter().take(MAX_EXPANSIONS) {
+            if terms.iter().any(|q| q.text == t) {
+                continue;
+            }
+            let weight = match kind {
+                Kind::Exact => 1.0,
+                Kind::Synonym => weights.synonym,
+                Kind::Typo => weights.typo,
+                Kind::Related | Kind::Start => weights.related,
+            };
+            terms.push(QueryTerm { text: t, word, kind, weight });
+        }
+    }
+    terms[words.len()..].sort_by_key(|t| (t.kind, t.word));
+    Ok(terms)
+}
+
+/// The longest start (three letters or more, shorter than the word) of a pinyin or
+/// initials word that the names' pinyin holds: wzrykh finds the 王者荣耀 (wzry) groups
+/// that are not 开黑 ones below those that are.
+fn pinyin_start(searcher: &tantivy::Searcher, f: &Fields, word: &str) -> tantivy::Result<Option<String>> {
+    for end in (3..word.len()).rev() {
+        let start = &word[..end];
+        if searcher.doc_freq(&Term::from_field_text(f.name_py, start))? > 0 {
+            return Ok(Some(start.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// Query words again, with a part of three or four Chinese characters that jieba split
+/// (车友汇 → 车友, 汇) taken whole when names hardly hold it and a typo's correction of
+/// it exists: the person meant one word.
+fn typo_parts(
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    parts: Vec<(String, Vec<String>)>,
+    known: &mut Typos,
+) -> tantivy::Result<Vec<String>> {
+    let mut out = Vec::with_capacity(parts.len());
+    for (part, words) in parts {
+        let len = part.chars().count();
+        let whole = words.len() > 1
+            && (3..=text::NGRAM_MAX).contains(&len)
+            && part.chars().all(text::is_cjk)
+            && searcher.doc_freq(&Term::from_field_text(f.all, &part))? <= TYPO_RARE
+            && !typos(searcher, f, &part, known)?.is_empty();
+        out.push(if whole { vec![part] } else { words });
+    }
+    Ok(text::words_of_parts(out))
+}
+
+/// At most this many corrections of one typo are searched.
+const MAX_TYPOS: usize = 2;
+
+/// Words of names one character away from `word` (one character changed, or two
+/// neighbours swapped), of the same length: those whose changed character sounds like the
+/// typed one first (the usual slip of a pinyin keyboard: 狼人沙 for 狼人杀), then by how many
+/// groups hold them. A correction that does not sound alike must be held by two groups.
+fn typos(searcher: &tantivy::Searcher, f: &Fields, word: &str, known: &mut Typos) -> tantivy::Result<Vec<String>> {
+    if let Some(found) = known.get(word) {
+        return Ok(found.clone());
+    }
+    let typed: Vec<char> = word.chars().collect();
+    let mut found: HashMap<String, u64> = HashMap::new();
+    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.name, word), 1, true);
+    let automaton = fuzzy.automaton()?;
+    // The whole words of names, not every n-gram of them: corrections are words people
+    // name groups with, and the dictionary walked is many times smaller.
+    for reader in searcher.segment_readers() {
+        let inverted = reader.inverted_index(f.name)?;
+        let mut stream = inverted.terms().search(&automaton).into_stream()?;
+        while stream.advance() {
+            let Ok(t) = std::str::from_utf8(stream.key()) else { continue };
+            if t.chars().count() == typed.len() && t != word {
+                *found.entry(t.to_string()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    let mut ranked: Vec<(bool, u64, String)> = found
+        .into_iter()
+        .map(|(t, n)| {
+            let chars: Vec<char> = t.chars().collect();
+            let changed: Vec<usize> = (0..typed.len()).filter(|i| chars[*i] != typed[*i]).collect();
+            let alike = match changed.as_slice() {
+                [i] => text::sounds_alike(typed[*i], chars[*i]),
+                _ => true,
+            };
+            (alike, n, t)
+        })
+        .filter(|(alike, n, _)| *alike || *n >= 2)
+        .collect();
+    // A correction that sounds like the typed word beats any that does not.
+    if ranked.iter().any(|r| r.0) {
+        ranked.retain(|r| r.0);
+    }
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let found: Vec<String> = ranked.into_iter().take(MAX_TYPOS).map(|(_, _, t)| t).collect();
+    known.insert(word.to_string(), found.clone());
+    Ok(found)
+}
+
+/// The corrections of the typos one search looked up, by word.
+type Typos = HashMap<String, Vec<String>>;
 
 /// Whether a discoverable group passes the search's filters, other than the category;
 /// `Some(distance)` when it does (the distance only when the search gave a location).
@@ -748,18 +1143,25 @@ fn admits(sq: &SearchQuery, hot: &Hot) -> Option<Option<f64>> {
     Some(distance_m)
 }
 
+/// `Candidate::by` of a group whose text score is fixed at 1.
+const FIXED: u16 = u16::MAX;
+
 fn candidate(
     id: i64,
     hot: &Hot,
     tier: u32,
-    text_score: f32,
+    (text, by): (f32, u16),
     distance_m: Option<f64>,
     weights: &RankingWeights,
 ) -> Candidate {
+    let blend = ranking::blend(text, hot.quality, distance_m, weights);
     Candidate {
         id,
         tier,
-        score: ranking::blend(text_score, hot.quality, distance_m, weights),
+        text,
+        by,
+        blend,
+        key: ranking::rank_key(tier, blend),
         distance_m,
         yesterday_messages: hot.yesterday_messages,
         active_members: hot.active_members,
@@ -776,7 +1178,7 @@ fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page
         let Some(distance_m) = admits(sq, hot) else { return };
         facets[hot.category as usize] += 1;
         if wanted.is_none_or(|c| c == hot.category) {
-            ordered.push(candidate(id, hot, 0, 1.0, distance_m, weights));
+            ordered.push(candidate(id, hot, 0, (1.0, FIXED), distance_m, weights));
         }
     };
     match (sq.origin, sq.radius_m) {
@@ -795,7 +1197,9 @@ fn browse(catalog: &Catalog, weights: &RankingWeights, sq: &SearchQuery) -> Page
     }
     let total = ordered.len();
     let page = page_after(ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
-    finish(catalog, sq, &[], total, page, &facets)
+    let explainer =
+        Explainer { index: None, words: &[], roles: &[], terms: &[], reach: Reach::Names, weights, sort: sq.sort };
+    finish(catalog, sq, &[], total, page, &facets, sq.explain.then_some(&explainer))
 }
 
 /// Turns a page of candidates into hits with rows and highlights.
@@ -806,12 +1210,19 @@ fn finish(
     total: usize,
     page: Vec<Candidate>,
     facets: &[u64; 256],
+    explainer: Option<&Explainer<'_>>,
 ) -> Page {
     let hits = page
         .into_iter()
         .filter_map(|c| {
             let group = catalog.get(c.id)?.clone();
-            Some(Hit { highlight: text::highlight(&group.name, words), group, distance_m: c.distance_m })
+            let quality = catalog.quality(c.id).unwrap_or(1.0);
+            Some(Hit {
+                highlight: text::highlight(&group.name, words),
+                explain: explainer.map(|e| e.explain(&c, &group, quality)),
+                group,
+                distance_m: c.distance_m,
+            })
         })
         .collect();
     let facets = catalog
@@ -823,4 +1234,180 @@ fn finish(
         .collect();
     let end = sq.offset + sq.limit;
     Page { total, hits, facets, has_more: end < total && end < MAX_DEPTH }
+}
+
+/// What the explanation of a search's hits reads: the index (for which fields each term
+/// matched, and with what score) and the query as the search ran it.
+struct Explainer<'a> {
+    index: Option<(&'a tantivy::Searcher, &'a Fields)>,
+    words: &'a [String],
+    roles: &'a [Role],
+    terms: &'a [QueryTerm],
+    reach: Reach,
+    weights: &'a RankingWeights,
+    sort: SortBy,
+}
+
+impl Explainer<'_> {
+    /// The explanation of one hit: the number it was ordered by and its parts.
+    fn explain(&self, c: &Candidate, group: &GroupRow, quality: f32) -> Explain {
+        let matched: Vec<(Value, f32)> = self
+            .terms
+            .iter()
+            .map(|t| {
+                self.explain_term(&t.text, if t.kind == Kind::Exact { self.reach } else { Reach::NameOnly }, group)
+            })
+            .collect();
+        let held = |t: usize| matched[t].0.as_object().is_some_and(|m| !m.is_empty());
+        let mut best: Vec<Option<Kind>> = vec![None; self.words.len()];
+        for (t, q) in self.terms.iter().enumerate() {
+            if held(t) {
+                best[q.word] = Some(best[q.word].map_or(q.kind, |k| k.min(q.kind)));
+            }
+        }
+        let words: Vec<Value> = self
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let expansions: Vec<Value> = self
+                    .terms
+                    .iter()
+                    .enumerate()
+                    .filter(|(t, q)| q.word == i && q.kind != Kind::Exact && held(*t))
+                    .map(|(t, q)| {
+                        json!({
+                            "term": q.text,
+                            "kind": q.kind.name(),
+                            "weight": ranking::round(f64::from(q.weight)),
+                            "fields": matched[t].0,
+                            "score": ranking::round(f64::from(matched[t].1)),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "word": w,
+                    "role": match self.roles.get(i) {
+                        Some(Role::Place) => "place",
+                        Some(Role::Noise) => "noise",
+                        _ => "interest",
+                    },
+                    "held_as": best[i].map(Kind::name),
+                    "fields": matched[i].0,
+                    "score": ranking::round(f64::from(matched[i].1)),
+                    "expansions": expansions,
+                })
+            })
+            .collect();
+        let scored_by = match self.terms.get(c.by as usize) {
+            Some(t) if c.by != FIXED => {
+                json!({"term": t.text, "kind": t.kind.name(), "weight": ranking::round(f64::from(t.weight))})
+            }
+            _ => Value::Null,
+        };
+        let mut quality_parts = ranking::explain_quality(group, self.weights);
+        quality_parts["factor"] = json!(ranking::round(f64::from(quality)));
+        let (score, order) = match self.sort {
+            SortBy::Relevance => (c.key, "relevance: score, highest first"),
+            SortBy::Distance => (c.distance_m.unwrap_or(f64::INFINITY), "distance: score is metres, nearest first"),
+            SortBy::Activity => {
+                (f64::from(c.yesterday_messages), "activity: score is yesterday's messages, then active members")
+            }
+            SortBy::Newest => (c.created_at as f64, "newest: score is the creation time (Unix seconds)"),
+        };
+        let text_note = if c.by == FIXED && !self.words.is_empty() {
+            "the group holds every word as typed: text fixed at 1, ranked by quality and proximity"
+        } else if self.words.is_empty() {
+            "no text: text fixed at 1"
+        } else {
+            "BM25 of the term named by scored_by (the group's first term in priority order), summed over the \
+             fields it matched, times the term's weight"
+        };
+        let parts = TierParts::of(self.roles, &best);
+        Explain {
+            score,
+            parts: json!({
+                "order": order,
+                "formula": "score = tier + blend / (1 + blend); blend = text * quality * proximity",
+                "tier": {
+                    "value": c.tier,
+                    "words": self.words.len(),
+                    "words_held": best.iter().filter(|k| k.is_some()).count(),
+                    "words_as_typed": parts.interests + parts.places,
+                    "interest_words_as_typed": parts.interests,
+                    "place_words_as_typed": parts.places,
+                    "points": parts.points,
+                    "noise_words_as_typed": parts.noise,
+                    "formula": "((interest_words_as_typed * (words + 1) + place_words_as_typed) * (3 * words + 1) \
+                                + points) * (words + 1) + noise_words_as_typed; points: 3 an interest or place word \
+                                held as typed or by a synonym, 2 by a typo correction, 1 by a related term",
+                },
+                "text": {
+                    "score": ranking::round(f64::from(c.text)),
+                    "scored_by": scored_by,
+                    "note": text_note,
+                    "words": words,
+                },
+                "quality": quality_parts,
+                "proximity": ranking::explain_proximity(c.distance_m, self.weights),
+                "social": Value::Null,
+                "blend": ranking::round(f64::from(c.blend)),
+            }),
+        }
+    }
+
+    /// Which fields of the group one term matched, each with its part of the term's text
+    /// score, and that score.
+    fn explain_term(&self, word: &str, reach: Reach, group: &GroupRow) -> (Value, f32) {
+        let mut matched = serde_json::Map::new();
+        let mut total = 0.0f32;
+        if let Some((searcher, fields)) = self.index {
+            if let Some(addr) = doc_of(searcher, fields, group.id) {
+                for (clause, query) in labelled_clauses(fields, word, reach) {
+                    let Some(score) = clause_score(searcher, query.as_ref(), addr) else { continue };
+                    total += score;
+                    let name = clause_name(clause, word, group);
+                    let entry = matched.entry(name).or_insert(json!(0.0));
+                    *entry = json!(ranking::round(entry.as_f64().unwrap_or(0.0) + f64::from(score)));
+                }
+            }
+        }
+        (Value::Object(matched), total)
+    }
+}
+
+/// What an explanation calls the part of a group a clause matched.
+fn clause_name(clause: Clause, word: &str, group: &GroupRow) -> String {
+    match clause {
+        Clause::Place => {
+            let place = [group.place_name.as_deref(), group.city.as_deref(), group.district.as_deref()];
+            if place.into_iter().flatten().any(|p| text::normalize(p).contains(word)) {
+                "place"
+            } else {
+                "category"
+            }
+        }
+        Clause::Name => "name",
+        Clause::NameInfix => "name_infix",
+        Clause::NameCharacter => "name_character",
+        Clause::Pinyin if word.chars().any(text::is_cjk) => "homophone",
+        Clause::Pinyin if text::is_initials_of(&group.name, word) => "initials",
+        Clause::Pinyin => "pinyin",
+        Clause::Description => "description",
+    }
+    .to_string()
+}
+
+/// Where the live document of a group is.
+fn doc_of(searcher: &tantivy::Searcher, f: &Fields, id: i64) -> Option<DocAddress> {
+    let q = TermQuery::new(Term::from_field_u64(f.id, id as u64), IndexRecordOption::Basic);
+    let found = searcher.search(&q, &tantivy::collector::DocSetCollector).ok()?;
+    found.into_iter().next()
+}
+
+/// The score one clause gives a document, or `None` when it does not match it.
+fn clause_score(searcher: &tantivy::Searcher, query: &dyn Query, addr: DocAddress) -> Option<Score> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher)).ok()?;
+    let mut scorer = weight.scorer(searcher.segment_reader(addr.segment_ord), 1.0).ok()?;
+    (scorer.seek(addr.doc_id) == addr.doc_id).then(|| scorer.score())
 }

@@ -106,8 +106,13 @@ pub fn index_words(text: &str) -> Vec<String> {
 /// Query words: jieba's precise mode over each whitespace-separated part, so a query word
 /// is the unit that must match (海淀徒步 → 海淀, 徒步). Duplicates are dropped.
 pub fn query_words(query: &str) -> Vec<String> {
+    words_of_parts(query_parts(query).into_iter().map(|(_, words)| words))
+}
+
+/// The whitespace-separated parts of a query, folded, each with its words.
+pub fn query_parts(query: &str) -> Vec<(String, Vec<String>)> {
     let folded = normalize(query);
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for part in folded.split(|c: char| c.is_whitespace() || (!is_word_char(c) && !is_cjk(c))) {
         if part.is_empty() {
             continue;
@@ -116,10 +121,17 @@ pub fn query_words(query: &str) -> Vec<String> {
         for t in JIEBA.cut(part, true) {
             push_runs(t.word, &mut words);
         }
-        for w in words {
-            if !out.contains(&w) {
-                out.push(w);
-            }
+        out.push((part.to_string(), words));
+    }
+    out
+}
+
+/// The words of the parts in order, each once.
+pub fn words_of_parts(parts: impl IntoIterator<Item = Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in parts.into_iter().flatten() {
+        if !out.contains(&w) {
+            out.push(w);
         }
     }
     out
@@ -231,6 +243,12 @@ fn readings(c: char) -> Vec<&'static str> {
     out
 }
 
+/// Whether two characters share a reading (tones aside): 沙 and 杀 are both sha.
+pub fn sounds_alike(a: char, b: char) -> bool {
+    let ra = readings(a);
+    !ra.is_empty() && readings(b).iter().any(|r| ra.contains(r))
+}
+
 /// The most variants of one word's pinyin kept for characters with several readings
 /// (银行 is yinhang, not only yinxing).
 const MAX_VARIANTS: usize = 6;
@@ -269,6 +287,26 @@ pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
 /// Pinyin terms of a name: full pinyin and initials of every word and of every run of up
 /// to three neighbouring words, so huwaitubu and hwtb find 户外徒步俱乐部.
 pub fn pinyin_terms(name: &str) -> Vec<String> {
+    pinyin_spans(name).into_iter().flat_map(|(full, initials)| initials.into_iter().chain([full])).fold(
+        Vec::new(),
+        |mut out, t| {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+            out
+        },
+    )
+}
+
+/// Whether `word` is among the initials (not the full pinyin) of a name's pinyin terms.
+pub fn is_initials_of(name: &str, word: &str) -> bool {
+    let spans = pinyin_spans(name);
+    spans.iter().any(|(_, i)| i.as_deref() == Some(word)) && !spans.iter().any(|(f, _)| f == word)
+}
+
+/// The (full pinyin, initials when longer than one letter) of every span `pinyin_terms`
+/// indexes, in order.
+fn pinyin_spans(name: &str) -> Vec<(String, Option<String>)> {
     let folded = normalize(name);
     let mut words: Vec<String> = Vec::new();
     for t in JIEBA.cut(&folded, true) {
@@ -290,12 +328,7 @@ pub fn pinyin_terms(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for span in spans {
         for (full, initials) in pinyin_variants(&span) {
-            if initials.chars().count() > 1 && !out.contains(&initials) {
-                out.push(initials);
-            }
-            if !out.contains(&full) {
-                out.push(full);
-            }
+            out.push((full, (initials.chars().count() > 1).then_some(initials)));
         }
     }
     out

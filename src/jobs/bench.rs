@@ -262,6 +262,43 @@ pub(crate) fn name_words(name: &str) -> Vec<String> {
     text::query_words(name).into_iter().filter(|w| w.chars().count() >= 2 && w.chars().all(text::is_cjk)).collect()
 }
 
+/// Queries that expand, drawn from the sample's names: a word of a name that the related
+/// terms know, or one of its synonyms (a third of them); a word of three or four
+/// characters with its last character changed (a typo: a rare word whose corrections are
+/// looked up, a third); and a city, a known word and noise words (a third).
+fn meaning_queries(
+    sample: &[Arc<GroupRow>],
+    terms: &crate::index::terms::RelatedTerms,
+    rng: &mut StdRng,
+) -> Vec<(String, usize)> {
+    use crate::index::terms::Kind;
+    let mut out = Vec::new();
+    for (i, g) in sample.iter().enumerate() {
+        let words = name_words(&g.name);
+        let known: Vec<&String> = words.iter().filter(|w| !terms.expand(w).is_empty()).collect();
+        let q = match i % 3 {
+            0 => known.first().map(|w| {
+                let synonyms: Vec<String> =
+                    terms.expand(w).into_iter().filter(|(_, k)| *k == Kind::Synonym).map(|(t, _)| t).collect();
+                synonyms.choose(rng).cloned().unwrap_or_else(|| (*w).clone())
+            }),
+            1 => words.iter().find(|w| (3..=4).contains(&w.chars().count())).map(|w| {
+                let mut chars: Vec<char> = w.chars().collect();
+                let other: Vec<char> = g.name.chars().filter(|c| text::is_cjk(*c) && !chars.contains(c)).collect();
+                let last = chars.len() - 1;
+                chars[last] = other.choose(rng).copied().unwrap_or('沙');
+                chars.into_iter().collect()
+            }),
+            _ => match (g.city.as_deref(), known.first()) {
+                (Some(city), Some(w)) => Some(format!("{} {w} 周末 约", crate::geo::short_name(city))),
+                _ => None,
+            },
+        };
+        out.extend(q.map(|q| (q, i % 3)));
+    }
+    out
+}
+
 /// Builds the world if needed and measures. `settings` points at the bench database and index.
 pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     let mut report = Report { date: chrono::Utc::now().to_rfc3339(), ..Report::default() };
@@ -392,6 +429,36 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("text, top 20, no caches", &plain, forget, run_search));
     }
+    // Expansion (related terms, typo corrections): the same queries as typed and expanded.
+    let (meaning, meaning_shapes): (Vec<String>, Vec<usize>) =
+        meaning_queries(&sample, &app.engine.terms(), &mut rng).into_iter().unzip();
+    let as_typed: Vec<SearchQuery> =
+        meaning.iter().map(|q| SearchQuery { expand: false, ..SearchQuery::text(q) }).collect();
+    let expanded: Vec<SearchQuery> = meaning.iter().map(|q| SearchQuery::text(q)).collect();
+    if wanted("meaning") {
+        // Both lists once first, so the caches hold what either needs.
+        for sq in as_typed.iter().chain(&expanded) {
+            run_search(sq);
+        }
+    }
+    measure!("meaning, as typed", &as_typed, run_search);
+    measure!("meaning, expanded", &expanded, run_search);
+    // The same by shape of query (every third is of one shape).
+    for (shape, name) in [(0, "synonyms"), (1, "typos"), (2, "place + noise")] {
+        let pick = |list: &[SearchQuery]| -> Vec<SearchQuery> {
+            list.iter().zip(&meaning_shapes).filter(|(_, s)| **s == shape).map(|(q, _)| q.clone()).collect()
+        };
+        measure!(&format!("meaning: {name}, as typed"), &pick(&as_typed), run_search);
+        measure!(&format!("meaning: {name}, expanded"), &pick(&expanded), run_search);
+    }
+    if wanted("meaning, no caches") {
+        let forget = || app.engine.generation().segments.forget_words();
+        figures.push(measure_after("meaning, as typed, no caches", &as_typed, forget, run_search));
+        figures.push(measure_after("meaning, expanded, no caches", &expanded, forget, run_search));
+    }
+    let plain_as_typed: Vec<SearchQuery> =
+        text1.iter().map(|q| SearchQuery { expand: false, ..SearchQuery::text(q) }).collect();
+    measure!("text, top 20, as typed", &plain_as_typed, run_search);
     measure!("text + category", &with_category, run_search);
     measure!("text + place", &with_place, run_search);
     measure!("text + 10 km, ranked", &with_radius, run_search);
@@ -406,6 +473,7 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
                 from: NearbyFrom::Start,
                 limit: 20,
                 seen: Vec::new(),
+                explain: false,
             };
             searcher::nearby(&catalog, &weights, &nq).hits.len()
         });
@@ -478,6 +546,22 @@ pub fn table(r: &Report) -> String {
             "{:<32} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>9.1} {:>9}\n",
             f.kind, f.queries, f.p50_ms, f.p99_ms, f.mean_ms, f.mean_results, hits
         ));
+    }
+    let p50 = |kind: &str| r.figures.iter().find(|f| f.kind == kind).map(|f| f.p50_ms);
+    for (typed, expanded) in [
+        ("meaning, as typed", "meaning, expanded"),
+        ("meaning: synonyms, as typed", "meaning: synonyms, expanded"),
+        ("meaning: typos, as typed", "meaning: typos, expanded"),
+        ("meaning: place + noise, as typed", "meaning: place + noise, expanded"),
+        ("meaning, as typed, no caches", "meaning, expanded, no caches"),
+        ("text, top 20, as typed", "text, top 20"),
+    ] {
+        if let (Some(a), Some(b)) = (p50(typed), p50(expanded)) {
+            out.push_str(&format!(
+                "expansion: {expanded} p50 {b:.3} ms against {a:.3} ms as typed: {:.2}×\n",
+                b / a.max(1e-9)
+            ));
+        }
     }
     if let Some(f) = &r.freshness {
         out.push_str(&format!(

@@ -8,6 +8,7 @@ use super::{caller, query_pairs, reading, AppData, Params};
 use crate::cursor::{self, Position};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::index::searcher::{self, NearbyFrom, NearbyPage, NearbyQuery, NearbySort, SearchQuery, SortBy, MAX_DEPTH};
+use crate::index::terms as related_terms;
 use crate::store::rows::Card;
 
 /// The answer of `/v1/search`, serialized straight from these types.
@@ -58,7 +59,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
     cfg.service(web::resource("/v1/search").route(web::get().to(search)).default_service(na()))
         .service(web::resource("/v1/nearby").route(web::get().to(nearby)).default_service(na()))
-        .service(web::resource("/v1/suggest").route(web::get().to(suggest)).default_service(na()));
+        .service(web::resource("/v1/suggest").route(web::get().to(suggest)).default_service(na()))
+        .service(
+            web::resource("/v1/admin/synonyms/reload")
+                .route(web::post().to(reload_related_terms))
+                .default_service(na()),
+        );
+}
+
+/// What a reload of the related terms read.
+#[derive(Serialize, ToSchema)]
+pub(super) struct TermsReloaded {
+    /// The file read.
+    source: String,
+    /// Sets of words of the same meaning.
+    synonym_sets: usize,
+    /// Lines of related terms (lower weight).
+    related_lines: usize,
+    /// Words a query may hold that say nothing of a group (约, 周末, …).
+    noise_words: usize,
+}
+
+/// Reads `related_terms.txt` of the data folder again and searches with it from the next
+/// request on; a file with a bad line is refused (422, naming the line) and the terms in
+/// use stay.
+#[utoipa::path(post, path = "/v1/admin/synonyms/reload", tag = "moderation",
+    responses(
+        (status = 200, body = TermsReloaded),
+        (status = 422, description = "The file has a bad line (`field` names the file, the message the line)", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn reload_related_terms(app: AppData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    super::require_admin(&req, &app)?;
+    let path = app.settings.data_dir.join(related_terms::FILE);
+    let terms = related_terms::RelatedTerms::load(&path)
+        .map_err(|e| ApiError::field(Code::InvalidField, related_terms::FILE, e.to_string()))?;
+    let body = TermsReloaded {
+        source: path.display().to_string(),
+        synonym_sets: terms.synonym_sets,
+        related_lines: terms.related_lines,
+        noise_words: terms.noise_words(),
+    };
+    app.engine.set_terms(terms);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 fn text_param(params: &Params<'_>, key: &str) -> ApiResult<String> {
@@ -157,6 +201,7 @@ pub(super) async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
     }
     let has_room = params.bool("has_room")?.unwrap_or(false);
     let open_join = params.bool("open_join")?.unwrap_or(false);
+    let explain = params.bool("explain")?.unwrap_or(false);
     let limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
     let (offset, seen) = resume_from(&app, &params, &fingerprint)?;
@@ -174,6 +219,8 @@ pub(super) async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
         offset,
         limit,
         seen: seen.clone(),
+        explain,
+        expand: true,
     };
     let app2 = app.clone();
     let page = reading(move || Ok(searcher::search(&app2.engine, &app2.settings.ranking, &sq)?)).await?;
@@ -185,6 +232,7 @@ pub(super) async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
             let mut card =
                 h.group.card(year, app.settings.rules.privacy_min_members, h.distance_m.filter(|_| origin.is_some()));
             card.highlight = h.highlight.clone();
+            card.explain = h.explain.clone();
             card
         })
         .collect();
@@ -230,6 +278,10 @@ pub(super) async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
         "blend" => NearbySort::Blend,
         _ => return Err(ApiError::param("sort", "sort must be distance or blend")),
     };
+    let explain = params.bool("explain")?.unwrap_or(false);
+    if explain && sort != NearbySort::Blend {
+        return Err(ApiError::param("explain", "explain=true needs sort=blend: nearest first needs no explaining"));
+    }
     let mut limit = params.limit()?;
     let fingerprint = cursor::fingerprint(&pairs);
     let mut seen = Vec::new();
@@ -249,8 +301,9 @@ pub(super) async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
         }
     };
     let app2 = app.clone();
-    let nq = NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit, seen: seen.clone() };
-    let NearbyPage { total, hits: page, has_more: more } = reading(move || {
+    let nq =
+        NearbyQuery { origin, radius_m: radius_km * 1000.0, category, sort, from, limit, seen: seen.clone(), explain };
+    let NearbyPage { total, hits: page, has_more: more, explains } = reading(move || {
         let catalog = app2.engine.catalog.read();
         Ok(searcher::nearby(&catalog, &app2.settings.ranking, &nq))
     })
@@ -268,8 +321,15 @@ pub(super) async fn nearby(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
             Some(cursor_after(&app, fingerprint, start, seen, &shown))
         }
     };
-    let groups: Vec<_> =
-        page.iter().map(|(d, g)| g.card(year, app.settings.rules.privacy_min_members, Some(*d))).collect();
+    let mut explains = explains.into_iter();
+    let groups: Vec<_> = page
+        .iter()
+        .map(|(d, g)| {
+            let mut card = g.card(year, app.settings.rules.privacy_min_members, Some(*d));
+            card.explain = explains.next();
+            card
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(NearbyBody { total, groups, next_cursor }))
 }
 

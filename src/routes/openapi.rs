@@ -55,6 +55,7 @@ use crate::error::{ApiError, Code};
         discovery::search,
         discovery::nearby,
         discovery::suggest,
+        discovery::reload_related_terms,
         moderation::list,
         moderation::release,
         moderation::confirm,

@@ -243,6 +243,7 @@ pub(super) async fn get_recommendations(
     let params = Params(&pairs);
     let origin = params.origin()?;
     let limit = params.limit()?;
+    let explain = params.bool("explain")?.unwrap_or(false);
     let recs = app.query(move |a| a.recommendations(id, origin, limit)).await?;
     let year = app.current_year();
     let groups: Vec<_> = recs
@@ -251,6 +252,7 @@ pub(super) async fn get_recommendations(
             let mut card =
                 r.group.card(year, app.settings.rules.privacy_min_members, r.distance_m.filter(|_| origin.is_some()));
             card.reasons = Some(r.reasons);
+            card.explain = explain.then_some(r.explain);
             card
         })
         .collect();

@@ -136,6 +136,7 @@ impl GroupRow {
             join_approval: self.join_approval,
             highlight: None,
             reasons: None,
+            explain: None,
         }
     }
 }
@@ -167,6 +168,9 @@ pub struct Card {
     /// Recommendations only: why this group is suggested.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<String>>,
+    /// With `explain=true`: the number the list was ordered by and its parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<crate::ranking::Explain>,
 }
 
 /// A user as the sync API returns it.
