@@ -34,17 +34,21 @@ for who in admin user anonymous; do
     anonymous) auth=() ;;
     esac
     echo "== schemathesis as $who"
+    set +e
     st run "http://127.0.0.1:$PORT/openapi.json" "${auth[@]}" --checks all \
         --exclude-checks positive_data_acceptance --max-examples "$EXAMPLES" --seed 1 \
-        --no-color 2>&1 | tee "$DIR/st-$who.txt" | grep -E "^(API Operations|  Selected|  Tested|Failures|  ❌|Test cases|  [0-9]+ generated|=+ .* in )" || true
-    if ! grep -qE "^=+ .*(passed|no issues).* in " "$DIR/st-$who.txt" || grep -q "failure" "$DIR/st-$who.txt"; then
+        --no-color >"$DIR/st-$who.txt" 2>&1
+    code=$?
+    set -e
+    grep -E "^  [0-9]+ generated|^  ❌|^=+ .* in " "$DIR/st-$who.txt" || true
+    if [ $code -ne 0 ]; then
         status=1
         sed -n '/FAILURES\|ERRORS/,$p' "$DIR/st-$who.txt" | head -80
     fi
 done
-if grep -q " 500 \|panicked" "$DIR/log"; then
+if grep -q "answered with a server error\|panicked" "$DIR/log"; then
     echo "the server log has errors:"
-    grep " 500 \|panicked" "$DIR/log" | head -20
+    grep "answered with a server error\|panicked" "$DIR/log" | head -20
     status=1
 fi
 exit $status
