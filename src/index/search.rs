@@ -575,11 +575,10 @@ impl Run<'_> {
                     });
                 }
             } else if unfiltered {
-                for_each_in_union(&bits, |doc| {
-                    if alive.is_none_or(|a| a.is_alive(doc)) {
-                        facets[data.category(doc) as usize] += 1;
-                    }
-                });
+                // The union's facets, kept like a word's: a query of several words, or a
+                // word with what it stands for, repeats its union as often as its words.
+                let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
+                facets.iter_mut().zip(union.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
                 for_each_in_union(&bits, |doc| {
                     if !keep(doc) {
