@@ -42,6 +42,21 @@ impl Bits {
         Ok(Bits { words })
     }
 
+    /// The documents of any of `sets`.
+    pub fn union(sets: &[&Bits]) -> Bits {
+        let len = sets.iter().map(|s| s.words.len()).max().unwrap_or(0);
+        let mut words = vec![0u64; len];
+        for set in sets {
+            for (w, x) in words.iter_mut().zip(&set.words) {
+                *w |= x;
+            }
+        }
+        if words.iter().all(|w| *w == 0) {
+            words = Vec::new();
+        }
+        Bits { words }
+    }
+
     /// The set as 64-document words.
     pub fn words(&self) -> &[u64] {
         &self.words

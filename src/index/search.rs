@@ -493,6 +493,8 @@ struct Run<'a> {
     reach: Reach,
     segments: Vec<SegmentMatch>,
     facets: [u64; 256],
+    /// Whether the words as typed match any group (under every filter but the category).
+    typed_found: bool,
     /// Admitted documents per term, across segments.
     admitted: Vec<usize>,
     ordered: Vec<Candidate>,
@@ -527,6 +529,7 @@ impl Run<'_> {
         // the count (less their intersection's, for two).
         let unfiltered = relevance && self.filter.without_category_admits_all();
         self.facets = [0; 256];
+        self.typed_found = false;
         self.admitted = vec![0; self.terms.len()];
         self.ordered.clear();
         self.seen.clear();
@@ -551,6 +554,11 @@ impl Run<'_> {
             let (facets, admitted, ordered) = (&mut self.facets, &mut self.admitted, &mut self.ordered);
             let filter = self.filter.for_segment(&data);
             let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
+            let typed = self.words.len();
+            let typed_found = &mut self.typed_found;
+            if unfiltered {
+                *typed_found |= word_sets[..typed].iter().any(|w| w.facets.iter().any(|n| *n > 0));
+            }
             if unfiltered && bits.len() <= 2 {
                 for w in &word_sets {
                     facets.iter_mut().zip(w.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
@@ -567,15 +575,17 @@ impl Run<'_> {
                     });
                 }
             } else if unfiltered {
-                for_each_in_union(&bits, |doc| {
-                    if alive.is_none_or(|a| a.is_alive(doc)) {
-                        facets[data.category(doc) as usize] += 1;
-                    }
-                });
+                // The union's facets, kept like a word's: a query of several words, or a
+                // word with what it stands for, repeats its union as often as its words.
+                let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
+                facets.iter_mut().zip(union.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
                 for_each_in_union(&bits, |doc| {
                     if !keep(doc) {
                         return;
+                    }
+                    if !*typed_found && bits[..typed].iter().any(|b| b.contains(doc)) {
+                        *typed_found = true;
                     }
                     let category = if relevance {
                         data.category(doc)
@@ -941,15 +951,18 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         reach: Reach::Names,
         segments: Vec::new(),
         facets: [0; 256],
+        typed_found: false,
         admitted: Vec::new(),
         ordered: Vec::new(),
         seen: HashSet::default(),
     };
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist
-    // somewhere never comes back empty.
+    // somewhere never comes back empty. What the words stand for does not count here: a
+    // group holding a word as typed in its description ranks above one found through a
+    // related term in its name.
     run.count()?;
-    if run.facets.iter().all(|n| *n == 0) {
+    if !run.typed_found {
         run.reach = Reach::WithDescriptions;
         run.count()?;
     }
