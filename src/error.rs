@@ -54,6 +54,8 @@ pub enum Code {
     MalformedRequest,
     /// The request head is larger than the server reads, or has too many headers.
     HeadTooLarge,
+    /// The client did not send its request head within the client time limit (408).
+    RequestTimeout,
     /// A failure of the service itself; details are in the log, not the response.
     Internal,
 }
@@ -85,6 +87,7 @@ impl Code {
             Code::MethodNotAllowed => "method_not_allowed",
             Code::MalformedRequest => "malformed_request",
             Code::HeadTooLarge => "request_header_too_large",
+            Code::RequestTimeout => "request_timeout",
             Code::Internal => "internal",
         }
     }
@@ -111,6 +114,7 @@ impl Code {
             Code::Timeout | Code::Unavailable => 503,
             Code::PayloadTooLarge => 413,
             Code::HeadTooLarge => 431,
+            Code::RequestTimeout => 408,
             Code::InvalidField => 422,
             Code::Internal => 500,
         }
