@@ -5,6 +5,7 @@ mod helpers;
 mod activity;
 mod auth;
 mod discovery;
+mod faults;
 mod fixtures;
 mod groups;
 mod hostile;
