@@ -532,7 +532,7 @@ def import_killed(n, d):
     if not killed:
         notes.append("the import ended before the kill")
     return result(acked=total, found=found, lost=lost, dup=extra, serve_again=secs, check=ok and rc == 0,
-                  notes=notes + ([] if ok else out))
+                  notes=notes + ([] if ok else out), killed=killed)
 
 
 def reindex_killed(n, d):
@@ -555,9 +555,10 @@ def reindex_killed(n, d):
     notes = [] if rc == 0 else [f"the next reindex exited {rc}: {out[-300:]}"]
     if not killed:
         notes.append("the reindex ended before the kill")
-    return result(acked=loop.acknowledged(), found=found, lost=lost, dup=dup, serve_again=0.0,
+    return result(acked=loop.acknowledged(), found=found, lost=lost, dup=dup, serve_again=None,
                   failed_reads=len(reader.failed), bad=len(loop.statuses.bad), check=ok and rc == 0,
-                  notes=notes + ([] if ok else cout) + reader.failed[:3] + loop.statuses.bad[:3])
+                  notes=notes + ([] if ok else cout) + reader.failed[:3] + loop.statuses.bad[:3], killed=killed,
+                  reads=reader.ok)
 
 
 def rollup_killed(n, d):
@@ -570,7 +571,7 @@ def rollup_killed(n, d):
     if not killed:
         notes.append("the roll-up ended before the kill")
     return result(acked=total, found=found, lost=lost, dup=extra, serve_again=secs, check=ok and rc == 0,
-                  notes=notes + ([] if ok else cout))
+                  notes=notes + ([] if ok else cout), killed=killed)
 
 
 def corrupt(db: Path):
@@ -599,7 +600,7 @@ def repair_killed(n, d):
     if not killed:
         notes.append("the repair ended before the kill")
     return result(acked=total, found=found, lost=lost, dup=extra, serve_again=secs, check=ok and rc == 0,
-                  notes=notes + ([] if ok else cout))
+                  notes=notes + ([] if ok else cout), killed=killed)
 
 
 def index_damaged(n, d, damage):
@@ -758,7 +759,7 @@ SCENARIOS = {
 WHAT_AGAIN = {
     "write-loop": "restart until a search is answered",
     "import": "the re-run import",
-    "reindex": "(the server never stopped)",
+    "reindex": "the server never stopped",
     "rollup": "the re-run roll-up",
     "repair": "the re-run repair",
     "index-gone": "start (rebuilding) until a search is answered",
@@ -844,10 +845,17 @@ def print_table(rows):
         agains = [t["serve_again"] for t in trials if t["serve_again"] is not None]
         again = f"{statistics.median(agains):.2f} / {max(agains):.2f} s" if agains else "-"
         if name == "reindex":
-            again = "never stopped"
+            again = "-"
         s = lambda k: sum(t[k] for t in trials)
         print(f"| {name} | {len(trials)} | {s('acked'):,} | {s('found'):,} | {s('lost'):,} | {s('dup'):,} | {again} "
               f"({WHAT_AGAIN[name]}) | {s('failed_reads')} | {s('bad')} | {sum(1 for t in trials if not t['check'])} |")
+    for name, trials in rows.items():
+        killed = [t["killed"] for t in trials if "killed" in t]
+        if killed:
+            print(f"{name}: the job was still running when killed in {sum(killed)} of {len(killed)} trials")
+    reads = sum(t.get("reads", 0) for t in rows.get("reindex", []))
+    if reads:
+        print(f"reindex: {reads:,} reads answered while the reindexes ran and were killed")
     extra = [t for t in rows.get("db-locked", [])]
     if extra:
         print(f"db-locked: {sum(t['answered_503'] for t in extra)} answers 503 unavailable/timeout, "

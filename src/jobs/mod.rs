@@ -7,6 +7,7 @@ pub mod engines;
 pub mod eval;
 pub mod gen;
 pub mod import;
+pub mod soak;
 
 use std::io::Write;
 use std::path::Path;
