@@ -181,6 +181,7 @@ impl std::error::Error for ApiError {}
 impl From<crate::store::DbError> for ApiError {
     fn from(e: crate::store::DbError) -> Self {
         if e.is_busy() {
+            tracing::warn!(error = %e, "the store stayed busy past its wait (a lock held elsewhere); answering 503");
             return ApiError::new(Code::Unavailable, format!("the store is busy; try again ({e})"));
         }
         ApiError::internal(e)
