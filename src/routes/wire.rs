@@ -34,6 +34,9 @@ pub const MALFORMED_METHOD: &str = "GROUPSCOUT-MALFORMED";
 /// actix-http's own limits: it refuses heads longer than this, or with more headers.
 const MAX_HEAD: usize = 131_072;
 const MAX_HEADERS: usize = 96;
+/// Heads up to this long are parsed on every read, so a malformed one is answered at once
+/// even when no line end follows.
+const EAGER_PARSE: usize = 4096;
 
 /// Where the stream is in the framing of the requests it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +67,8 @@ pub struct TidyHeads<S> {
     ready: Vec<u8>,
     ready_at: usize,
     /// How many bytes of `pending` were already tried as a head: a head ends at a line
-    /// feed, so it is parsed again only once a new one arrives (a head sent a byte at a
-    /// time is then parsed once a line, not once a byte).
+    /// feed, so past `EAGER_PARSE` bytes it is parsed again only once a new one arrives (a
+    /// long head sent a byte at a time is then parsed once a line, not once a byte).
     head_scanned: usize,
     /// Requests whose head and body have passed through.
     completed: u64,
@@ -132,7 +135,7 @@ impl<S> TidyHeads<S> {
             match self.frame {
                 Frame::Head => {
                     let fresh = &self.pending[self.head_scanned.min(self.pending.len())..];
-                    if !fresh.contains(&b'\n') && self.pending.len() <= MAX_HEAD {
+                    if !fresh.contains(&b'\n') && (EAGER_PARSE..=MAX_HEAD).contains(&self.pending.len()) {
                         self.head_scanned = self.pending.len();
                         return;
                     }
@@ -391,6 +394,19 @@ mod tests {
         for step in [1, 3, 7, 64, 4096] {
             assert_eq!(String::from_utf8(framed(all.as_bytes(), step)).unwrap(), want, "step {step}");
         }
+    }
+
+    #[test]
+    fn a_long_head_in_small_pieces_is_framed_as_in_one_piece() {
+        let input =
+            format!("GET /a?q=é HTTP/1.1\r\nX-Long: {}\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n", "v".repeat(10_000));
+        let want = input.replace("q=é", "q=%C3%A9");
+        for step in [1, 5, 4096, 65536] {
+            assert_eq!(String::from_utf8(framed(input.as_bytes(), step)).unwrap(), want, "step {step}");
+        }
+        // No line end at all: refused once past the bound.
+        let junk = "G".repeat(MAX_HEAD + 10);
+        assert_eq!(String::from_utf8(framed(junk.as_bytes(), 1000)).unwrap(), malformed_head("head_too_large"));
     }
 
     #[test]
