@@ -133,6 +133,10 @@ pub struct Settings {
     /// (`GROUPSCOUT_REQUEST_TIMEOUT`, seconds; default 30, past the store's 10 s wait for a
     /// lock, so a busy store answers 503 `unavailable` first).
     pub request_timeout: std::time::Duration,
+    /// How long a client may take to send a request, head and body, from its first byte
+    /// (`GROUPSCOUT_CLIENT_TIMEOUT`, seconds; default 10); also how long a new connection
+    /// may stay silent. A client that trickles its request is cut off after it.
+    pub client_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -202,8 +206,23 @@ impl Settings {
                     })?,
                 _ => std::time::Duration::from_secs(30),
             },
+            client_timeout: seconds_from_env("GROUPSCOUT_CLIENT_TIMEOUT", 10.0)?,
         })
     }
+}
+
+/// A positive number of seconds from the environment variable `name`, or `default`.
+fn seconds_from_env(name: &str, default: f64) -> anyhow::Result<std::time::Duration> {
+    let secs = match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+            .ok_or_else(|| anyhow::anyhow!("{name} must be a positive number of seconds"))?,
+        _ => default,
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 impl Settings {

@@ -54,13 +54,15 @@ pub enum Code {
     MalformedRequest,
     /// The request head is larger than the server reads, or has too many headers.
     HeadTooLarge,
+    /// The client did not send its request head within the client time limit (408).
+    RequestTimeout,
     /// A failure of the service itself; details are in the log, not the response.
     Internal,
 }
 
 impl Code {
     /// Every code, in the order above (the OpenAPI document lists them).
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 26] = [
         Code::MalformedJson,
         Code::InvalidParameter,
         Code::InvalidCursor,
@@ -85,6 +87,7 @@ impl Code {
         Code::MethodNotAllowed,
         Code::MalformedRequest,
         Code::HeadTooLarge,
+        Code::RequestTimeout,
         Code::Internal,
     ];
 
@@ -114,6 +117,7 @@ impl Code {
             Code::MethodNotAllowed => "method_not_allowed",
             Code::MalformedRequest => "malformed_request",
             Code::HeadTooLarge => "request_header_too_large",
+            Code::RequestTimeout => "request_timeout",
             Code::Internal => "internal",
         }
     }
@@ -140,6 +144,7 @@ impl Code {
             Code::Timeout | Code::Unavailable => 503,
             Code::PayloadTooLarge => 413,
             Code::HeadTooLarge => 431,
+            Code::RequestTimeout => 408,
             Code::InvalidField => 422,
             Code::Internal => 500,
         }
@@ -206,6 +211,7 @@ impl std::error::Error for ApiError {}
 impl From<crate::store::DbError> for ApiError {
     fn from(e: crate::store::DbError) -> Self {
         if e.is_busy() {
+            tracing::warn!(error = %e, "the store stayed busy past its wait (a lock held elsewhere); answering 503");
             return ApiError::new(Code::Unavailable, format!("the store is busy; try again ({e})"));
         }
         ApiError::internal(e)
@@ -222,3 +228,18 @@ impl From<anyhow::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_in_all() {
+        // Each variant has one `as_str` arm; ALL must name each of them once.
+        let source = include_str!("error.rs");
+        let arms = source.matches(" => \"").count();
+        assert_eq!(Code::ALL.len(), arms, "Code::ALL lists every variant");
+        let names: std::collections::BTreeSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len());
+    }
+}

@@ -147,6 +147,35 @@ enum Command {
         #[arg(long, default_value = "bench-data/engines.json")]
         out: PathBuf,
     },
+    /// The service under steady load for a while: keep-alive connections of mixed reads
+    /// and writes streaming in, against a `serve` process on a freshly imported world;
+    /// errors, RSS and latency of the first window against the last. Exits 1 on any error.
+    Soak {
+        /// Groups in the world.
+        #[arg(long, default_value_t = 100_000)]
+        groups: usize,
+        /// Where the world, the database and the index live.
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// Minutes of load.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Seconds of load instead of minutes (a short run).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Seconds in a window: the first window is compared with the last.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        /// Concurrent reading connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Writes per second streamed in.
+        #[arg(long, default_value_t = 200.0)]
+        writes_per_second: f64,
+        /// The figures as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Offline evaluation of recommendations: hit rate@10 of held-out joins against a
     /// "most members within 10 km" baseline, on a generated world in a temporary directory.
     EvalRecs {
@@ -439,6 +468,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", jobs::engines::summary(&report));
             std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
             println!("figures written to {}", out.display());
+        }
+        Command::Soak { groups, dir, minutes, seconds, window, connections, writes_per_second, out } => {
+            let settings = settings(&cli, None)?;
+            let seconds = seconds.unwrap_or(minutes * 60);
+            let opts = jobs::soak::SoakOptions {
+                groups: *groups,
+                dir: dir.clone(),
+                seconds,
+                window_seconds: (*window).min(seconds),
+                connections: *connections,
+                writes_per_second: *writes_per_second,
+            };
+            let report = jobs::soak::run(settings, &opts)?;
+            print!("{}", report.summary());
+            if let Some(out) = out {
+                std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
+                println!("figures written to {}", out.display());
+            }
+            if report.errors() > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::EvalRecs { groups, users, seed } => {
             let mut settings = settings(&cli, None)?;

@@ -28,6 +28,7 @@ use crate::service::App;
 /// targets with raw UTF-8 (`?q=海淀%20徒步` as curl sends it) are accepted, and requests
 /// the parser would refuse with an empty 400 get the JSON error envelope.
 pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let client_timeout = app.settings.client_timeout;
     let data = web::Data::new(app);
     let addr = listener.local_addr()?;
     let server = Server::build().workers(workers.max(1)).listen("groupscout", listener, move || {
@@ -94,16 +95,19 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
             })
             .configure(routes::configure)
             .default_service(web::to(routes::route_not_found));
-        // The same timeouts as `HttpServer`'s defaults.
+        // `HttpServer`'s default keep-alive. A new connection must send its first request
+        // head within the client time limit (actix's head timer, a second later than
+        // `TidyHeads`' so a trickled head gets the JSON 408 from there); every request's
+        // head and body must arrive within it of their first byte (`TidyHeads`).
         let http = HttpService::build()
             .keep_alive(Duration::from_secs(5))
-            .client_request_timeout(Duration::from_secs(5))
+            .client_request_timeout(client_timeout + Duration::from_secs(1))
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)
             .h1(map_config(app, move |_| AppConfig::default()));
-        fn_service(|io: TcpStream| async move {
+        fn_service(move |io: TcpStream| async move {
             let peer = io.peer_addr().ok();
-            Ok::<_, actix_http::error::DispatchError>((TidyHeads::new(io), peer))
+            Ok::<_, actix_http::error::DispatchError>((TidyHeads::new(io, Some(client_timeout)), peer))
         })
         .and_then(http)
     })?;

@@ -101,6 +101,7 @@ fn settings_in(dir: &Path) -> Settings {
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
         rate_limit: 0.0,
         request_timeout: std::time::Duration::from_secs(30),
+        client_timeout: std::time::Duration::from_secs(10),
     }
 }
 

@@ -185,6 +185,10 @@ impl Engine {
             last_seq: start_seq,
             node: node_id(root)?,
             rebuild: None,
+            writer_failed: false,
+            writer_unlocked: false,
+            failures: 0,
+            last_failure_log: None,
         };
         std::thread::Builder::new().name("indexer".into()).spawn(move || {
             indexer.run();
@@ -271,6 +275,13 @@ struct Indexer {
     node: String,
     /// A rebuild of the index running beside the serving one, and the epoch it is for.
     rebuild: Option<(i64, std::thread::JoinHandle<anyhow::Result<()>>)>,
+    /// The writer refused a document: its uncommitted state is unknown.
+    writer_failed: bool,
+    /// A rollback failed after giving up the writer's lock: open a new writer instead.
+    writer_unlocked: bool,
+    /// Failed commits or writes in a row, and when the last was logged.
+    failures: u32,
+    last_failure_log: Option<Instant>,
 }
 
 impl Indexer {
@@ -284,6 +295,11 @@ impl Indexer {
             let stopping = self.engine.stop.load(Ordering::Acquire);
             let applied = match self.apply_step() {
                 Ok(n) => n,
+                Err(e) if self.writer_failed => {
+                    self.writer_trouble("adding to the index failed", &e);
+                    dirty_since = None;
+                    0
+                }
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "indexer step failed; retrying");
                     std::thread::sleep(Duration::from_millis(500));
@@ -301,8 +317,15 @@ impl Indexer {
                         Ok(()) => {
                             dirty_since = None;
                             last_commit = Instant::now();
+                            if self.failures > 0 {
+                                tracing::info!(failures = self.failures, "index commits succeed again");
+                                self.failures = 0;
+                            }
                         }
-                        Err(e) => tracing::error!(error = %format!("{e:#}"), "index commit failed"),
+                        Err(e) => {
+                            self.writer_trouble("index commit failed", &e);
+                            dirty_since = None;
+                        }
                     }
                 }
             }
@@ -357,7 +380,10 @@ impl Indexer {
                     let sig = document_signature(t);
                     if self.signatures.get(id) != Some(&sig) {
                         self.writer.delete_term(term);
-                        self.writer.add_document(doc)?;
+                        if let Err(e) = self.writer.add_document(doc) {
+                            self.writer_failed = true;
+                            return Err(e.into());
+                        }
                         self.signatures.insert(*id, sig);
                     }
                 }
@@ -425,6 +451,53 @@ impl Indexer {
         }
     }
 
+    /// A commit or a write to the writer failed (a full disk, say). Searches keep
+    /// answering from the last commit. What the writer held since then is lost or unknown:
+    /// an indexing thread that fails to write its segment dies with the documents it held,
+    /// and before this the indexer went on past them, so they never reached the index even
+    /// after space returned. So the writer is rolled back to the last commit and every
+    /// change since is applied again, after a pause that grows while the failures go on.
+    /// The first failure is logged as an error, later ones at most every 30 s.
+    fn writer_trouble(&mut self, what: &str, e: &anyhow::Error) {
+        self.failures += 1;
+        let loud = self.last_failure_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(30));
+        if self.failures == 1 || loud {
+            self.last_failure_log = Some(Instant::now());
+            tracing::error!(
+                error = %format!("{e:#}"),
+                failures = self.failures,
+                committed_seq = self.engine.committed_seq(),
+                "{what}; searches answer from the last commit, and the changes since are applied again until it succeeds"
+            );
+        }
+        if let Err(e) = self.reset_writer() {
+            tracing::error!(error = %format!("{e:#}"), "failed to reopen the index writer; retrying");
+        }
+        let pause = Duration::from_millis(250 << self.failures.min(4)).min(Duration::from_secs(2));
+        std::thread::sleep(pause);
+    }
+
+    /// Drops what the writer holds since the last commit and rewinds to that commit.
+    fn reset_writer(&mut self) -> anyhow::Result<()> {
+        self.signatures.clear();
+        self.last_seq = self.engine.committed_seq();
+        self.engine.applied_seq.store(self.last_seq, Ordering::Release);
+        self.writer_failed = false;
+        if !self.writer_unlocked {
+            match self.writer.rollback() {
+                Ok(_) => return Ok(()),
+                // The rollback gave up the writer's lock before it failed.
+                Err(e) => {
+                    self.writer_unlocked = true;
+                    tracing::warn!(error = %e, "index writer rollback failed; opening a new writer");
+                }
+            }
+        }
+        self.writer = self.engine.generation().index.writer_with_num_threads(1, 100_000_000)?;
+        self.writer_unlocked = false;
+        Ok(())
+    }
+
     fn commit(&mut self) -> anyhow::Result<()> {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&self.last_seq.to_string());
@@ -452,6 +525,8 @@ impl Indexer {
         self.signatures.clear();
         let old_writer = std::mem::replace(&mut self.writer, writer);
         drop(old_writer);
+        self.writer_failed = false;
+        self.writer_unlocked = false;
         self.engine.generation.store(Arc::new(gen));
         self.engine.committed_seq.store(self.last_seq, Ordering::Release);
         let old_name = old.name.clone();

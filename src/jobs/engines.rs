@@ -84,18 +84,18 @@ pub struct EngineReport {
 }
 
 /// A keep-alive HTTP/1.1 connection, just enough for a load run.
-struct Conn {
+pub(super) struct Conn {
     addr: String,
     reader: Option<BufReader<TcpStream>>,
 }
 
 impl Conn {
-    fn new(addr: &str) -> Conn {
+    pub(super) fn new(addr: &str) -> Conn {
         Conn { addr: addr.to_string(), reader: None }
     }
 
     /// One request; a failed one drops the connection (the next call opens another).
-    fn request(
+    pub(super) fn request(
         &mut self,
         method: &str,
         path: &str,
@@ -160,9 +160,9 @@ impl Conn {
     }
 }
 
-struct Node {
-    child: Child,
-    addr: String,
+pub(super) struct Node {
+    pub(super) child: Child,
+    pub(super) addr: String,
 }
 
 impl Drop for Node {
@@ -172,7 +172,7 @@ impl Drop for Node {
     }
 }
 
-fn start_node(settings: &Settings, db: &str, index: &Path, log: &Path, port: u16) -> anyhow::Result<Node> {
+pub(super) fn start_node(settings: &Settings, db: &str, index: &Path, log: &Path, port: u16) -> anyhow::Result<Node> {
     let out = std::fs::File::create(log)?;
     let child = Command::new(std::env::current_exe()?)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -200,7 +200,7 @@ fn enc(s: &str) -> String {
 }
 
 /// Varied read URLs drawn from the data: every 1 in `stride` live discoverable groups.
-fn read_urls(store: &Store, want: usize) -> anyhow::Result<(Vec<String>, Vec<GroupRow>)> {
+pub(super) fn read_urls(store: &Store, want: usize) -> anyhow::Result<(Vec<String>, Vec<GroupRow>)> {
     let total = store.read(|db| groups::count_live(db, true))? as usize;
     let stride = (total / want.max(1)).max(1);
     let mut sample = Vec::new();
@@ -243,7 +243,7 @@ fn fresh_word(run: i64, n: u64) -> String {
 /// Streams writes at `rate` to `targets` in turn until `stop`; renames are queued in
 /// `pending` with the index of the node that took them.
 #[allow(clippy::too_many_arguments)]
-fn write_stream(
+pub(super) fn write_stream(
     settings: &Settings,
     targets: &[String],
     sample: &[GroupRow],
@@ -362,7 +362,7 @@ fn watch_freshness(
     }
 }
 
-fn rss_of(pid: u32) -> u64 {
+pub(super) fn rss_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -372,7 +372,7 @@ fn rss_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn import_file(store: &Store, world: &Path) -> anyhow::Result<super::import::ImportSummary> {
+pub(super) fn import_file(store: &Store, world: &Path) -> anyhow::Result<super::import::ImportSummary> {
     let file = std::fs::File::open(world).with_context(|| format!("failed to open {}", world.display()))?;
     let len = file.metadata()?.len();
     let bar = super::progress_bar(Some(len), "import");

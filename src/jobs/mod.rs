@@ -8,6 +8,7 @@ pub mod eval;
 pub mod gen;
 pub mod import;
 pub mod progress;
+pub mod soak;
 
 use std::io::Write;
 use std::path::Path;

@@ -61,6 +61,10 @@ pub async fn route_not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
             "/head_too_large" => {
                 ApiError::new(Code::HeadTooLarge, "the request head is too large or has too many headers")
             }
+            "/request_timeout" => ApiError::new(
+                Code::RequestTimeout,
+                "the request head did not arrive within the client time limit (GROUPSCOUT_CLIENT_TIMEOUT)",
+            ),
             _ => ApiError::new(Code::MalformedRequest, "the request is not valid HTTP/1.1"),
         });
     }

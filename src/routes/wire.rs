@@ -9,13 +9,23 @@
 //! To rewrite heads and nothing else, the stream follows HTTP/1.1 framing: a head, then a
 //! body of `Content-Length` bytes or chunks; anything it does not follow (an upgrade, a
 //! transfer coding other than chunked) passes through untouched from there on.
+//!
+//! The same framing bounds slow clients: a request, head and body, must arrive within the
+//! client time limit of its first byte. actix-http's own head timer covers only a
+//! connection's first request, and nothing bounds a body, so without this a client that
+//! trickles a byte a second holds its connection (and the memory behind it) for ever. Past
+//! the limit, a client still sending its head gets 408 `request_timeout` and the connection
+//! is closed; one still sending its body is cut off.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::http::Uri;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 /// The method of the request put in place of a malformed head; `routes` answers it with the
 /// error named in its path.
@@ -24,6 +34,9 @@ pub const MALFORMED_METHOD: &str = "GROUPSCOUT-MALFORMED";
 /// actix-http's own limits: it refuses heads longer than this, or with more headers.
 const MAX_HEAD: usize = 131_072;
 const MAX_HEADERS: usize = 96;
+/// Heads up to this long are parsed on every read, so a malformed one is answered at once
+/// even when no line end follows.
+const EAGER_PARSE: usize = 4096;
 
 /// Where the stream is in the framing of the requests it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +66,67 @@ pub struct TidyHeads<S> {
     /// Framed bytes not yet handed to the reader, from `ready_at` on.
     ready: Vec<u8>,
     ready_at: usize,
+    /// How many bytes of `pending` were already tried as a head: a head ends at a line
+    /// feed, so past `EAGER_PARSE` bytes it is parsed again only once a new one arrives (a
+    /// long head sent a byte at a time is then parsed once a line, not once a byte).
+    head_scanned: usize,
+    /// Requests whose head and body have passed through.
+    completed: u64,
+    /// How long a request may take to arrive, from its first byte.
+    limit: Option<Duration>,
+    /// When the request arriving now must be complete, and the `completed` count it is for.
+    deadline: Option<(Pin<Box<Sleep>>, u64)>,
 }
 
 impl<S> TidyHeads<S> {
-    pub fn new(inner: S) -> TidyHeads<S> {
-        TidyHeads { inner, frame: Frame::Head, pending: Vec::new(), ready: Vec::new(), ready_at: 0 }
+    /// A stream whose requests must each arrive within `limit` of their first byte
+    /// (`None`: no limit).
+    pub fn new(inner: S, limit: Option<Duration>) -> TidyHeads<S> {
+        TidyHeads {
+            inner,
+            frame: Frame::Head,
+            pending: Vec::new(),
+            ready: Vec::new(),
+            ready_at: 0,
+            head_scanned: 0,
+            completed: 0,
+            limit,
+            deadline: None,
+        }
+    }
+
+    /// Whether part of a request has arrived and the rest has not.
+    fn inside_request(&self) -> bool {
+        match self.frame {
+            Frame::Head => !self.pending.is_empty(),
+            Frame::Body(_) | Frame::ChunkSize | Frame::ChunkData(_) | Frame::Trailers => true,
+            Frame::Opaque | Frame::Discard => false,
+        }
+    }
+
+    /// Starts the clock when a request begins, and stops it when it is complete.
+    fn update_deadline(&mut self) {
+        if self.deadline.as_ref().is_some_and(|(_, n)| *n != self.completed) || !self.inside_request() {
+            self.deadline = None;
+        }
+        if let (None, Some(limit), true) = (&self.deadline, self.limit, self.inside_request()) {
+            self.deadline = Some((Box::pin(tokio::time::sleep(limit)), self.completed));
+        }
+    }
+
+    /// The client ran out of time: a head still arriving is answered 408 (the malformed
+    /// path), a body still arriving ends the connection.
+    fn time_out(&mut self) -> io::Result<()> {
+        self.deadline = None;
+        if self.frame == Frame::Head {
+            self.ready.extend_from_slice(malformed_head("request_timeout").as_bytes());
+            self.pending.clear();
+            self.frame = Frame::Discard;
+            return Ok(());
+        }
+        self.frame = Frame::Discard;
+        self.pending.clear();
+        Err(io::Error::new(io::ErrorKind::TimedOut, "the request body did not arrive within the client time limit"))
     }
 
     /// Moves as much of `pending` to `ready` as the framing allows.
@@ -65,12 +134,24 @@ impl<S> TidyHeads<S> {
         loop {
             match self.frame {
                 Frame::Head => {
-                    let Some((head, frame)) = tidy_head(&self.pending) else { return };
+                    let fresh = &self.pending[self.head_scanned.min(self.pending.len())..];
+                    if !fresh.contains(&b'\n') && (EAGER_PARSE..=MAX_HEAD).contains(&self.pending.len()) {
+                        self.head_scanned = self.pending.len();
+                        return;
+                    }
+                    let Some((head, frame)) = tidy_head(&self.pending) else {
+                        self.head_scanned = self.pending.len();
+                        return;
+                    };
+                    self.head_scanned = 0;
                     match head {
                         Head::Tidy { len, bytes } => {
                             self.ready.extend_from_slice(&bytes);
                             self.pending.drain(..len);
                             self.frame = frame;
+                            if frame == Frame::Head {
+                                self.completed += 1;
+                            }
                         }
                         Head::Malformed(reason) => {
                             self.ready.extend_from_slice(malformed_head(reason).as_bytes());
@@ -86,6 +167,9 @@ impl<S> TidyHeads<S> {
                     }
                     self.ready.extend(self.pending.drain(..take));
                     let left = n - take as u64;
+                    if let (Frame::Body(_), 0) = (self.frame, left) {
+                        self.completed += 1;
+                    }
                     self.frame = match (self.frame, left) {
                         (Frame::Body(_), 0) => Frame::Head,
                         (Frame::Body(_), _) => Frame::Body(left),
@@ -106,6 +190,7 @@ impl<S> TidyHeads<S> {
                     self.ready.extend(self.pending.drain(..end + 2));
                     if end == 0 {
                         self.frame = Frame::Head;
+                        self.completed += 1;
                     }
                 }
                 Frame::Opaque => {
@@ -226,6 +311,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for TidyHeads<S> {
             if this.frame == Frame::Opaque && this.pending.is_empty() {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
+            if let Some((sleep, _)) = this.deadline.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    this.time_out()?;
+                    continue;
+                }
+            }
             let mut chunk = [0u8; 8192];
             let mut read = ReadBuf::new(&mut chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
@@ -244,6 +335,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for TidyHeads<S> {
                 Poll::Ready(Ok(())) => {
                     this.pending.extend_from_slice(read.filled());
                     this.frame();
+                    this.update_deadline();
                 }
             }
         }
@@ -282,7 +374,7 @@ mod tests {
 
     /// Frames `input` delivered in pieces of `step` bytes; returns what the parser would see.
     fn framed(input: &[u8], step: usize) -> Vec<u8> {
-        let mut s = TidyHeads::new(());
+        let mut s = TidyHeads::new((), None);
         for piece in input.chunks(step) {
             s.pending.extend_from_slice(piece);
             s.frame();
@@ -302,6 +394,19 @@ mod tests {
         for step in [1, 3, 7, 64, 4096] {
             assert_eq!(String::from_utf8(framed(all.as_bytes(), step)).unwrap(), want, "step {step}");
         }
+    }
+
+    #[test]
+    fn a_long_head_in_small_pieces_is_framed_as_in_one_piece() {
+        let input =
+            format!("GET /a?q=é HTTP/1.1\r\nX-Long: {}\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n", "v".repeat(10_000));
+        let want = input.replace("q=é", "q=%C3%A9");
+        for step in [1, 5, 4096, 65536] {
+            assert_eq!(String::from_utf8(framed(input.as_bytes(), step)).unwrap(), want, "step {step}");
+        }
+        // No line end at all: refused once past the bound.
+        let junk = "G".repeat(MAX_HEAD + 10);
+        assert_eq!(String::from_utf8(framed(junk.as_bytes(), 1000)).unwrap(), malformed_head("head_too_large"));
     }
 
     #[test]

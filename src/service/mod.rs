@@ -166,10 +166,16 @@ impl App {
         match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || span.in_scope(|| f(&app)))).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
-            Err(_) => Err(ApiError::new(
-                crate::error::Code::Timeout,
-                "the request took longer than its time limit; a write may still have been applied",
-            )),
+            Err(_) => Err({
+                tracing::warn!(
+                    limit_s = limit.as_secs_f64(),
+                    "a request's store work passed its time limit; answering 503"
+                );
+                ApiError::new(
+                    crate::error::Code::Timeout,
+                    "the request took longer than its time limit; a write may still have been applied",
+                )
+            }),
         }
     }
 

@@ -53,6 +53,7 @@ pub fn settings_in(dir: &std::path::Path, rules: Rules) -> Settings {
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
         rate_limit: 0.0,
         request_timeout: std::time::Duration::from_secs(30),
+        client_timeout: std::time::Duration::from_secs(10),
     }
 }
 

@@ -6,6 +6,7 @@ mod activity;
 mod auth;
 mod discovery;
 mod explain;
+mod faults;
 mod fixtures;
 mod groups;
 mod hostile;
