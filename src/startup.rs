@@ -59,7 +59,9 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
                     l.check(&key).err()
                 });
                 // Every log line of this request carries its id.
-                let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+                // (The id alone: each field of a span is formatted when the span is made,
+                // for every request, logged or not; the answer's line names method and path.)
+                let span = tracing::info_span!("request", request_id = %id);
                 let fut = match refused {
                     None => Either::Left(tracing::Instrument::instrument(srv.call(req), span.clone())),
                     Some(wait) => {
@@ -86,9 +88,11 @@ pub fn build_server(app: Arc<App>, listener: TcpListener, workers: usize) -> std
                     let route = res.request().match_pattern();
                     app.record_request(method.as_str(), route.as_deref(), status, micros);
                     if status >= 500 {
-                        span.in_scope(|| tracing::warn!(status, micros, "answered with a server error"));
+                        let path = res.request().path();
+                        span.in_scope(|| tracing::warn!(%method, path, status, micros, "answered with a server error"));
                     } else {
-                        span.in_scope(|| tracing::debug!(status, micros, "answered"));
+                        let path = res.request().path();
+                        span.in_scope(|| tracing::debug!(%method, path, status, micros, "answered"));
                     }
                     Ok(res)
                 }

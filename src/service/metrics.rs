@@ -29,7 +29,9 @@ pub struct Metrics {
     pub client_errors: AtomicU64,
     pub server_errors: AtomicU64,
     pub latency_us_total: AtomicU64,
-    routes: RwLock<HashMap<(String, String), Arc<RouteStats>>>,
+    /// Method → route pattern → figures; looked up by `&str`, so counting allocates
+    /// nothing once a route was seen.
+    routes: RwLock<HashMap<String, HashMap<String, Arc<RouteStats>>>>,
 }
 
 impl Metrics {
@@ -59,15 +61,20 @@ impl Metrics {
     }
 
     fn route(&self, method: &str, route: &str) -> Arc<RouteStats> {
-        if let Some(s) = self.routes.read().get(&(method.to_string(), route.to_string())) {
+        if let Some(s) = self.routes.read().get(method).and_then(|m| m.get(route)) {
             return s.clone();
         }
-        self.routes.write().entry((method.to_string(), route.to_string())).or_default().clone()
+        self.routes.write().entry(method.to_string()).or_default().entry(route.to_string()).or_default().clone()
     }
 
     /// The per-route families in the Prometheus text format.
     pub fn write_routes(&self, out: &mut String) {
-        let mut routes: Vec<_> = self.routes.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut routes: Vec<_> = self
+            .routes
+            .read()
+            .iter()
+            .flat_map(|(m, rs)| rs.iter().map(move |(r, s)| ((m.clone(), r.clone()), s.clone())))
+            .collect();
         routes.sort_by(|a, b| a.0.cmp(&b.0));
         out.push_str(
             "# HELP groupscout_http_requests_total HTTP answers by route and status class.\n\
