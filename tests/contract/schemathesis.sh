@@ -13,7 +13,7 @@ set -euo pipefail
 BIN=${1:-target/release/groupscout}
 EXAMPLES=${2:-25}
 
-command -v st >/dev/null || pip install -q schemathesis
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q schemathesis
 DIR=$(mktemp -d /tmp/groupscout-st.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN" serve --bind "127.0.0.1:$PORT" --db "$DIR/g.db" --index "$DIR/index" --sample 1000 >"$DIR/log" 2>&1 &
@@ -36,7 +36,7 @@ for who in admin user anonymous; do
     echo "== schemathesis as $who"
     set +e
     # From the temporary folder: schemathesis keeps a cache in its working directory.
-    (cd "$DIR" && st run "http://127.0.0.1:$PORT/openapi.json" "${auth[@]}" --checks all \
+    (cd "$DIR" && python3 -m schemathesis.cli run "http://127.0.0.1:$PORT/openapi.json" "${auth[@]}" --checks all \
         --exclude-checks positive_data_acceptance --max-examples "$EXAMPLES" --seed 1 \
         --no-color) >"$DIR/st-$who.txt" 2>&1
     code=$?
