@@ -75,7 +75,7 @@ fn parse_event(i: usize, e: &EventBody, tz: chrono_tz::Tz) -> ApiResult<Activity
 #[utoipa::path(post, path = "/v1/activity", tag = "sync",
     request_body = BatchBody,
     responses(
-        (status = 200, body = BatchResult),
+        (status = 200, description = "What the batch did", body = BatchResult),
         (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
         (status = 413, description = "The body is larger than 4 MiB", body = super::openapi::ErrorBody),
         (status = 422, description = "An event is not acceptable (`field` names it, e.g. `events[3].at`), or the batch is too long", body = super::openapi::ErrorBody),

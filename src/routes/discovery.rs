@@ -85,7 +85,7 @@ pub(super) struct TermsReloaded {
 /// use stay.
 #[utoipa::path(post, path = "/v1/admin/synonyms/reload", tag = "moderation",
     responses(
-        (status = 200, body = TermsReloaded),
+        (status = 200, description = "The related terms now in use", body = TermsReloaded),
         (status = 422, description = "The file has a bad line (`field` names the file, the message the line)", body = super::openapi::ErrorBody),
         super::openapi::AdminOnly,
     ),
@@ -161,7 +161,7 @@ fn cursor_after(app: &AppData, fingerprint: String, offset: usize, mut seen: Vec
         ("explain" = Option<bool>, Query, description = "Adds `explain` (the parts of each card's score) to each card"),
     ),
     responses(
-        (status = 200, body = SearchBody),
+        (status = 200, description = "The matching groups, their facets and the next page's cursor", body = SearchBody),
         (status = 400, description = "A parameter out of range or malformed, an unknown place, an invalid cursor", body = super::openapi::ErrorBody),
         (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
         (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
@@ -259,7 +259,7 @@ pub(super) async fn search(app: AppData, req: HttpRequest) -> ApiResult<HttpResp
         ("explain" = Option<bool>, Query, description = "With `sort=blend`: adds `explain` to each card"),
     ),
     responses(
-        (status = 200, body = NearbyBody),
+        (status = 200, description = "The groups within the radius", body = NearbyBody),
         (status = 400, description = "A parameter missing, out of range or malformed, or an invalid cursor", body = super::openapi::ErrorBody),
         (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
         (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),
@@ -352,7 +352,7 @@ pub(super) struct SuggestBody {
 #[utoipa::path(get, path = "/v1/suggest", tag = "discovery",
     params(("q" = Option<String>, Query, max_length = 100, description = "The prefix typed so far")),
     responses(
-        (status = 200, body = SuggestBody),
+        (status = 200, description = "Up to 10 completions", body = SuggestBody),
         (status = 400, description = "`q` too long or malformed", body = super::openapi::ErrorBody),
         (status = 401, description = "A token was given and is not valid", body = super::openapi::ErrorBody),
         (status = 429, description = "Over the rate limit", body = super::openapi::ErrorBody),

@@ -148,7 +148,7 @@ pub(super) async fn create(app: AppData, req: HttpRequest, payload: web::Payload
 #[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("lat" = Option<f64>, Query, minimum = -90, maximum = 90, description = "With `lon`: the card has `distance_m`"), ("lon" = Option<f64>, Query, minimum = -180, maximum = 180)),
     responses(
-        (status = 200, body = Detail),
+        (status = 200, description = "The group's detail page", body = Detail),
         (status = 400, description = "lat/lon out of range or alone", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group, or not visible to the caller", body = super::openapi::ErrorBody),
         super::openapi::Guarded,
@@ -213,7 +213,7 @@ pub(super) struct Dissolved {
 #[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id")),
     responses(
-        (status = 200, body = Dissolved),
+        (status = 200, description = "The group is dissolved", body = Dissolved),
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         super::openapi::Guarded,
@@ -252,7 +252,7 @@ async fn set_admin(
 #[utoipa::path(put, path = "/v1/groups/{id}/admins/{user}", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = RoleBody),
+        (status = 200, description = "The member's role now", body = RoleBody),
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
@@ -271,7 +271,7 @@ pub(super) async fn put_admin(
 #[utoipa::path(delete, path = "/v1/groups/{id}/admins/{user}", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = RoleBody),
+        (status = 200, description = "The member's role now", body = RoleBody),
         (status = 403, description = "Not the owner", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         (status = 409, description = "`not_a_member`, or `owner_cannot_leave` (the owner's own role)", body = super::openapi::ErrorBody),
@@ -304,7 +304,7 @@ pub(super) struct AnnouncementSet {
     params(("id" = i64, Path, minimum = 1, description = "The group id")),
     request_body = AnnouncementBody,
     responses(
-        (status = 200, body = AnnouncementSet),
+        (status = 200, description = "The announcement as stored", body = AnnouncementSet),
         super::openapi::BodyErrors,
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
@@ -344,7 +344,7 @@ pub(super) struct JoinStatus {
     params(("id" = i64, Path, minimum = 1, description = "The group id")),
     request_body = Option<JoinBody>,
     responses(
-        (status = 200, body = JoinStatus),
+        (status = 200, description = "Joined, or applied", body = JoinStatus),
         super::openapi::BodyErrors,
         (status = 403, description = "An admin token (this acts for a user)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
@@ -383,7 +383,7 @@ pub(super) struct RequestsBody {
 #[utoipa::path(get, path = "/v1/groups/{id}/requests", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id")),
     responses(
-        (status = 200, body = RequestsBody),
+        (status = 200, description = "The pending applications", body = RequestsBody),
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group", body = super::openapi::ErrorBody),
         super::openapi::Guarded,
@@ -422,7 +422,7 @@ async fn decide(
 #[utoipa::path(post, path = "/v1/groups/{id}/requests/{user}/approve", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = MemberStatus),
+        (status = 200, description = "The user's membership now", body = MemberStatus),
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
@@ -441,7 +441,7 @@ pub(super) async fn approve(
 #[utoipa::path(post, path = "/v1/groups/{id}/requests/{user}/reject", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = MemberStatus),
+        (status = 200, description = "The user's membership now", body = MemberStatus),
         (status = 403, description = "Not the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or no such application", body = super::openapi::ErrorBody),
         (status = 409, description = "`group_full` (approving into a full group)", body = super::openapi::ErrorBody),
@@ -468,7 +468,7 @@ pub(super) struct InviteBody {
     params(("id" = i64, Path, minimum = 1, description = "The group id")),
     request_body = InviteBody,
     responses(
-        (status = 200, body = MemberStatus),
+        (status = 200, description = "The user's membership now", body = MemberStatus),
         super::openapi::BodyErrors,
         (status = 403, description = "Not a member, members may not invite, or the invitee is not a friend", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or user", body = super::openapi::ErrorBody),
@@ -494,7 +494,7 @@ pub(super) async fn invite(
 #[utoipa::path(delete, path = "/v1/groups/{id}/members/{user}", tag = "groups",
     params(("id" = i64, Path, minimum = 1, description = "The group id"), ("user" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = MemberStatus),
+        (status = 200, description = "The user's membership now", body = MemberStatus),
         (status = 403, description = "Not the user, the owner or an admin", body = super::openapi::ErrorBody),
         (status = 404, description = "No such group or member", body = super::openapi::ErrorBody),
         (status = 409, description = "`owner_cannot_leave`", body = super::openapi::ErrorBody),

@@ -32,7 +32,7 @@ pub struct Health {
 }
 
 /// Liveness, with the index generation and how far the indexer has come.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 pub(super) async fn healthz(app: AppData) -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",

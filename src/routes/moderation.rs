@@ -53,7 +53,7 @@ pub(super) struct ModerationPage {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, body = ModerationPage),
+        (status = 200, description = "A page of the review queue", body = ModerationPage),
         (status = 400, description = "A parameter not acceptable, or an invalid cursor", body = super::openapi::ErrorBody),
         super::openapi::AdminOnly,
     ),

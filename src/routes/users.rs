@@ -153,7 +153,7 @@ async fn follow(
 #[utoipa::path(put, path = "/v1/users/{id}/follows/{target}", tag = "sync",
     params(("id" = i64, Path, minimum = 1, description = "The follower"), ("target" = i64, Path, minimum = 1, description = "The user followed")),
     responses(
-        (status = 200, body = FollowBody),
+        (status = 200, description = "The follow edge as stored", body = FollowBody),
         (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
@@ -172,7 +172,7 @@ pub(super) async fn put_follow(
 #[utoipa::path(delete, path = "/v1/users/{id}/follows/{target}", tag = "sync",
     params(("id" = i64, Path, minimum = 1, description = "The follower"), ("target" = i64, Path, minimum = 1, description = "The user followed")),
     responses(
-        (status = 200, body = FollowBody),
+        (status = 200, description = "The follow edge as stored", body = FollowBody),
         (status = 403, description = "A user token (this needs the admin token)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A user cannot follow themself", body = super::openapi::ErrorBody),
@@ -192,7 +192,7 @@ pub(super) async fn delete_follow(
 #[utoipa::path(get, path = "/v1/users/{id}/groups", tag = "users",
     params(("id" = i64, Path, minimum = 1, description = "The user id")),
     responses(
-        (status = 200, body = crate::service::ProfileList),
+        (status = 200, description = "The user's groups, or hidden", body = crate::service::ProfileList),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         super::openapi::Guarded,
     ),
@@ -221,7 +221,7 @@ pub(super) struct RecommendationsBody {
         ("explain" = Option<bool>, Query, description = "Adds `explain` (the parts of each card's score) to each card"),
     ),
     responses(
-        (status = 200, body = RecommendationsBody),
+        (status = 200, description = "Groups to join, with reasons", body = RecommendationsBody),
         (status = 400, description = "A parameter out of range or malformed", body = super::openapi::ErrorBody),
         (status = 403, description = "Another user's recommendations", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
