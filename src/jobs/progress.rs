@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::store::activity::set_meta;
-use crate::store::{now_secs, DbError, Store};
+use crate::store::{now_secs, Db, DbError, DbResult, Store};
 
 /// The meta key prefix of job reports.
 pub const KEY_PREFIX: &str = "job.";
@@ -94,8 +94,8 @@ pub fn tracked<T>(
 }
 
 /// Every job's latest report, by name.
-pub fn reports(store: &Store) -> Result<Vec<(String, JobReport)>, DbError> {
-    let rows = store.read(|db| crate::store::activity::meta_with_prefix(db, KEY_PREFIX))?;
+pub fn reports(db: &Db<'_>) -> DbResult<Vec<(String, JobReport)>> {
+    let rows = crate::store::activity::meta_with_prefix(db, KEY_PREFIX)?;
     Ok(rows
         .into_iter()
         .filter_map(|(k, v)| Some((k.strip_prefix(KEY_PREFIX)?.to_string(), serde_json::from_str(&v).ok()?)))

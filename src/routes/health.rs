@@ -47,6 +47,7 @@ pub(super) async fn healthz(app: AppData) -> HttpResponse {
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
 pub(super) async fn metrics(app: AppData) -> HttpResponse {
     let m = &app.metrics;
+    let totals = m.totals();
     let groups = app.engine.catalog.read().len();
     let body = format!(
         "# HELP groupscout_requests_total HTTP requests answered.\n# TYPE groupscout_requests_total counter\n\
@@ -67,10 +68,10 @@ pub(super) async fn metrics(app: AppData) -> HttpResponse {
          groupscout_word_sets_total{{outcome=\"hit\"}} {}\n\
          groupscout_word_sets_total{{outcome=\"recount\"}} {}\n\
          groupscout_word_sets_total{{outcome=\"miss\"}} {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.client_errors.load(Ordering::Relaxed),
-        m.server_errors.load(Ordering::Relaxed),
-        m.latency_us_total.load(Ordering::Relaxed) as f64 / 1e6,
+        totals.requests,
+        totals.client_errors,
+        totals.server_errors,
+        totals.micros as f64 / 1e6,
         groups,
         app.engine.applied_seq(),
         app.engine.committed_seq(),
@@ -93,12 +94,14 @@ pub(super) async fn metrics(app: AppData) -> HttpResponse {
     let committed = app.engine.committed_seq();
     let store_part = app
         .query(move |a| {
-            let (behind, oldest) = a.store.read(|db| changes::behind(db, committed))?;
-            let (day, at) = a.store.read(|db| {
-                Ok::<_, crate::store::DbError>((activity::meta(db, "rollup_day")?, activity::meta(db, "rollup_at")?))
+            // One snapshot for all of them.
+            let (behind, oldest, rollup_day, rollup_at, jobs) = a.store.read(|db| {
+                let (behind, oldest) = changes::behind(db, committed)?;
+                let day = activity::last_rollup_day(db)?;
+                let at = activity::meta(db, "rollup_at")?.and_then(|a| a.parse::<i64>().ok());
+                Ok::<_, crate::store::DbError>((behind, oldest, day, at, progress::reports(db)?))
             })?;
-            let jobs = progress::reports(&a.store)?;
-            Ok(StoreFigures { behind, oldest, rollup_day: day, rollup_at: at, jobs })
+            Ok(StoreFigures { behind, oldest, rollup_day, rollup_at, jobs })
         })
         .await;
     match store_part {
@@ -114,8 +117,8 @@ pub(super) async fn metrics(app: AppData) -> HttpResponse {
 struct StoreFigures {
     behind: i64,
     oldest: Option<i64>,
-    rollup_day: Option<String>,
-    rollup_at: Option<String>,
+    rollup_day: Option<i64>,
+    rollup_at: Option<i64>,
     jobs: Vec<(String, JobReport)>,
 }
 
@@ -133,8 +136,7 @@ impl StoreFigures {
              groupscout_index_lag_seconds {lag_seconds}\n",
             self.behind
         );
-        let day = self.rollup_day.as_deref().and_then(|d| d.parse::<i64>().ok());
-        if let Some(day) = day {
+        if let Some(day) = self.rollup_day {
             // The start of the rolled-up day in the service timezone.
             let start = crate::store::day_from_number(day)
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -148,7 +150,7 @@ impl StoreFigures {
                  groupscout_rollup_day_timestamp_seconds {start}\n"
             );
         }
-        if let Some(at) = self.rollup_at.as_deref().and_then(|a| a.parse::<i64>().ok()) {
+        if let Some(at) = self.rollup_at {
             let _ = write!(
                 out,
                 "# HELP groupscout_rollup_last_run_timestamp_seconds When the last roll-up of yesterday finished.\n\

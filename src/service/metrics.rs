@@ -23,12 +23,17 @@ pub struct RouteStats {
     micros: AtomicU64,
 }
 
+/// All answers summed over the routes: count, 4xx, 5xx, and time in microseconds.
+#[derive(Debug, Default, PartialEq)]
+pub struct Totals {
+    pub requests: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub micros: u64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    pub requests: AtomicU64,
-    pub client_errors: AtomicU64,
-    pub server_errors: AtomicU64,
-    pub latency_us_total: AtomicU64,
     /// Method → route pattern → figures; looked up by `&str`, so counting allocates
     /// nothing once a route was seen.
     routes: RwLock<HashMap<String, HashMap<String, Arc<RouteStats>>>>,
@@ -37,13 +42,6 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one answer. `route` is the matched pattern, or `None` for paths no route took.
     pub fn record(&self, method: &str, route: Option<&str>, status: u16, micros: u64) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.latency_us_total.fetch_add(micros, Ordering::Relaxed);
-        if (400..500).contains(&status) {
-            self.client_errors.fetch_add(1, Ordering::Relaxed);
-        } else if status >= 500 {
-            self.server_errors.fetch_add(1, Ordering::Relaxed);
-        }
         // Unmatched paths are one label, whatever they were, so a scan cannot grow the set.
         let (method, route) = match route {
             Some(r) => (method, r),
@@ -58,6 +56,18 @@ impl Metrics {
         }
         stats.count.fetch_add(1, Ordering::Relaxed);
         stats.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The totals over every route (the unmatched paths included).
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in self.routes.read().values().flat_map(|rs| rs.values()) {
+            t.requests += s.count.load(Ordering::Relaxed);
+            t.client_errors += s.by_class[3].load(Ordering::Relaxed);
+            t.server_errors += s.by_class[4].load(Ordering::Relaxed);
+            t.micros += s.micros.load(Ordering::Relaxed);
+        }
+        t
     }
 
     fn route(&self, method: &str, route: &str) -> Arc<RouteStats> {
@@ -148,7 +158,9 @@ mod tests {
         assert_eq!(bucket("0.005"), 2);
         assert_eq!(bucket("10"), 2);
         assert_eq!(bucket("+Inf"), 3);
-        assert_eq!(m.requests.load(Ordering::Relaxed), 4);
-        assert_eq!(m.client_errors.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            m.totals(),
+            Totals { requests: 4, client_errors: 2, server_errors: 0, micros: 300 + 3_000 + 20_000_000 + 100 }
+        );
     }
 }
