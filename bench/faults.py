@@ -389,6 +389,19 @@ def check_passes(d: Path):
     return rc == 0, out.strip().splitlines()[:6]
 
 
+def wind_down(s, loop, reader, d: Path, settle: float):
+    """Stops the writers, lets the readers see the last writes for `settle` seconds, stops
+    them, counts the acknowledged writes in the database, checks it and stops the server:
+    (found, lost, duplicated, check passed, check output)."""
+    loop.finish()
+    time.sleep(settle)
+    reader.finish()
+    found, lost, dup = loop.verify(db_of(d))
+    ok, cout = check_passes(d)
+    s.stop()
+    return found, lost, dup, ok, cout
+
+
 def wait_searchable(port, name, timeout=30.0):
     """Seconds until a search for `name` finds it, or None."""
     c = Client(port, timeout=10)
@@ -544,12 +557,7 @@ def reindex_killed(n, d):
     time.sleep(0.3)
     rc, secs, out = run(d, "reindex")
     time.sleep(0.5)
-    loop.finish()
-    time.sleep(1.5)
-    reader.finish()
-    found, lost, dup = loop.verify(db_of(d))
-    ok, cout = check_passes(d)
-    s.stop()
+    found, lost, dup, ok, cout = wind_down(s, loop, reader, d, settle=1.5)
     notes = [] if rc == 0 else [f"the next reindex exited {rc}: {out[-300:]}"]
     if not killed:
         notes.append("the reindex ended before the kill")
@@ -676,12 +684,7 @@ def disk_full(n, d):
         # Recovery: the last group acknowledged while the disk was full becomes searchable.
         caught_up = wait_searchable(s.port, written_full[-1], timeout=60) if written_full else None
         recovered = None if caught_up is None else time.monotonic() - freed
-        loop.finish()
-        time.sleep(1.5)
-        reader.finish()
-        found, lost, dup = loop.verify(db_of(d))
-        ok, cout = check_passes(d)
-        s.stop()
+        found, lost, dup, ok, cout = wind_down(s, loop, reader, d, settle=1.5)
         logtext = s.log_text()
         notes = [] if ok else cout
         said = "No space left on device" in logtext or "os error 28" in logtext
@@ -725,12 +728,7 @@ def db_locked(n, d):
             break
         time.sleep(0.02)
     time.sleep(1.0)
-    loop.finish()
-    time.sleep(1.0)
-    reader.finish()
-    found, lost, dup = loop.verify(db_of(d))
-    ok, cout = check_passes(d)
-    s.stop()
+    found, lost, dup, ok, cout = wind_down(s, loop, reader, d, settle=1.0)
     with loop.lock:
         during = sum(1 for t in loop.acks_after if locked_at < t < released)
     notes = ([] if ok else cout) + reader.failed[:3] + loop.statuses.bad[:3]
