@@ -5,12 +5,16 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
+use parking_lot::Mutex;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
-use super::schema::{build_schema, make_document, register_tokenizers};
+use super::schema::{build_schema, register_tokenizers, Analyser, Fields};
+use crate::store::groups::GroupText;
 use crate::store::{changes, groups, Store};
 
 const POINTER: &str = "CURRENT";
@@ -90,28 +94,10 @@ pub fn build(
     // would hold segments that merge names, and it fails ("segments that were merged could
     // not be found"), as seen with three nodes building at once.
     writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-    let categories = &store.ctx.categories;
-    let mut documents = 0u64;
-    let mut read = 0u64;
-    // One snapshot: the seq and the rows agree.
-    let seq = store.snapshot(|db| -> anyhow::Result<i64> {
-        {
-            let seq = changes::max_seq(db)?;
-            groups::for_each_text(db, |g| {
-                if let Some(doc) = make_document(&fields, &g, categories) {
-                    writer.add_document(doc)?;
-                    documents += 1;
-                }
-                read += 1;
-                if read.is_multiple_of(10_000) {
-                    progress(read);
-                }
-                Ok(())
-            })?;
-            Ok(seq)
-        }
-    })?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let (seq, read, documents) = index_snapshot(store, &fields, &writer, threads, &mut progress)?;
     progress(read);
+    let analysed = started.elapsed().as_secs_f64();
     let mut commit = writer.prepare_commit()?;
     commit.set_payload(&seq.to_string());
     commit.commit()?;
@@ -122,6 +108,12 @@ pub fn build(
         writer.merge(&segments).wait()?;
     }
     writer.wait_merging_threads()?;
+    tracing::info!(
+        documents,
+        analysed_s = analysed,
+        merged_s = started.elapsed().as_secs_f64() - analysed,
+        "index generation built"
+    );
     let previous = current(root);
     switch_to(root, &name)?;
     // The previous generation may still be open in a running server, which removes it
@@ -133,6 +125,79 @@ pub fn build(
     remove_generations_except(root, &keep);
     Ok(BuildSummary { generation: name, seq, documents, seconds: started.elapsed().as_secs_f64() })
 }
+
+/// Groups read from the store per message to the analysing threads.
+const BATCH: usize = 256;
+
+/// Reads every live group from one snapshot of the store and adds its document to `writer`:
+/// this thread reads rows, `threads` others analyse them (with one `Analyser`, so each
+/// distinct name, place and description is analysed once) and hand the documents to the
+/// writer, whose own threads index them side by side. Returns the seq the snapshot covers,
+/// the groups read and the documents added.
+fn index_snapshot(
+    store: &Store,
+    fields: &Fields,
+    writer: &IndexWriter<TantivyDocument>,
+    threads: usize,
+    progress: &mut impl FnMut(u64),
+) -> anyhow::Result<(i64, u64, u64)> {
+    let categories = &store.ctx.categories;
+    let analyser = Analyser::with_capacity(ANALYSES_KEPT);
+    let documents = AtomicU64::new(0);
+    let (send, receive) = mpsc::sync_channel::<Vec<GroupText>>(threads * 4);
+    let receive = Mutex::new(receive);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let Ok(batch) = receive.lock().recv() else { return Ok(()) };
+                        for g in &batch {
+                            if let Some(doc) = analyser.document(fields, g, categories) {
+                                writer.add_document(doc)?;
+                                documents.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut read = 0u64;
+        // One snapshot: the seq and the rows agree.
+        let snapshot = store.snapshot(|db| -> anyhow::Result<i64> {
+            let seq = changes::max_seq(db)?;
+            let mut batch = Vec::with_capacity(BATCH);
+            groups::for_each_text(db, |g| {
+                batch.push(g);
+                read += 1;
+                if batch.len() == BATCH {
+                    // A closed channel means a worker failed; its error is reported below.
+                    if send.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                        anyhow::bail!("an analysing thread stopped");
+                    }
+                }
+                if read.is_multiple_of(10_000) {
+                    progress(read);
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                let _ = send.send(batch);
+            }
+            Ok(seq)
+        });
+        drop(send);
+        for worker in workers {
+            worker.join().map_err(|_| anyhow::anyhow!("an analysing thread panicked"))??;
+        }
+        Ok::<_, anyhow::Error>((snapshot?, read))
+    })
+    .map(|(seq, read)| (seq, read, documents.into_inner()))
+}
+
+/// The most analyses of each kind (names, places, descriptions) a build keeps: about 150 MB
+/// when full.
+const ANALYSES_KEPT: usize = 300_000;
 
 /// The seq a generation's last commit covers.
 pub fn committed_seq(index: &Index) -> anyhow::Result<i64> {

@@ -170,6 +170,12 @@ pub struct SegmentFilter<'a> {
 }
 
 impl SegmentFilter<'_> {
+    /// The documents within the filter's circle, in doc order, when there is one and it
+    /// holds at most about `most` of the segment's documents (see `SegmentData::within_docs`).
+    pub fn near_docs(&self, most: usize) -> Option<Vec<DocId>> {
+        self.near.as_ref().and_then(|n| self.data.within_docs(n, most))
+    }
+
     #[inline]
     pub fn passes(&self, doc: DocId) -> bool {
         let d = self.data;

@@ -2,6 +2,10 @@
 //! `text.rs` (space-separated terms), so the index only splits on whitespace and every
 //! field of documents and queries goes through the same pipeline.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{doc, Index, TantivyDocument};
@@ -23,7 +27,6 @@ pub struct Fields {
     pub name_ch: Field,
     /// 3- and 4-character substrings of the name's CJK runs.
     pub name_ng: Field,
-    pub name_py: Field,
     pub place: Field,
     pub body: Field,
     /// The category's position in the category list, for counting facets from a column.
@@ -36,7 +39,12 @@ pub struct Fields {
     pub lat: Field,
     pub lon: Field,
     /// Every term of the name fields and the place field in one field without frequencies:
-    /// counting a match set reads one posting list a word instead of merging several.
+    /// counting a match set reads one posting list a word instead of merging several. The
+    /// name's pinyin (full and initials of its words and spans, see `text::pinyin_terms`)
+    /// lives only here, scored from here too: each is in a name once, so a frequency would
+    /// always be 1, and a field of its own doubled the costliest terms of a build (34 of a
+    /// generated group's 165 terms, and most of the distinct ones). Indexes built with a
+    /// `name_py` field still open; it is no longer read.
     pub all: Field,
 }
 
@@ -64,7 +72,6 @@ pub fn build_schema() -> (Schema, Fields) {
         name_bi: b.add_text_field("name_bi", text_field(true)),
         name_ch: b.add_text_field("name_ch", text_field(false)),
         name_ng: b.add_text_field("name_ng", text_field(false)),
-        name_py: b.add_text_field("name_py", text_field(false)),
         place: b.add_text_field("place", text_field(false)),
         body: b.add_text_field("body", text_field(false)),
         cat_ord: b.add_u64_field("cat_ord", FAST),
@@ -84,7 +91,6 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         name_bi: schema.get_field("name_bi")?,
         name_ch: schema.get_field("name_ch")?,
         name_ng: schema.get_field("name_ng")?,
-        name_py: schema.get_field("name_py")?,
         place: schema.get_field("place")?,
         body: schema.get_field("body")?,
         cat_ord: schema.get_field("cat_ord")?,
@@ -102,47 +108,127 @@ pub fn register_tokenizers(index: &Index) {
 
 /// The document of a group; `None` for a group that must not be found.
 pub fn make_document(f: &Fields, g: &GroupText, categories: &CategoryList) -> Option<TantivyDocument> {
-    let row = &g.row;
-    if !row.listed() {
-        return None;
-    }
-    let mut place_text = String::new();
-    for p in [row.place_name.as_deref(), row.city.as_deref(), row.district.as_deref()].into_iter().flatten() {
-        place_text.push_str(p);
-        place_text.push(' ');
-        let short = short_name(p);
-        if short != p {
-            place_text.push_str(&short);
-            place_text.push(' ');
+    Analyser::uncached().document(f, g, categories)
+}
+
+/// The analysed terms of one name, each field's terms space-separated as the tokenizer splits
+/// them.
+struct NameTerms {
+    words: String,
+    bigrams: String,
+    unigrams: String,
+    ngrams: String,
+    pinyin: String,
+}
+
+impl NameTerms {
+    fn of(name: &str) -> Self {
+        NameTerms {
+            words: text::index_words(name).join(" "),
+            bigrams: text::bigrams(name).join(" "),
+            unigrams: text::unigrams(name).join(" "),
+            ngrams: text::ngrams(name).join(" "),
+            pinyin: text::pinyin_terms(name).join(" "),
         }
     }
-    place_text.push_str(categories.label(&row.category));
-    let body = format!("{} {}", g.description, g.announcement);
-    let bigrams = text::bigrams(&row.name).join(" ");
-    let unigrams = text::unigrams(&row.name).join(" ");
-    let ngrams = text::ngrams(&row.name).join(" ");
-    let pinyin = text::pinyin_terms(&row.name).join(" ");
-    let place = text::index_words(&place_text).join(" ");
-    let all = format!("{bigrams} {unigrams} {ngrams} {pinyin} {place}");
-    let mut doc = doc!(
-        f.id => row.id as u64,
-        f.name => text::index_words(&row.name).join(" "),
-        f.name_bi => bigrams,
-        f.name_ch => unigrams,
-        f.name_ng => ngrams,
-        f.name_py => pinyin,
-        f.place => place,
-        f.body => text::index_words(&body).join(" "),
-        f.cat_ord => categories.position(&row.category) as u64,
-        f.all => all,
-        f.adcode => row.adcode,
-        f.flag_bits => u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1),
-    );
-    if let Some((lat, lon)) = row.location() {
-        doc.add_f64(f.lat, lat);
-        doc.add_f64(f.lon, lon);
+}
+
+/// Analysed texts kept by the text they came from, shared by the threads of a build.
+struct Cache<T> {
+    map: Mutex<HashMap<String, Arc<T>>>,
+    capacity: usize,
+}
+
+impl<T> Cache<T> {
+    fn new(capacity: usize) -> Self {
+        Cache { map: Mutex::new(HashMap::new()), capacity }
     }
-    Some(doc)
+
+    /// The analysis of `key`, made by `analyse` unless it is kept. A full cache starts over
+    /// (simpler than least-recently-used, and a build's repeats are spread evenly).
+    fn get(&self, key: &str, analyse: impl FnOnce(&str) -> T) -> Arc<T> {
+        if self.capacity == 0 {
+            return Arc::new(analyse(key));
+        }
+        if let Some(found) = self.map.lock().get(key) {
+            return Arc::clone(found);
+        }
+        let made = Arc::new(analyse(key));
+        let mut map = self.map.lock();
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key.to_string(), Arc::clone(&made));
+        made
+    }
+}
+
+/// Makes group documents, analysing each distinct name, place and description once: a world
+/// repeats them (the 1M generated world has 199,218 distinct names, 338,952 descriptions and
+/// 337,518 places among its 1,000,000 groups), and analysis (jieba, pinyin readings,
+/// n-grams) is most of what a document costs before the index takes it. Shared by the
+/// threads of a build.
+pub struct Analyser {
+    names: Cache<NameTerms>,
+    places: Cache<String>,
+    bodies: Cache<String>,
+}
+
+impl Analyser {
+    /// Keeps up to `capacity` analyses of each kind.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Analyser { names: Cache::new(capacity), places: Cache::new(capacity), bodies: Cache::new(capacity) }
+    }
+
+    /// Analyses everything afresh (single documents, as the indexer makes them).
+    pub fn uncached() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// The document of a group; `None` for a group that must not be found.
+    pub fn document(&self, f: &Fields, g: &GroupText, categories: &CategoryList) -> Option<TantivyDocument> {
+        let row = &g.row;
+        if !row.listed() {
+            return None;
+        }
+        let mut place_text = String::new();
+        for p in [row.place_name.as_deref(), row.city.as_deref(), row.district.as_deref()].into_iter().flatten() {
+            place_text.push_str(p);
+            place_text.push(' ');
+            let short = short_name(p);
+            if short != p {
+                place_text.push_str(&short);
+                place_text.push(' ');
+            }
+        }
+        place_text.push_str(categories.label(&row.category));
+        let place = self.places.get(&place_text, |t| text::index_words(t).join(" "));
+        let mut body_text = String::with_capacity(g.description.len() + g.announcement.len() + 1);
+        body_text.push_str(&g.description);
+        body_text.push(' ');
+        body_text.push_str(&g.announcement);
+        let body = self.bodies.get(&body_text, |t| text::index_words(t).join(" "));
+        let name = self.names.get(&row.name, NameTerms::of);
+        let all = [name.bigrams.as_str(), &name.unigrams, &name.ngrams, &name.pinyin, &place].join(" ");
+        let mut doc = doc!(
+            f.id => row.id as u64,
+            f.name => name.words.clone(),
+            f.name_bi => name.bigrams.clone(),
+            f.name_ch => name.unigrams.clone(),
+            f.name_ng => name.ngrams.clone(),
+            f.place => place.to_string(),
+            f.body => body.to_string(),
+            f.cat_ord => categories.position(&row.category) as u64,
+            f.all => all,
+            f.adcode => row.adcode,
+            f.flag_bits => u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1),
+        );
+        if let Some((lat, lon)) = row.location() {
+            doc.add_f64(f.lat, lat);
+            doc.add_f64(f.lon, lon);
+        }
+        Some(doc)
+    }
 }
 
 /// A signature of everything the document depends on, to skip re-indexing when only the

@@ -185,13 +185,13 @@ fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<d
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() && fields != Reach::NameOnly {
-            clauses.push((Clause::Pinyin, term_query(f.name_py, &full, 0.3)));
+            clauses.push((Clause::Pinyin, term_query(f.all, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Clause::Pinyin, term_query(f.name_py, word, 1.2)));
+        clauses.push((Clause::Pinyin, term_query(f.all, word, 1.2)));
         clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
@@ -580,7 +580,7 @@ impl Run<'_> {
                 let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
                 facets.iter_mut().zip(union.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
-                for_each_in_union(&bits, |doc| {
+                let visit = |doc: DocId| {
                     if !keep(doc) {
                         return;
                     }
@@ -609,7 +609,15 @@ impl Run<'_> {
                             }
                         }
                     }
-                });
+                };
+                // Within a radius, the documents under the circle, when fewer than the
+                // words' matches, are checked against the word sets instead.
+                let matches: usize =
+                    word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
+                match filter.near_docs(matches / 2) {
+                    Some(near) => near.into_iter().filter(|d| bits.iter().any(|b| b.contains(*d))).for_each(visit),
+                    None => for_each_in_union(&bits, visit),
+                }
             }
             if unfiltered {
                 // Each word's admitted documents: its live matches (in the category).
@@ -912,7 +920,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
     if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
         let joined = words.concat();
-        if searcher.doc_freq(&Term::from_field_text(gen.fields.name_py, &joined))? > 0 {
+        if searcher.doc_freq(&Term::from_field_text(gen.fields.all, &joined))? > 0 {
             words = vec![joined];
         }
     }
@@ -1053,7 +1061,7 @@ fn query_terms(
 fn pinyin_start(searcher: &tantivy::Searcher, f: &Fields, word: &str) -> tantivy::Result<Option<String>> {
     for end in (3..word.len()).rev() {
         let start = &word[..end];
-        if searcher.doc_freq(&Term::from_field_text(f.name_py, start))? > 0 {
+        if searcher.doc_freq(&Term::from_field_text(f.all, start))? > 0 {
             return Ok(Some(start.to_string()));
         }
     }

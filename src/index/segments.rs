@@ -121,6 +121,10 @@ pub struct SegmentData {
     /// Per document, its location quantised to a 16-bit grid (latitude in the high half),
     /// a quarter of the bytes of `xyz` for rejecting what lies outside a circle's box.
     grid: Vec<u32>,
+    /// The located documents by coarse cell, sorted by (cell, doc): a radius search walks
+    /// the cells under its circle rather than every match of its words when they hold fewer
+    /// documents (`within_docs`).
+    cells: Cells,
     /// Recently searched words' match sets (a large segment never changes but for
     /// deletions, which only the facets depend on).
     words: Mutex<HashMap<String, Arc<WordMatch>>>,
@@ -160,7 +164,8 @@ impl SegmentData {
             .iter()
             .map(|(lat, lon)| if lat.is_nan() { [f32::NAN; 3] } else { unit_xyz(*lat, *lon).map(|v| v as f32) })
             .collect();
-        let grid = lat_lon.iter().map(|(lat, lon)| grid_cell(*lat, *lon)).collect();
+        let grid: Vec<u32> = lat_lon.iter().map(|(lat, lon)| grid_cell(*lat, *lon)).collect();
+        let cells = Cells::of(&grid);
         SegmentData {
             ids,
             category,
@@ -169,6 +174,7 @@ impl SegmentData {
             xyz,
             lat_lon,
             grid,
+            cells,
             words: Mutex::default(),
             missed: Mutex::default(),
             lookups: AtomicU64::new(0),
@@ -324,6 +330,32 @@ impl SegmentData {
         haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
     }
 
+    /// The documents within `near`, in doc order, found from the cells under its circle;
+    /// `None` when those cells hold more than `most` documents (walking the word sets is then
+    /// cheaper) or the circle's box wraps a pole or the date line.
+    pub fn within_docs(&self, near: &Near, most: usize) -> Option<Vec<DocId>> {
+        let [lat_lo, lat_hi, lon_lo, lon_hi] = near.grid_box?;
+        let rows = (lat_lo >> Cells::LAT_SHIFT)..=(lat_hi >> Cells::LAT_SHIFT);
+        let (west, east) = (lon_lo >> Cells::LON_SHIFT, lon_hi >> Cells::LON_SHIFT);
+        // Each row of cells under the box is one run of the sorted keys.
+        let runs: Vec<(usize, usize)> = rows
+            .map(|row| {
+                let keys = &self.cells.keys;
+                (keys.partition_point(|k| *k < (row << 16 | west)), keys.partition_point(|k| *k <= (row << 16 | east)))
+            })
+            .collect();
+        if runs.iter().map(|(start, end)| end - start).sum::<usize>() > most {
+            return None;
+        }
+        let mut docs: Vec<DocId> = runs
+            .into_iter()
+            .flat_map(|(start, end)| self.cells.docs[start..end].iter().copied())
+            .filter(|doc| self.within(*doc, near))
+            .collect();
+        docs.sort_unstable();
+        Some(docs)
+    }
+
     /// The ordinals of the codes in `[lo, hi)`, as a half-open range.
     pub fn area_ordinals(&self, lo: u64, hi: u64) -> (u32, u32) {
         let start = self.area_codes.partition_point(|c| *c < lo).min(AREA_MAX);
@@ -361,6 +393,34 @@ impl Near {
             surely_out: chord2(radius_m + Self::MARGIN_M),
             grid_box: grid_box(lat, lon, radius_m),
         }
+    }
+}
+
+/// The located documents of a segment by coarse cell: 16 × 8 cells of the 16-bit grid,
+/// about 4.9 km north to south and 4.9 km × cos(latitude) east to west. Eight bytes a
+/// document.
+struct Cells {
+    /// Per located document, its cell (latitude row in the high half), sorted.
+    keys: Vec<u32>,
+    /// The documents in the same order (by cell, then doc).
+    docs: Vec<DocId>,
+}
+
+impl Cells {
+    const LAT_SHIFT: u32 = 4;
+    const LON_SHIFT: u32 = 3;
+
+    fn of(grid: &[u32]) -> Cells {
+        let mut pairs: Vec<(u32, DocId)> = grid
+            .iter()
+            .enumerate()
+            .filter(|(_, cell)| **cell != u32::MAX)
+            .map(|(doc, cell)| {
+                ((cell >> 16 >> Self::LAT_SHIFT) << 16 | (cell & 0xffff) >> Self::LON_SHIFT, doc as DocId)
+            })
+            .collect();
+        pairs.sort_unstable();
+        Cells { keys: pairs.iter().map(|p| p.0).collect(), docs: pairs.iter().map(|p| p.1).collect() }
     }
 }
 
@@ -597,6 +657,15 @@ mod tests {
                     exact,
                     "({plat}, {plon}) from ({lat}, {lon}) r {radius_m}"
                 );
+            }
+            // The cells under the circle find exactly the documents within it, in doc order.
+            let expected: Vec<DocId> = (0..n as DocId).filter(|d| data.within(*d, &near)).collect();
+            match data.within_docs(&near, usize::MAX) {
+                Some(found) => assert_eq!(found, expected, "from ({lat}, {lon}) r {radius_m}"),
+                None => assert!(near.grid_box.is_none()),
+            }
+            if !expected.is_empty() {
+                assert_eq!(data.within_docs(&near, 0), None, "more than 0 documents under the circle");
             }
         }
     }
