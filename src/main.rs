@@ -13,6 +13,9 @@ use groupscout::jobs;
 use groupscout::service::{load_context, App};
 use groupscout::store::Store;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "groupscout", version, about = "Group discovery and recommendation service")]
 struct Cli {

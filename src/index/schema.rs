@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
-use tantivy::{doc, Index, TantivyDocument};
+use tantivy::{Index, TantivyDocument};
 
 use super::text;
 use crate::domain::CategoryList;
@@ -209,20 +209,21 @@ impl Analyser {
         body_text.push_str(&g.announcement);
         let body = self.bodies.get(&body_text, |t| text::index_words(t).join(" "));
         let name = self.names.get(&row.name, NameTerms::of);
-        let all = [name.bigrams.as_str(), &name.unigrams, &name.ngrams, &name.pinyin, &place].join(" ");
-        let mut doc = doc!(
-            f.id => row.id as u64,
-            f.name => name.words.clone(),
-            f.name_bi => name.bigrams.clone(),
-            f.name_ch => name.unigrams.clone(),
-            f.name_ng => name.ngrams.clone(),
-            f.place => place.to_string(),
-            f.body => body.to_string(),
-            f.cat_ord => categories.position(&row.category) as u64,
-            f.all => all,
-            f.adcode => row.adcode,
-            f.flag_bits => u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1),
-        );
+        // The document copies each text into one buffer of its own: no owned strings needed.
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(f.id, row.id as u64);
+        doc.add_text(f.name, &name.words);
+        doc.add_text(f.name_bi, &name.bigrams);
+        doc.add_text(f.name_ch, &name.unigrams);
+        doc.add_text(f.name_ng, &name.ngrams);
+        doc.add_text(f.place, place.as_str());
+        doc.add_text(f.body, body.as_str());
+        doc.add_u64(f.cat_ord, categories.position(&row.category) as u64);
+        for part in [name.bigrams.as_str(), &name.unigrams, &name.ngrams, &name.pinyin, &place] {
+            doc.add_text(f.all, part);
+        }
+        doc.add_u64(f.adcode, row.adcode);
+        doc.add_u64(f.flag_bits, u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1));
         if let Some((lat, lon)) = row.location() {
             doc.add_f64(f.lat, lat);
             doc.add_f64(f.lon, lon);

@@ -313,18 +313,24 @@ impl Collector for FilteredTop<'_> {
         let mut threshold = Score::MIN;
         let mut scorer = weight.scorer(reader, 1.0)?;
         let mut doc = scorer.doc();
+        // Until a full pass has measured the segment's best score every document is scored;
+        // after, one the filters turn away (most of them, within a radius) is not.
+        let measure = best.is_none();
         while doc != TERMINATED {
-            let score = scorer.score();
-            seen_best = seen_best.max(score);
-            if score > threshold && alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc) {
-                heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
-                if heap.len() > self.k {
-                    heap.pop();
-                }
-                if heap.len() == self.k {
-                    threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
-                    if best.is_some_and(|b| threshold >= b) {
-                        break;
+            let admitted = alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
+            if admitted || measure {
+                let score = scorer.score();
+                seen_best = seen_best.max(score);
+                if admitted && score > threshold {
+                    heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
+                    if heap.len() > self.k {
+                        heap.pop();
+                    }
+                    if heap.len() == self.k {
+                        threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
+                        if best.is_some_and(|b| threshold >= b) {
+                            break;
+                        }
                     }
                 }
             }
