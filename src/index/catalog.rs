@@ -231,89 +231,91 @@ const HELD: u8 = 32;
 /// location): it is kept whole in `Catalog::whole`.
 const ODD: u8 = 64;
 
-/// Ends each text in `Packed::texts`: a byte UTF-8 never uses.
+/// Ends each text of a packed card: a byte UTF-8 never uses.
 const END: u8 = 0xff;
 
-/// A live group's card fields that `Hot` does not hold, packed: a `GroupRow` with its five
-/// strings is about 500 bytes on the heap, this is 48 and one allocation of the texts.
-/// The row is rebuilt from it and the group's `Hot` when a page shows it.
+/// A live group's card fields that `Hot` does not hold, in one allocation: the flags, six
+/// figures as 32-bit numbers, then the name and the place, city and district that are
+/// present, each ended by `END`. A `GroupRow` with its five strings is about 500 bytes on
+/// the heap; this is about 100, and one pointer in the dense array. The row is rebuilt from
+/// it and the group's `Hot` when a page shows it (one allocation to read, as the row's was).
 #[derive(Debug, Default)]
-struct Packed {
-    /// The name, then the place, city and district that are present, each ended by `END`;
-    /// `None` when no live group has the id.
-    texts: Option<Box<[u8]>>,
-    owner_id: u32,
-    capacity: u32,
-    member_count: u32,
-    female_count: u32,
-    birth_n: u32,
-    birth_sum: u32,
-    flags: u8,
-}
+struct Packed(Option<Box<[u8]>>);
 
 impl Packed {
+    /// Where the texts begin: after the flags and the figures.
+    const TEXTS: usize = 1 + 6 * 4;
+    const OWNER: usize = 1;
+    const CAPACITY: usize = 5;
+    const MEMBERS: usize = 9;
+    const FEMALE: usize = 13;
+    const BIRTH_N: usize = 17;
+    const BIRTH_SUM: usize = 21;
+
     /// The row packed beside its search fields, or a stand-in marked `ODD` when it does
     /// not fit (no value may be lost on the way back).
     fn of(g: &GroupRow, hot: &Hot, categories: &[String]) -> Packed {
-        let small = |v: i64| u32::try_from(v).ok();
-        let numbers = (
-            small(g.owner_id),
-            small(g.capacity),
-            small(g.member_count),
-            small(g.female_count),
-            small(g.birth_n),
-            small(g.birth_sum),
-        );
+        let figures = [g.owner_id, g.capacity, g.member_count, g.female_count, g.birth_n, g.birth_sum];
         let exact = categories.get(hot.category as usize) == Some(&g.category)
             && g.lat.is_some() == g.lon.is_some()
             && i64::from(hot.yesterday_messages) == g.yesterday_messages
-            && i64::from(hot.active_members) == g.active_members;
-        let (Some(owner_id), Some(capacity), Some(member_count), Some(female_count), Some(birth_n), Some(birth_sum)) =
-            numbers
-        else {
-            return Packed { texts: Some(Box::default()), flags: ODD, ..Packed::default() };
-        };
+            && i64::from(hot.active_members) == g.active_members
+            && figures.iter().all(|f| u32::try_from(*f).is_ok());
         if !exact {
-            return Packed { texts: Some(Box::default()), flags: ODD, ..Packed::default() };
+            return Packed(Some(Box::new([ODD])));
         }
-        let mut texts = Vec::new();
+        let texts = [Some(&g.name), g.place_name.as_ref(), g.city.as_ref(), g.district.as_ref()];
+        let len = Self::TEXTS + texts.iter().flatten().map(|t| t.len() + 1).sum::<usize>();
+        let mut blob = Vec::with_capacity(len);
         let mut flags = 0;
-        for (text, bit) in [
-            (Some(&g.name), 0),
-            (g.place_name.as_ref(), HAS_PLACE),
-            (g.city.as_ref(), HAS_CITY),
-            (g.district.as_ref(), HAS_DISTRICT),
+        for (on, bit) in [
+            (g.place_name.is_some(), HAS_PLACE),
+            (g.city.is_some(), HAS_CITY),
+            (g.district.is_some(), HAS_DISTRICT),
+            (g.members_can_invite, CAN_INVITE),
+            (g.discoverable, DISCOVERABLE),
+            (g.held, HELD),
         ] {
-            if let Some(t) = text {
-                texts.extend_from_slice(t.as_bytes());
-                texts.push(END);
-                flags |= bit;
-            }
-        }
-        for (on, bit) in [(g.members_can_invite, CAN_INVITE), (g.discoverable, DISCOVERABLE), (g.held, HELD)] {
             if on {
                 flags |= bit;
             }
         }
-        Packed {
-            texts: Some(texts.into_boxed_slice()),
-            owner_id,
-            capacity,
-            member_count,
-            female_count,
-            birth_n,
-            birth_sum,
-            flags,
+        blob.push(flags);
+        for f in figures {
+            blob.extend_from_slice(&(f as u32).to_le_bytes());
         }
+        for t in texts.into_iter().flatten() {
+            blob.extend_from_slice(t.as_bytes());
+            blob.push(END);
+        }
+        Packed(Some(blob.into_boxed_slice()))
+    }
+
+    /// Whether a live group has the id.
+    fn live(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn flags(&self) -> u8 {
+        self.0.as_deref().map_or(0, |b| b[0])
     }
 
     fn is_odd(&self) -> bool {
-        self.flags & ODD != 0
+        self.flags() & ODD != 0
+    }
+
+    fn figure(&self, at: usize) -> i64 {
+        let b = self.0.as_deref().unwrap_or_default();
+        b.get(at..at + 4).map_or(0, |f| u32::from_le_bytes([f[0], f[1], f[2], f[3]]).into())
+    }
+
+    fn member_count(&self) -> i64 {
+        self.figure(Self::MEMBERS)
     }
 
     /// The texts in order: the name, then those present of place, city and district.
     fn texts(&self) -> impl Iterator<Item = &str> {
-        let bytes = self.texts.as_deref().unwrap_or_default();
+        let bytes = self.0.as_deref().and_then(|b| b.get(Self::TEXTS..)).unwrap_or_default();
         // Each piece was a whole `String`, so it is UTF-8.
         bytes.split(|b| *b == END).map(|t| std::str::from_utf8(t).unwrap_or_default())
     }
@@ -324,15 +326,16 @@ impl Packed {
 
     /// The row back, whole, for the group `id` with search fields `hot`.
     fn row(&self, id: i64, hot: &Hot, categories: &[String]) -> GroupRow {
+        let flags = self.flags();
         let mut texts = self.texts();
         let name = texts.next().unwrap_or_default().to_string();
-        let mut next_if = |bit: u8| (self.flags & bit != 0).then(|| texts.next().unwrap_or_default().to_string());
+        let mut next_if = |bit: u8| (flags & bit != 0).then(|| texts.next().unwrap_or_default().to_string());
         let place_name = next_if(HAS_PLACE);
         let city = next_if(HAS_CITY);
         let district = next_if(HAS_DISTRICT);
         GroupRow {
             id,
-            owner_id: self.owner_id.into(),
+            owner_id: self.figure(Self::OWNER),
             name,
             category: categories.get(hot.category as usize).cloned().unwrap_or_default(),
             lat: hot.located.then_some(hot.lat),
@@ -342,17 +345,17 @@ impl Packed {
             district,
             adcode: hot.adcode,
             join_approval: hot.join_approval,
-            members_can_invite: self.flags & CAN_INVITE != 0,
-            discoverable: self.flags & DISCOVERABLE != 0,
-            capacity: self.capacity.into(),
+            members_can_invite: flags & CAN_INVITE != 0,
+            discoverable: flags & DISCOVERABLE != 0,
+            capacity: self.figure(Self::CAPACITY),
             created_at: hot.created_at,
-            member_count: self.member_count.into(),
-            female_count: self.female_count.into(),
-            birth_sum: self.birth_sum.into(),
-            birth_n: self.birth_n.into(),
+            member_count: self.member_count(),
+            female_count: self.figure(Self::FEMALE),
+            birth_sum: self.figure(Self::BIRTH_SUM),
+            birth_n: self.figure(Self::BIRTH_N),
             yesterday_messages: hot.yesterday_messages.into(),
             active_members: hot.active_members.into(),
-            held: self.flags & HELD != 0,
+            held: flags & HELD != 0,
         }
     }
 }
@@ -579,7 +582,9 @@ impl Catalog {
         match self.dense_slot(id) {
             Some(i) => {
                 let card = &self.cards[i];
-                card.texts.as_ref()?;
+                if !card.live() {
+                    return None;
+                }
                 if card.is_odd() {
                     self.whole.get(&id).cloned()
                 } else {
@@ -593,7 +598,7 @@ impl Catalog {
     /// A live group's name, without rebuilding its row.
     fn name(&self, id: i64) -> Option<&str> {
         match self.dense_slot(id) {
-            Some(i) if !self.cards[i].is_odd() => self.cards[i].texts.as_ref().map(|_| self.cards[i].name()),
+            Some(i) if !self.cards[i].is_odd() => self.cards[i].live().then(|| self.cards[i].name()),
             _ => self.whole.get(&id).map(|g| g.name.as_str()),
         }
     }
@@ -601,9 +606,7 @@ impl Catalog {
     /// A live group's member count, without rebuilding its row.
     fn member_count(&self, id: i64) -> Option<i64> {
         match self.dense_slot(id) {
-            Some(i) if !self.cards[i].is_odd() => {
-                self.cards[i].texts.as_ref().map(|_| self.cards[i].member_count.into())
-            }
+            Some(i) if !self.cards[i].is_odd() => self.cards[i].live().then(|| self.cards[i].member_count()),
             _ => self.whole.get(&id).map(|g| g.member_count),
         }
     }
@@ -619,7 +622,7 @@ impl Catalog {
                 } else if old.is_odd() {
                     self.whole.remove(&row.id);
                 }
-                old.texts.is_some()
+                old.live()
             }
             None => self.whole.insert(row.id, row).is_some(),
         };
