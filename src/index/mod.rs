@@ -154,19 +154,17 @@ impl Engine {
         let index_seq = generation::committed_seq(&gen.index)?;
         // The catalog comes from one snapshot; changes after its seq are applied again
         // (idempotently) by the indexer.
-        let (catalog_seq, rows) = store.snapshot(|db| -> anyhow::Result<_> {
+        // Rows go into the catalog as they are read: holding them all first would double
+        // the peak memory of a start.
+        let (catalog_seq, catalog) = store.snapshot(|db| -> anyhow::Result<_> {
             let seq = changes::max_seq(db)?;
-            let mut rows = Vec::new();
-            groups::for_each(db, |r| rows.push(r))?;
-            Ok((seq, rows))
+            let mut catalog = Catalog::builder(store.ctx.categories.ids().map(String::from).collect(), weights);
+            groups::for_each(db, |r| catalog.add(r))?;
+            Ok((seq, catalog.finish()))
         })?;
         let start_seq = index_seq.min(catalog_seq);
         let engine = Arc::new(Engine {
-            catalog: RwLock::new(Catalog::from_rows(
-                rows,
-                store.ctx.categories.ids().map(String::from).collect(),
-                weights,
-            )),
+            catalog: RwLock::new(catalog),
             generation: ArcSwap::from_pointee(gen),
             terms: ArcSwap::from_pointee(terms::RelatedTerms::from_data_dir(&crate::config::data_dir())),
             ctx: store.ctx.clone(),

@@ -54,7 +54,7 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
     let (lat, lon) = nq.origin;
     let category = nq.category.as_deref().map(|c| catalog.category_index(c));
     let to_rows = |ids: Vec<(f64, i64)>| -> Vec<(f64, Arc<GroupRow>)> {
-        ids.into_iter().filter_map(|(d, id)| Some((d, catalog.get(id)?.clone()))).collect()
+        ids.into_iter().filter_map(|(d, id)| Some((d, catalog.get(id)?))).collect()
     };
     match nq.sort {
         NearbySort::Distance => {

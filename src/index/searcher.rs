@@ -63,11 +63,12 @@ pub fn suggest(catalog: &Catalog, q: &str, limit: usize) -> Vec<Arc<GroupRow>> {
         return Vec::new();
     }
     let mut found = catalog.suggest_candidates(&prefix, limit, SUGGEST_SCAN);
-    found.sort_by(|(a_match, a), (b_match, b)| {
-        (b_match.at_start, b_match.text)
-            .cmp(&(a_match.at_start, a_match.text))
+    found.sort_by(|a, b| {
+        (b.matched.at_start, b.matched.text)
+            .cmp(&(a.matched.at_start, a.matched.text))
             .then(b.member_count.cmp(&a.member_count))
             .then(a.id.cmp(&b.id))
     });
-    found.into_iter().take(limit).map(|(_, g)| g).collect()
+    // Rows are rebuilt from the catalog's packed cards, so only those of the page.
+    found.into_iter().take(limit).filter_map(|s| catalog.get(s.id)).collect()
 }
