@@ -1,13 +1,15 @@
 //! The import's writes. On SQLite the importer writes line by line through the entity
-//! functions (in process, a statement costs microseconds). On PostgreSQL a batch of lines
+//! functions (in process, a statement costs microseconds), and leaves to the end of each
+//! batch what sums up over lines: membership statistics, follows, events. On PostgreSQL a batch of lines
 //! is staged with `COPY` into temporary tables and merged with a few set-wise statements;
 //! the statistics of every group the batch touched are then recomputed from its rows, so
 //! they are exact whatever order the lines came in.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
-use super::activity::{ActivityEvent, ACTIVE_WINDOW_DAYS};
+use super::activity::{apply_events, refresh_stats, ActivityEvent, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
 use super::groups::Place;
 use super::users::{Person, UserInput};
@@ -45,6 +47,130 @@ pub struct ImportedMember {
     pub user_id: i64,
     pub role: Role,
     pub joined_at: Option<i64>,
+}
+
+/// A member's share of their group's membership statistics (the attributes of `Person`
+/// that `member_count`, `female_count` and the birth-year sums count).
+#[derive(Clone, Copy)]
+pub struct Share {
+    female: bool,
+    birth_year: Option<i32>,
+}
+
+impl Share {
+    pub fn of(p: &Person) -> Share {
+        Share { female: p.female, birth_year: p.birth_year }
+    }
+}
+
+/// Follows a multi-row insert writes: one statement instead of one a line.
+const FOLLOW_ROWS: usize = 64;
+
+/// `INSERT` of `FOLLOW_ROWS` follows, each row `(src, dst, now)`.
+static FOLLOW_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let rows: Vec<String> =
+        (0..FOLLOW_ROWS).map(|i| format!("(?{}, ?{}, ?{})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+    format!("INSERT INTO follows (src, dst, created_at) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "))
+});
+
+/// SQLite: one batch of import lines in its transaction, and what it leaves to its end.
+/// Membership statistics are sums, so each group's gets the shares of the batch's new
+/// members in one statement at the end instead of one a member; nothing the batch does
+/// reads them meanwhile.
+pub struct LiteBatch {
+    /// No application waits (checked when the batch began; an import adds none), so a new
+    /// member has none to drop.
+    no_requests: bool,
+    follows: Vec<(i64, i64)>,
+    events: Vec<ActivityEvent>,
+    /// The groups whose statistics are refreshed at the end, each with the sum of its new
+    /// members' shares: member_count, female_count, birth_sum, birth_n.
+    touched: BTreeMap<i64, [i64; 4]>,
+}
+
+impl LiteBatch {
+    pub fn begin(db: &Db<'_>) -> DbResult<LiteBatch> {
+        let no_requests = db.value("SELECT NOT EXISTS (SELECT 1 FROM join_requests)", p![])?;
+        Ok(LiteBatch { no_requests, follows: Vec::new(), events: Vec::new(), touched: BTreeMap::new() })
+    }
+
+    /// A follow (a follow changes no statistic and no group, so when it is written within
+    /// the batch does not matter).
+    pub fn follow(&mut self, db: &Db<'_>, src: i64, dst: i64) -> DbResult<()> {
+        self.follows.push((src, dst));
+        if self.follows.len() == FOLLOW_ROWS {
+            let now = super::now_secs();
+            let mut params: Vec<&dyn super::db::Param> = Vec::with_capacity(3 * FOLLOW_ROWS);
+            for (a, b) in &self.follows {
+                params.extend([a as &dyn super::db::Param, b, &now]);
+            }
+            db.exec(&FOLLOW_INSERT, &params)?;
+            self.follows.clear();
+        }
+        Ok(())
+    }
+
+    /// An event, applied with the batch's others at its end.
+    pub fn event(&mut self, e: ActivityEvent) {
+        self.events.push(e);
+    }
+
+    /// A group whose statistics the batch changed.
+    pub fn touch(&mut self, group_id: i64) {
+        self.touched.entry(group_id).or_default();
+    }
+
+    /// Adds a member row (dropping their application) unless the membership exists;
+    /// returns whether it was added. The member's share reaches the group's statistics
+    /// at the end of the batch.
+    pub fn seat(
+        &mut self,
+        db: &Db<'_>,
+        group_id: i64,
+        user_id: i64,
+        role: Role,
+        joined_at: i64,
+        who: Share,
+    ) -> DbResult<bool> {
+        let added = db.exec(
+            "INSERT INTO members (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            p![group_id, user_id, role.as_str(), joined_at],
+        )?;
+        if added == 0 {
+            return Ok(false);
+        }
+        if !self.no_requests {
+            super::members::delete_request(db, group_id, user_id)?;
+        }
+        let sums = self.touched.entry(group_id).or_default();
+        sums[0] += 1;
+        sums[1] += i64::from(who.female);
+        sums[2] += i64::from(who.birth_year.unwrap_or(0));
+        sums[3] += i64::from(who.birth_year.is_some());
+        Ok(true)
+    }
+
+    /// The end of the batch: the last follows, the events, and the statistics of every
+    /// group touched (each noted as changed).
+    pub fn finish(self, db: &Db<'_>, yesterday: i64) -> DbResult<()> {
+        let now = super::now_secs();
+        for (src, dst) in self.follows {
+            super::users::follow(db, src, dst, now)?;
+        }
+        apply_events(db, &self.events, yesterday)?;
+        for (group_id, [n, female, birth_sum, birth_n]) in self.touched {
+            if n != 0 {
+                db.exec(
+                    "UPDATE groups SET member_count = member_count + ?2, female_count = female_count + ?3, \
+                     birth_sum = birth_sum + ?4, birth_n = birth_n + ?5 WHERE id = ?1",
+                    p![group_id, n, female, birth_sum, birth_n],
+                )?;
+            }
+            refresh_stats(db, group_id, yesterday)?;
+            db.record_change(group_id);
+        }
+        Ok(())
+    }
 }
 
 /// What a group line sets on a group that exists: every field it gives.
