@@ -2,6 +2,7 @@
 //! Every field is validated with the same domain types as the API; a bad line is reported
 //! with its number and skipped, the rest kept. Running the same file twice changes nothing.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::time::Instant;
@@ -122,17 +123,14 @@ struct Known {
 }
 
 impl Known {
+    /// One probe of the map for a user already known (the common case: a line for every
+    /// follow, member and activity line).
     fn person(&mut self, db: &Db<'_>, id: i64) -> DbResult<Option<&Person>> {
-        if !self.people.contains_key(&id) {
-            if self.no_person.contains(&id) {
-                return Ok(None);
-            }
-            match users::person(db, id)? {
-                Some(p) => self.people.insert(id, p),
-                None => return Ok(None),
-            };
+        match self.people.entry(id) {
+            Entry::Occupied(known) => Ok(Some(known.into_mut())),
+            Entry::Vacant(_) if self.no_person.contains(&id) => Ok(None),
+            Entry::Vacant(slot) => Ok(users::person(db, id)?.map(|p| &*slot.insert(p))),
         }
-        Ok(self.people.get(&id))
     }
 
     fn owner(&mut self, db: &Db<'_>, group_id: i64) -> DbResult<Option<i64>> {
@@ -470,7 +468,7 @@ fn write_op(db: &Db<'_>, op: Op, end: &mut bulk::LiteBatch) -> DbResult<()> {
             }
             end.touch(m.group_id);
         }
-        Op::Activity(e) => end.event(e),
+        Op::Activity(e) => end.event(db, &e)?,
     }
     Ok(())
 }
@@ -645,7 +643,7 @@ fn lite_batch(
     known: &mut Known,
     yesterday: i64,
 ) -> anyhow::Result<Vec<Result<bool, String>>> {
-    let mut end = bulk::LiteBatch::begin(db)?;
+    let mut end = bulk::LiteBatch::begin(db, yesterday)?;
     let mut outcomes = Vec::with_capacity(lines.len());
     for (i, line) in lines.into_iter().enumerate() {
         outcomes.push(match resolve_line(store, db, line, known, first_line + i as u64 + 1)? {
@@ -657,7 +655,7 @@ fn lite_batch(
             }
         });
     }
-    end.finish(db, yesterday)?;
+    end.finish(db)?;
     Ok(outcomes)
 }
 

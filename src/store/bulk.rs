@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use super::activity::{apply_events, refresh_stats, ActivityEvent, ACTIVE_WINDOW_DAYS};
+use super::activity::{ActivityEvent, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
 use super::groups::Place;
 use super::users::{Person, UserInput};
@@ -75,23 +75,25 @@ static FOLLOW_INSERT: LazyLock<String> = LazyLock::new(|| {
 
 /// SQLite: one batch of import lines in its transaction, and what it leaves to its end.
 /// Membership statistics are sums, so each group's gets the shares of the batch's new
-/// members in one statement at the end instead of one a member; nothing the batch does
-/// reads them meanwhile.
+/// members at the end instead of one a member; nothing the batch does reads them
+/// meanwhile. At the end, each group the batch touched gets its statistics in one
+/// statement (`GroupsEnd`).
 pub struct LiteBatch {
     /// No application waits (checked when the batch began; an import adds none), so a new
     /// member has none to drop.
     no_requests: bool,
+    /// The day of the live activity figures.
+    yesterday: i64,
     follows: Vec<(i64, i64)>,
-    events: Vec<ActivityEvent>,
     /// The groups whose statistics are refreshed at the end, each with the sum of its new
     /// members' shares: member_count, female_count, birth_sum, birth_n.
     touched: BTreeMap<i64, [i64; 4]>,
 }
 
 impl LiteBatch {
-    pub fn begin(db: &Db<'_>) -> DbResult<LiteBatch> {
+    pub fn begin(db: &Db<'_>, yesterday: i64) -> DbResult<LiteBatch> {
         let no_requests = db.value("SELECT NOT EXISTS (SELECT 1 FROM join_requests)", p![])?;
-        Ok(LiteBatch { no_requests, follows: Vec::new(), events: Vec::new(), touched: BTreeMap::new() })
+        Ok(LiteBatch { no_requests, yesterday, follows: Vec::new(), touched: BTreeMap::new() })
     }
 
     /// A follow (a follow changes no statistic and no group, so when it is written within
@@ -110,9 +112,27 @@ impl LiteBatch {
         Ok(())
     }
 
-    /// An event, applied with the batch's others at its end.
-    pub fn event(&mut self, e: ActivityEvent) {
-        self.events.push(e);
+    /// An event into its bucket, unless its id was seen before (the statements of
+    /// `activity::apply_events`; the group's statistics wait for the end of the batch).
+    pub fn event(&mut self, db: &Db<'_>, e: &ActivityEvent) -> DbResult<()> {
+        if let Some(id) = &e.event_id {
+            let fresh =
+                db.exec("INSERT INTO activity_events (event_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id.as_str()])?;
+            if fresh == 0 {
+                return Ok(());
+            }
+        }
+        db.exec(
+            "INSERT INTO activity (group_id, day, user_id, messages) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
+            p![e.group_id, e.day, e.user_id, e.messages],
+        )?;
+        // Only the last seven days feed the live statistics; older late events reach the
+        // history through `rollup --date`.
+        if e.day <= self.yesterday && e.day > self.yesterday - ACTIVE_WINDOW_DAYS {
+            self.touch(e.group_id);
+        }
+        Ok(())
     }
 
     /// A group whose statistics the batch changed.
@@ -150,27 +170,38 @@ impl LiteBatch {
         Ok(true)
     }
 
-    /// The end of the batch: the last follows, the events, and the statistics of every
-    /// group touched (each noted as changed).
-    pub fn finish(self, db: &Db<'_>, yesterday: i64) -> DbResult<()> {
+    /// The end of the batch: the last follows, and the statistics of every group touched
+    /// (each noted as changed).
+    pub fn finish(self, db: &Db<'_>) -> DbResult<()> {
         let now = super::now_secs();
         for (src, dst) in self.follows {
             super::users::follow(db, src, dst, now)?;
         }
-        apply_events(db, &self.events, yesterday)?;
+        let sql = groups_end(self.yesterday);
         for (group_id, [n, female, birth_sum, birth_n]) in self.touched {
-            if n != 0 {
-                db.exec(
-                    "UPDATE groups SET member_count = member_count + ?2, female_count = female_count + ?3, \
-                     birth_sum = birth_sum + ?4, birth_n = birth_n + ?5 WHERE id = ?1",
-                    p![group_id, n, female, birth_sum, birth_n],
-                )?;
-            }
-            refresh_stats(db, group_id, yesterday)?;
+            db.exec(&sql, p![group_id, n, female, birth_sum, birth_n])?;
             db.record_change(group_id);
         }
         Ok(())
     }
+}
+
+/// The statement that ends a batch for one group (`?1`): adds the new members' shares
+/// (`?2` to `?5`) and recomputes its activity figures the way `activity::refresh_stats`
+/// does, in one statement instead of four. The days are written into the text: a range
+/// bound to parameters makes SQLite prepare the statement again on each run.
+fn groups_end(yesterday: i64) -> String {
+    let first = yesterday - (ACTIVE_WINDOW_DAYS - 1);
+    format!(
+        "UPDATE groups SET member_count = member_count + ?2, female_count = female_count + ?3, \
+         birth_sum = birth_sum + ?4, birth_n = birth_n + ?5, \
+         yesterday_messages = (SELECT CAST(COALESCE(SUM(messages), 0) AS BIGINT) FROM activity \
+                               WHERE group_id = ?1 AND day = {yesterday}), \
+         active_members = (SELECT COUNT(DISTINCT a.user_id) FROM activity a \
+                           JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
+                           WHERE a.group_id = ?1 AND a.day BETWEEN {first} AND {yesterday} AND a.messages > 0), \
+         stats_day = {yesterday} WHERE id = ?1"
+    )
 }
 
 /// What a group line sets on a group that exists: every field it gives.

@@ -147,7 +147,10 @@ impl Sqlite {
     pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
         let conn = self.writer.lock();
         if dropped {
+            // Building an index is mostly a sort, which SQLite splits over helper threads.
+            conn.execute_batch("PRAGMA threads = 2")?;
             create_bulk_indexes(&conn)?;
+            conn.execute_batch("PRAGMA threads = 0")?;
         }
         conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENTS);
