@@ -188,18 +188,21 @@ impl LiteBatch {
 
 /// The statement that ends a batch for one group (`?1`): adds the new members' shares
 /// (`?2` to `?5`) and recomputes its activity figures the way `activity::refresh_stats`
-/// does, in one statement instead of four. The days are written into the text: a range
-/// bound to parameters makes SQLite prepare the statement again on each run.
+/// does, in one statement instead of four. The subqueries name the group by the row's
+/// column and the days by value: SQLite (3.54) marks a parameter compared in a filter
+/// term as worth a new plan when it changes, and then prepares the statement again on
+/// every run once the statement cache has cleared its bindings.
 fn groups_end(yesterday: i64) -> String {
     let first = yesterday - (ACTIVE_WINDOW_DAYS - 1);
     format!(
         "UPDATE groups SET member_count = member_count + ?2, female_count = female_count + ?3, \
          birth_sum = birth_sum + ?4, birth_n = birth_n + ?5, \
          yesterday_messages = (SELECT CAST(COALESCE(SUM(messages), 0) AS BIGINT) FROM activity \
-                               WHERE group_id = ?1 AND day = {yesterday}), \
+                               WHERE group_id = groups.id AND day = {yesterday}), \
          active_members = (SELECT COUNT(DISTINCT a.user_id) FROM activity a \
                            JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
-                           WHERE a.group_id = ?1 AND a.day BETWEEN {first} AND {yesterday} AND a.messages > 0), \
+                           WHERE a.group_id = groups.id AND a.day BETWEEN {first} AND {yesterday} \
+                           AND a.messages > 0), \
          stats_day = {yesterday} WHERE id = ?1"
     )
 }
