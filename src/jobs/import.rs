@@ -22,9 +22,9 @@ use crate::store::{day_number, groups, members, now_secs, Db, DbResult, Kind, St
 
 /// Lines per transaction: large enough to be fast (a group's statistics are refreshed
 /// once a batch, and pages written once a commit), small enough that a running server's
-/// writes do not wait long for the lock (a fraction of a second). PostgreSQL batches are staged with COPY and
-/// merged set-wise, which pays off on larger batches (and other writers only wait on the
-/// rows a batch touches).
+/// writes do not wait long for the lock (a fraction of a second). PostgreSQL batches are
+/// staged with COPY and merged set-wise, which pays off on larger batches (and other
+/// writers only wait on the rows a batch touches).
 const BATCH_LINES: usize = 50_000;
 const PG_BATCH_LINES: usize = 100_000;
 
@@ -188,9 +188,10 @@ impl Known {
 }
 
 /// A line after every check that needs nothing but the line: what is left to check needs
-/// the store (do the ids it names exist, what tier has the owner). The checks of a field
-/// that the baseline order puts after an id's existence are kept as results, so a line
-/// with several faults is reported for the same one whichever thread checked it.
+/// the store (do the ids it names exist, what tier has the owner). The checks of fields
+/// that come after an id's existence are kept as results, for `resolve` to report in
+/// that order: a line with several faults is reported for the same one as when a single
+/// thread checked it field by field.
 enum Pre {
     User(ImportedUser),
     Follow(i64, i64),
@@ -243,8 +244,8 @@ fn check(store: &Store, raw: &str) -> Checked {
     }
 }
 
-/// The checks of `validate` that come before any lookup, in the same order; those that
-/// come after one are kept in the result.
+/// The checks of a line that come before any lookup, in order; those that come after
+/// one are kept in the result (see `Pre`).
 fn precheck(store: &Store, line: Line) -> ApiResult<Pre> {
     let ctx = &store.ctx;
     Ok(match line {

@@ -1,6 +1,7 @@
 //! The import's writes. On SQLite the importer writes line by line through the entity
-//! functions (in process, a statement costs microseconds), and leaves to the end of each
-//! batch what sums up over lines: membership statistics, follows, events. On PostgreSQL a batch of lines
+//! functions (in process, a statement costs microseconds) and `LiteBatch`, which leaves
+//! to the end of each batch what adds up over lines: the statistics of each group touched
+//! and the follows, written many rows a statement. On PostgreSQL a batch of lines
 //! is staged with `COPY` into temporary tables and merged with a few set-wise statements;
 //! the statistics of every group the batch touched are then recomputed from its rows, so
 //! they are exact whatever order the lines came in.
@@ -77,7 +78,7 @@ static FOLLOW_INSERT: LazyLock<String> = LazyLock::new(|| {
 /// Membership statistics are sums, so each group's gets the shares of the batch's new
 /// members at the end instead of one a member; nothing the batch does reads them
 /// meanwhile. At the end, each group the batch touched gets its statistics in one
-/// statement (`GroupsEnd`).
+/// statement (`groups_end`).
 pub struct LiteBatch {
     /// No application waits (checked when the batch began; an import adds none), so a new
     /// member has none to drop.
@@ -96,8 +97,8 @@ impl LiteBatch {
         Ok(LiteBatch { no_requests, yesterday, follows: Vec::new(), touched: BTreeMap::new() })
     }
 
-    /// A follow (a follow changes no statistic and no group, so when it is written within
-    /// the batch does not matter).
+    /// A follow, written with the next ones `FOLLOW_ROWS` at a time (a follow changes no
+    /// statistic and no group, so when it is written within the batch does not matter).
     pub fn follow(&mut self, db: &Db<'_>, src: i64, dst: i64) -> DbResult<()> {
         self.follows.push((src, dst));
         if self.follows.len() == FOLLOW_ROWS {
