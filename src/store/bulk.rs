@@ -1,11 +1,14 @@
 //! The import's writes. On SQLite the importer writes line by line through the entity
-//! functions (in process, a statement costs microseconds). On PostgreSQL a batch of lines
+//! functions (in process, a statement costs microseconds) and `LiteBatch`, which leaves
+//! to the end of each batch what adds up over lines: the statistics of each group touched
+//! and the follows, written many rows a statement. On PostgreSQL a batch of lines
 //! is staged with `COPY` into temporary tables and merged with a few set-wise statements;
 //! the statistics of every group the batch touched are then recomputed from its rows, so
 //! they are exact whatever order the lines came in.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use super::activity::{ActivityEvent, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
@@ -45,6 +48,164 @@ pub struct ImportedMember {
     pub user_id: i64,
     pub role: Role,
     pub joined_at: Option<i64>,
+}
+
+/// A member's share of their group's membership statistics (the attributes of `Person`
+/// that `member_count`, `female_count` and the birth-year sums count).
+#[derive(Clone, Copy)]
+pub struct Share {
+    female: bool,
+    birth_year: Option<i32>,
+}
+
+impl Share {
+    pub fn of(p: &Person) -> Share {
+        Share { female: p.female, birth_year: p.birth_year }
+    }
+}
+
+/// Follows a multi-row insert writes: one statement instead of one a line.
+const FOLLOW_ROWS: usize = 64;
+
+/// `INSERT` of `FOLLOW_ROWS` follows, each row `(src, dst, now)`.
+static FOLLOW_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let rows: Vec<String> =
+        (0..FOLLOW_ROWS).map(|i| format!("(?{}, ?{}, ?{})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+    format!("INSERT INTO follows (src, dst, created_at) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "))
+});
+
+/// SQLite: one batch of import lines in its transaction, and what it leaves to its end.
+/// Membership statistics are sums, so each group's gets the shares of the batch's new
+/// members at the end instead of one a member; nothing the batch does reads them
+/// meanwhile. At the end, each group the batch touched gets its statistics in one
+/// statement (`groups_end`).
+pub struct LiteBatch {
+    /// No application waits (checked when the batch began; an import adds none), so a new
+    /// member has none to drop.
+    no_requests: bool,
+    /// The day of the live activity figures.
+    yesterday: i64,
+    follows: Vec<(i64, i64)>,
+    /// The groups whose statistics are refreshed at the end, each with the sum of its new
+    /// members' shares: member_count, female_count, birth_sum, birth_n.
+    touched: BTreeMap<i64, [i64; 4]>,
+}
+
+impl LiteBatch {
+    pub fn begin(db: &Db<'_>, yesterday: i64) -> DbResult<LiteBatch> {
+        let no_requests = db.value("SELECT NOT EXISTS (SELECT 1 FROM join_requests)", p![])?;
+        Ok(LiteBatch { no_requests, yesterday, follows: Vec::new(), touched: BTreeMap::new() })
+    }
+
+    /// A follow, written with the next ones `FOLLOW_ROWS` at a time (a follow changes no
+    /// statistic and no group, so when it is written within the batch does not matter).
+    pub fn follow(&mut self, db: &Db<'_>, src: i64, dst: i64) -> DbResult<()> {
+        self.follows.push((src, dst));
+        if self.follows.len() == FOLLOW_ROWS {
+            let now = super::now_secs();
+            let mut params: Vec<&dyn super::db::Param> = Vec::with_capacity(3 * FOLLOW_ROWS);
+            for (a, b) in &self.follows {
+                params.extend([a as &dyn super::db::Param, b, &now]);
+            }
+            db.exec(&FOLLOW_INSERT, &params)?;
+            self.follows.clear();
+        }
+        Ok(())
+    }
+
+    /// An event into its bucket, unless its id was seen before (the statements of
+    /// `activity::apply_events`; the group's statistics wait for the end of the batch).
+    pub fn event(&mut self, db: &Db<'_>, e: &ActivityEvent) -> DbResult<()> {
+        if let Some(id) = &e.event_id {
+            let fresh =
+                db.exec("INSERT INTO activity_events (event_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id.as_str()])?;
+            if fresh == 0 {
+                return Ok(());
+            }
+        }
+        db.exec(
+            "INSERT INTO activity (group_id, day, user_id, messages) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
+            p![e.group_id, e.day, e.user_id, e.messages],
+        )?;
+        // Only the last seven days feed the live statistics; older late events reach the
+        // history through `rollup --date`.
+        if e.day <= self.yesterday && e.day > self.yesterday - ACTIVE_WINDOW_DAYS {
+            self.touch(e.group_id);
+        }
+        Ok(())
+    }
+
+    /// A group whose statistics the batch changed.
+    pub fn touch(&mut self, group_id: i64) {
+        self.touched.entry(group_id).or_default();
+    }
+
+    /// Adds a member row (dropping their application) unless the membership exists;
+    /// returns whether it was added. The member's share reaches the group's statistics
+    /// at the end of the batch.
+    pub fn seat(
+        &mut self,
+        db: &Db<'_>,
+        group_id: i64,
+        user_id: i64,
+        role: Role,
+        joined_at: i64,
+        who: Share,
+    ) -> DbResult<bool> {
+        let added = db.exec(
+            "INSERT INTO members (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            p![group_id, user_id, role.as_str(), joined_at],
+        )?;
+        if added == 0 {
+            return Ok(false);
+        }
+        if !self.no_requests {
+            super::members::delete_request(db, group_id, user_id)?;
+        }
+        let sums = self.touched.entry(group_id).or_default();
+        sums[0] += 1;
+        sums[1] += i64::from(who.female);
+        sums[2] += i64::from(who.birth_year.unwrap_or(0));
+        sums[3] += i64::from(who.birth_year.is_some());
+        Ok(true)
+    }
+
+    /// The end of the batch: the last follows, and the statistics of every group touched
+    /// (each noted as changed).
+    pub fn finish(self, db: &Db<'_>) -> DbResult<()> {
+        let now = super::now_secs();
+        for (src, dst) in self.follows {
+            super::users::follow(db, src, dst, now)?;
+        }
+        let sql = groups_end(self.yesterday);
+        for (group_id, [n, female, birth_sum, birth_n]) in self.touched {
+            db.exec(&sql, p![group_id, n, female, birth_sum, birth_n])?;
+            db.record_change(group_id);
+        }
+        Ok(())
+    }
+}
+
+/// The statement that ends a batch for one group (`?1`): adds the new members' shares
+/// (`?2` to `?5`) and recomputes its activity figures the way `activity::refresh_stats`
+/// does, in one statement instead of four. The subqueries name the group by the row's
+/// column and the days by value: SQLite (3.54) marks a parameter compared in a filter
+/// term as worth a new plan when it changes, and then prepares the statement again on
+/// every run once the statement cache has cleared its bindings.
+fn groups_end(yesterday: i64) -> String {
+    let first = yesterday - (ACTIVE_WINDOW_DAYS - 1);
+    format!(
+        "UPDATE groups SET member_count = member_count + ?2, female_count = female_count + ?3, \
+         birth_sum = birth_sum + ?4, birth_n = birth_n + ?5, \
+         yesterday_messages = (SELECT CAST(COALESCE(SUM(messages), 0) AS BIGINT) FROM activity \
+                               WHERE group_id = groups.id AND day = {yesterday}), \
+         active_members = (SELECT COUNT(DISTINCT a.user_id) FROM activity a \
+                           JOIN members m ON m.group_id = a.group_id AND m.user_id = a.user_id \
+                           WHERE a.group_id = groups.id AND a.day BETWEEN {first} AND {yesterday} \
+                           AND a.messages > 0), \
+         stats_day = {yesterday} WHERE id = ?1"
+    )
 }
 
 /// What a group line sets on a group that exists: every field it gives.

@@ -24,6 +24,10 @@ const BULK_INDEXES: &[(&str, &str)] = &[
     ("activity_day", "CREATE INDEX IF NOT EXISTS activity_day ON activity (day, group_id)"),
 ];
 
+/// Prepared statements kept by the write connection, while serving and during a bulk load.
+const STATEMENTS: usize = 16;
+const BULK_STATEMENTS: usize = 64;
+
 pub struct Sqlite {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
@@ -129,6 +133,9 @@ impl Sqlite {
         // A bulk load touches B-tree pages all over the file: a page cache of 1 GiB (instead
         // of 64 MiB) keeps them in SQLite's own memory, and rarer checkpoints write them once.
         conn.execute_batch("PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 20000;")?;
+        // The import cycles through more statements than the default cache holds (16);
+        // one evicted is parsed again.
+        conn.set_prepared_statement_cache_capacity(BULK_STATEMENTS);
         // Into an empty database, secondary indexes are built once at the end: sorting all
         // keys once is far cheaper than millions of random B-tree inserts.
         let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
@@ -143,9 +150,13 @@ impl Sqlite {
     pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
         let conn = self.writer.lock();
         if dropped {
+            // Building an index is mostly a sort, which SQLite splits over helper threads.
+            conn.execute_batch("PRAGMA threads = 2")?;
             create_bulk_indexes(&conn)?;
+            conn.execute_batch("PRAGMA threads = 0")?;
         }
         conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS);
         Ok(())
     }
 }
