@@ -87,13 +87,23 @@ fn token(user: i64) -> String {
     groupscout::auth::issue_user_token(SECRET, user, chrono::Utc::now().timestamp(), 3600)
 }
 
-/// A word of letters only, in no group yet.
+/// A word no group holds, in the letters i, u and v: `n` in base 3, least significant
+/// digit first, then the clock's microseconds. No pinyin syllable or initial starts with
+/// those letters, and a long Latin word no group holds finds the groups holding its longest
+/// start of three letters or more (in a name's pinyin or Latin words), so the words of two
+/// `n` that differ modulo 27 never find each other's groups.
 fn fresh_word(n: usize) -> String {
-    let stamp = chrono::Utc::now().timestamp_micros();
-    format!("zq{stamp}x{n}")
-        .chars()
-        .map(|c| if c.is_ascii_digit() { (b'a' + (c as u8 - b'0')) as char } else { c })
-        .collect()
+    let digits = |mut v: u64, count: usize| -> String {
+        (0..count)
+            .map(|_| {
+                let c = ['i', 'u', 'v'][(v % 3) as usize];
+                v /= 3;
+                c
+            })
+            .collect()
+    };
+    let stamp = chrono::Utc::now().timestamp_micros() as u64;
+    format!("{}{}", digits(n as u64, 7), digits(stamp, 14))
 }
 
 /// Writes a fresh word into a group's description on `writer` and times until `reader`
