@@ -459,6 +459,11 @@ struct QueryTerm {
 /// where it lies; above, a pruned top-N pass by text score finds them.
 const EXHAUSTIVE: usize = 1000;
 
+/// Within a radius whose cells hold fewer documents than the words' matches, up to this
+/// many admitted documents of a word are scored where they lie: cheaper than a pass over
+/// every document of a common word that the radius turns away.
+const NEAR_LISTED: usize = 5000;
+
 /// Where one word's best documents by text score come from.
 enum Pass {
     /// Every admitted document, scored, best first.
@@ -503,6 +508,9 @@ struct Run<'a> {
     typed_found: bool,
     /// Admitted documents per term, across segments.
     admitted: Vec<usize>,
+    /// Up to how many admitted documents per term the count listed in every segment:
+    /// `EXHAUSTIVE`, or `NEAR_LISTED` when each segment walked the cells under a circle.
+    listed: usize,
     ordered: Vec<Candidate>,
     seen: HashSet<i64, ahash::RandomState>,
 }
@@ -537,6 +545,7 @@ impl Run<'_> {
         self.facets = [0; 256];
         self.typed_found = false;
         self.admitted = vec![0; self.terms.len()];
+        self.listed = NEAR_LISTED;
         self.ordered.clear();
         self.seen.clear();
         self.segments.clear();
@@ -562,6 +571,7 @@ impl Run<'_> {
             let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
             let typed = self.words.len();
             let typed_found = &mut self.typed_found;
+            let listed = &mut self.listed;
             if unfiltered {
                 *typed_found |= word_sets[..typed].iter().any(|w| w.facets.iter().any(|n| *n > 0));
             }
@@ -586,6 +596,14 @@ impl Run<'_> {
                 let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
                 facets.iter_mut().zip(union.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
+                // Within a radius, the documents under the circle, when fewer than the
+                // words' matches, are checked against the word sets instead; they are few
+                // enough to list every admitted one, to be scored where it lies.
+                let matches: usize =
+                    word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
+                let near = filter.near_docs(matches / 2);
+                let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
+                *listed = (*listed).min(cap);
                 let visit = |doc: DocId| {
                     if !keep(doc) {
                         return;
@@ -609,23 +627,20 @@ impl Run<'_> {
                         for (i, set) in bits.iter().enumerate() {
                             if set.contains(doc) {
                                 admitted[i] += 1;
-                                if admitted[i] <= EXHAUSTIVE {
+                                if admitted[i] <= cap {
                                     lists[i].push(doc);
                                 }
                             }
                         }
                     }
                 };
-                // Within a radius, the documents under the circle, when fewer than the
-                // words' matches, are checked against the word sets instead.
-                let matches: usize =
-                    word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
-                match filter.near_docs(matches / 2) {
+                match near {
                     Some(near) => near.into_iter().filter(|d| bits.iter().any(|b| b.contains(*d))).for_each(visit),
                     None => for_each_in_union(&bits, visit),
                 }
             }
             if unfiltered {
+                *listed = (*listed).min(EXHAUSTIVE);
                 // Each word's admitted documents: its live matches (in the category).
                 for (i, w) in word_sets.iter().enumerate() {
                     admitted[i] += match wanted {
@@ -732,7 +747,7 @@ impl Run<'_> {
             }
             let reach = self.reach_of(i);
             let query = word_query(f, &self.terms[i].text, reach);
-            if self.admitted[i] > EXHAUSTIVE {
+            if self.admitted[i] > self.listed {
                 passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), query)));
                 continue;
             }
@@ -967,6 +982,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         facets: [0; 256],
         typed_found: false,
         admitted: Vec::new(),
+        listed: EXHAUSTIVE,
         ordered: Vec::new(),
         seen: HashSet::default(),
     };
