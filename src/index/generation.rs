@@ -5,7 +5,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -143,19 +142,20 @@ fn index_snapshot(
 ) -> anyhow::Result<(i64, u64, u64)> {
     let categories = &store.ctx.categories;
     let analyser = Analyser::with_capacity(ANALYSES_KEPT);
-    let documents = AtomicU64::new(0);
     let (send, receive) = mpsc::sync_channel::<Vec<GroupText>>(threads * 4);
     let receive = Mutex::new(receive);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| -> anyhow::Result<()> {
+                // Each returns how many documents it added.
+                scope.spawn(|| -> anyhow::Result<u64> {
+                    let mut documents = 0;
                     loop {
-                        let Ok(batch) = receive.lock().recv() else { return Ok(()) };
+                        let Ok(batch) = receive.lock().recv() else { return Ok(documents) };
                         for g in &batch {
                             if let Some(doc) = analyser.document(fields, g, categories) {
                                 writer.add_document(doc)?;
-                                documents.fetch_add(1, Ordering::Relaxed);
+                                documents += 1;
                             }
                         }
                     }
@@ -187,12 +187,12 @@ fn index_snapshot(
             Ok(seq)
         });
         drop(send);
+        let mut documents = 0;
         for worker in workers {
-            worker.join().map_err(|_| anyhow::anyhow!("an analysing thread panicked"))??;
+            documents += worker.join().map_err(|_| anyhow::anyhow!("an analysing thread panicked"))??;
         }
-        Ok::<_, anyhow::Error>((snapshot?, read))
+        Ok((snapshot?, read, documents))
     })
-    .map(|(seq, read)| (seq, read, documents.into_inner()))
 }
 
 /// The most analyses of each kind (names, places, descriptions) a build keeps: about 150 MB
