@@ -107,7 +107,7 @@ pub fn recommend(
     }
     if let Some(c) = center {
         let reach = if liked.is_empty() { NEAR_M } else { AFFINITY_M };
-        let (near, _) = catalog.nearest(c, reach, None, None, NEAREST_CANDIDATES);
+        let near = catalog.nearest(c, reach, NEAREST_CANDIDATES);
         for (d, id) in near {
             if let Some(h) = eligible(id) {
                 if d <= NEAR_M || liked.contains_key(&h.category) {

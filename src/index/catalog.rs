@@ -1,15 +1,14 @@
-//! The in-memory catalog: every live group's card fields, an R-tree of the discoverable
-//! groups' locations, and the suggest keys. Loading a stored tantivy document costs more
+//! The in-memory catalog: every live group's card fields, the discoverable groups'
+//! locations by cell (`geocells.rs`), and the suggest keys. Loading a stored tantivy document costs more
 //! than a whole query, so what a card shows is kept here, fed by the indexer task.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use rstar::RTree;
-
+use super::geocells::{term_at, Circle, GeoCells};
 use super::text::{suggest_key_at, suggest_keys, KeyKind};
 use crate::config::RankingWeights;
-use crate::geo::{chord2_for_m, haversine_m, unit_xyz, GeoEntry};
 use crate::ranking;
 use crate::store::GroupRow;
 
@@ -17,6 +16,9 @@ use crate::store::GroupRow;
 /// ids grow one by one, so they stay dense, while an odd huge id (an import may carry any)
 /// goes to the side table instead of sizing an array after it.
 const DENSE_FLOOR: usize = 1 << 20;
+
+/// The first circle `Catalog::nearest` looks in, in metres.
+const NEAREST_FIRST_M: f64 = 2_000.0;
 
 /// How many leading bytes of a suggest key an entry keeps: a longer query is checked
 /// against the group's name once its first bytes match. 12 holds four Chinese characters.
@@ -139,11 +141,12 @@ struct SuggestKeys {
 
 impl SuggestKeys {
     /// Sorts what a bulk load gathered.
-    fn from_bulk(mut bulk: [Vec<SmallEntry>; 2], added: BTreeSet<SuggestEntry>) -> SuggestKeys {
-        for side in &mut bulk {
+    fn from_bulk(bulk: [Gather<SmallEntry>; 2], added: BTreeSet<SuggestEntry>) -> SuggestKeys {
+        let bulk = bulk.map(|side| {
+            let mut side = side.finish();
             side.sort_unstable();
-            side.shrink_to_fit();
-        }
+            side
+        });
         SuggestKeys { bulk, added, void: HashSet::default() }
     }
 
@@ -182,7 +185,9 @@ impl SuggestKeys {
     fn merge(&mut self) {
         for inner in [false, true] {
             let floor = SuggestEntry::new(inner, [0; KEY_BYTES], KeyKind::Text, 0, i64::MIN);
-            let merged: Vec<SmallEntry> = self.side_from(inner, floor).filter_map(|e| e.small()).collect();
+            let mut merged = Vec::with_capacity(self.bulk[inner as usize].len() + self.added.len());
+            merged.extend(self.side_from(inner, floor).filter_map(|e| e.small()));
+            merged.shrink_to_fit();
             self.bulk[inner as usize] = merged;
         }
         self.added.retain(|e| e.small().is_none());
@@ -385,7 +390,7 @@ pub struct Catalog {
     top_quality: f32,
     categories: Vec<String>,
     weights: RankingWeights,
-    geo: RTree<GeoEntry>,
+    geo: GeoCells,
     suggest: SuggestKeys,
 }
 
@@ -393,11 +398,45 @@ pub struct Catalog {
 /// second copy of every row is held meanwhile).
 pub struct CatalogBuilder {
     cat: Catalog,
-    points: Vec<GeoEntry>,
+    points: Gather<(f64, f64, i64)>,
     /// The suggest entries from name starts and from later words, and any of an id beyond
     /// 32 bits.
-    bulk: [Vec<SmallEntry>; 2],
+    bulk: [Gather<SmallEntry>; 2],
     wide: BTreeSet<SuggestEntry>,
+}
+
+/// Items gathered in chunks and moved into one exact vector at the end: a vector grown by
+/// doubling and then shrunk holds up to three times its items at a moment (the suggest
+/// entries are 200 MB at 1M groups, and that moment was the serving process's peak).
+struct Gather<T> {
+    full: Vec<Vec<T>>,
+    current: Vec<T>,
+}
+
+impl<T: Copy> Gather<T> {
+    const CHUNK: usize = 1 << 20;
+
+    fn new() -> Self {
+        Gather { full: Vec::new(), current: Vec::new() }
+    }
+
+    fn push(&mut self, item: T) {
+        if self.current.len() == Self::CHUNK {
+            self.full.push(std::mem::take(&mut self.current));
+        }
+        if self.current.capacity() == 0 {
+            self.current.reserve_exact(Self::CHUNK);
+        }
+        self.current.push(item);
+    }
+
+    fn finish(self) -> Vec<T> {
+        let mut all = Vec::with_capacity(self.full.iter().map(Vec::len).sum::<usize>() + self.current.len());
+        for chunk in self.full.into_iter().chain([self.current]) {
+            all.extend_from_slice(&chunk);
+        }
+        all
+    }
 }
 
 impl CatalogBuilder {
@@ -405,7 +444,7 @@ impl CatalogBuilder {
         let cat = &mut self.cat;
         if row.listed() {
             if let Some((lat, lon)) = row.location() {
-                self.points.push(GeoEntry::new(unit_xyz(lat, lon), row.id));
+                self.points.push((lat, lon, row.id));
             }
             for e in SuggestEntry::of(&row.name, row.id) {
                 match e.small() {
@@ -423,7 +462,7 @@ impl CatalogBuilder {
 
     pub fn finish(self) -> Catalog {
         let mut cat = self.cat;
-        cat.geo = RTree::bulk_load(self.points);
+        cat.geo = GeoCells::bulk(self.points.finish());
         cat.suggest = SuggestKeys::from_bulk(self.bulk, self.wide);
         cat
     }
@@ -442,7 +481,7 @@ impl Catalog {
             top_quality: 1.0,
             categories,
             weights,
-            geo: RTree::new(),
+            geo: GeoCells::default(),
             suggest: SuggestKeys::default(),
         }
     }
@@ -451,8 +490,8 @@ impl Catalog {
     pub fn builder(categories: Vec<String>, weights: RankingWeights) -> CatalogBuilder {
         CatalogBuilder {
             cat: Catalog::new(categories, weights),
-            points: Vec::new(),
-            bulk: [Vec::new(), Vec::new()],
+            points: Gather::new(),
+            bulk: [Gather::new(), Gather::new()],
             wide: BTreeSet::new(),
         }
     }
@@ -663,7 +702,7 @@ impl Catalog {
     fn unlink(&mut self, old: &GroupRow) {
         if old.listed() {
             if let Some((lat, lon)) = old.location() {
-                self.geo.remove(&GeoEntry::new(unit_xyz(lat, lon), old.id));
+                self.geo.remove(lat, lon, old.id);
             }
             self.suggest.remove(&old.name, old.id);
         }
@@ -688,7 +727,7 @@ impl Catalog {
         }
         if row.listed() {
             if let Some((lat, lon)) = row.location() {
-                self.geo.insert(GeoEntry::new(unit_xyz(lat, lon), row.id));
+                self.geo.insert(lat, lon, row.id);
             }
             self.suggest.insert(&row.name, row.id);
         }
@@ -711,87 +750,85 @@ impl Catalog {
     /// Every discoverable group (of one category, if given) within `radius_m`, as
     /// (exact distance in metres, id).
     pub fn within_ids(&self, lat: f64, lon: f64, radius_m: f64, category: Option<u8>) -> Vec<(f64, i64)> {
-        let center = unit_xyz(lat, lon);
+        let circle = Circle::new(lat, lon, radius_m);
         let mut out = Vec::new();
-        for e in self.geo.locate_within_distance(center, chord2_for_m(radius_m)) {
-            if let Some(h) = self.hot(e.data) {
-                if category.is_some_and(|c| c != h.category) {
-                    continue;
-                }
-                let d = haversine_m(lat, lon, h.lat, h.lon);
-                if d <= radius_m {
-                    out.push((d, e.data));
-                }
+        self.geo.candidates(lat, lon, radius_m, |band, id| {
+            let Some(h) = self.hot(id) else { return };
+            if category.is_none_or(|c| c == h.category) && circle.admits(band, h.lat, h.lon).is_some() {
+                out.push((circle.distance(h.lat, h.lon), id));
             }
-        }
+        });
         out
     }
 
-    /// How many discoverable groups (of one category, if given) lie within `radius_m`.
-    /// Chord order is great-circle order, so only points at the very edge need the exact
-    /// distance.
-    pub fn count_within(&self, lat: f64, lon: f64, radius_m: f64, category: Option<u8>) -> usize {
-        let center = unit_xyz(lat, lon);
-        let outer = chord2_for_m(radius_m);
-        let inner = outer * (1.0 - 1e-6);
-        let mut n = 0;
-        for e in self.geo.locate_within_distance(center, outer) {
-            let Some(h) = self.hot(e.data) else { continue };
-            if category.is_some_and(|c| c != h.category) {
-                continue;
-            }
-            let p = e.geom();
-            let d2 = (p[0] - center[0]).powi(2) + (p[1] - center[1]).powi(2) + (p[2] - center[2]).powi(2);
-            if d2 <= inner || haversine_m(lat, lon, h.lat, h.lon) <= radius_m {
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// The nearest discoverable groups (of one category, if given) within `radius_m` that
-    /// come after `after` in (distance, id) order: up to `limit`, and whether more follow.
-    pub fn nearest(
+    /// Of the discoverable groups (of one category, if given) within `radius_m`: how many
+    /// there are, the first `limit` that come after `after` in (distance, id) order, and
+    /// whether more follow. In one walk of the circle, keeping the best `limit + 1` so far:
+    /// a group gets its exact distance only when bounds on it cannot tell it apart from the
+    /// cursor or from the worst one kept.
+    pub fn nearest_within(
         &self,
         (lat, lon): (f64, f64),
         radius_m: f64,
         category: Option<u8>,
         after: Option<(f64, i64)>,
         limit: usize,
-    ) -> (Vec<(f64, i64)>, bool) {
-        let center = unit_xyz(lat, lon);
-        let outer = chord2_for_m(radius_m);
-        let mut found: Vec<(f64, i64)> = Vec::with_capacity(limit + 1);
-        let mut last_d2 = 0.0;
-        for (e, d2) in self.geo.nearest_neighbor_iter_with_distance_2(&center) {
-            if d2 > outer {
-                break;
-            }
-            // Stop once the page is full and the next point is clearly farther; points at
-            // equal distance are all taken so the (distance, id) order is exact.
-            if found.len() > limit && d2 > last_d2 * (1.0 + 1e-9) + 1e-18 {
-                break;
-            }
-            let Some(h) = self.hot(e.data) else { continue };
+    ) -> (usize, Vec<(f64, i64)>, bool) {
+        let circle = Circle::new(lat, lon, radius_m);
+        let after_term = after.map(|(d, _)| term_at(d));
+        let (mut total, mut following) = (0, 0);
+        // Sorted by (distance, id), with the term of the last one's distance.
+        let mut best: Vec<(f64, i64)> = Vec::with_capacity(limit + 2);
+        let mut worst = f64::INFINITY;
+        self.geo.candidates(lat, lon, radius_m, |band, id| {
+            let Some(h) = self.hot(id) else { return };
             if category.is_some_and(|c| c != h.category) {
-                continue;
+                return;
             }
-            let d = haversine_m(lat, lon, h.lat, h.lon);
-            if d > radius_m {
-                continue;
-            }
-            if let Some((ad, aid)) = after {
-                if d.total_cmp(&ad).then(e.data.cmp(&aid)) != std::cmp::Ordering::Greater {
-                    continue;
+            let Some((lo, hi)) = circle.admits(band, h.lat, h.lon) else { return };
+            total += 1;
+            let mut exact = None;
+            if let (Some((ad, aid)), Some(at)) = (after, after_term) {
+                if hi < at * (1.0 - 1e-9) {
+                    return;
+                }
+                if lo <= at * (1.0 + 1e-9) {
+                    let d = circle.distance(h.lat, h.lon);
+                    if d.total_cmp(&ad).then(id.cmp(&aid)) != Ordering::Greater {
+                        return;
+                    }
+                    exact = Some(d);
                 }
             }
-            found.push((d, e.data));
-            last_d2 = d2;
+            following += 1;
+            if best.len() > limit && lo > worst * (1.0 + 1e-9) {
+                return;
+            }
+            let d = exact.unwrap_or_else(|| circle.distance(h.lat, h.lon));
+            let at = best.partition_point(|x| x.0.total_cmp(&d).then(x.1.cmp(&id)) == Ordering::Less);
+            if at <= limit {
+                best.insert(at, (d, id));
+                best.truncate(limit + 1);
+                if best.len() > limit {
+                    worst = term_at(best[limit].0);
+                }
+            }
+        });
+        best.truncate(limit);
+        (total, best, following > limit)
+    }
+
+    /// The nearest discoverable groups within `radius_m`, up to `limit`: those within a
+    /// small circle first, widened (up to the radius) until it holds more than `limit`.
+    pub fn nearest(&self, origin: (f64, f64), radius_m: f64, limit: usize) -> Vec<(f64, i64)> {
+        let mut reach = NEAREST_FIRST_M.min(radius_m);
+        loop {
+            let (total, page, _) = self.nearest_within(origin, reach, None, None, limit);
+            if total > limit || reach >= radius_m {
+                return page;
+            }
+            reach = (reach * 4.0).min(radius_m);
         }
-        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let more = found.len() > limit;
-        found.truncate(limit);
-        (found, more)
     }
 
     /// Discoverable groups with a word whose text, pinyin or initials (those of the words
@@ -837,6 +874,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::haversine_m;
 
     fn row(id: i64) -> GroupRow {
         GroupRow { lat: Some(30.0), lon: Some(120.0), yesterday_messages: id % 7, ..GroupRow::sample(id) }
@@ -887,6 +925,77 @@ mod tests {
         c.remove(9);
         assert!(c.get(4).is_none() && c.get(9).is_none() && c.whole.len() == 4);
         assert_eq!((c.len(), c.iter().count()), (rows.len() - 2, rows.len() - 2));
+    }
+
+    #[test]
+    fn nearest_pages_agree_with_sorting_every_group_by_exact_distance() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut builder = Catalog::builder(categories(), RankingWeights::default());
+        let spot = |rng: &mut rand::rngs::StdRng| (30.0 + rng.gen_range(-0.2..0.2), 120.0 + rng.gen_range(-0.2..0.2));
+        let mut rows = Vec::new();
+        for id in 1..=3000 {
+            // Every tenth shares the place of the one before, so distances tie.
+            let (lat, lon) = match rows.last() {
+                Some(GroupRow { lat: Some(a), lon: Some(b), .. }) if id % 10 == 0 => (*a, *b),
+                _ => spot(&mut rng),
+            };
+            let category = if id % 3 == 0 { "games" } else { "outdoor" };
+            rows.push(GroupRow { lat: Some(lat), lon: Some(lon), category: category.into(), ..row(id) });
+        }
+        for r in &rows[..2000] {
+            builder.add(r.clone());
+        }
+        let mut c = builder.finish();
+        for r in &rows[2000..] {
+            c.upsert(r.clone());
+        }
+        // Some move, some stop being discoverable, some go.
+        for id in (1..=3000).step_by(7) {
+            let (lat, lon) = spot(&mut rng);
+            let moved = GroupRow { lat: Some(lat), lon: Some(lon), ..rows[id - 1].clone() };
+            rows[id - 1] = moved.clone();
+            c.upsert(moved);
+        }
+        for id in (5..=3000).step_by(31) {
+            c.remove(id as i64);
+        }
+        for id in (6..=3000).step_by(37) {
+            rows[id - 1].discoverable = false;
+            c.upsert(rows[id - 1].clone());
+        }
+        for _ in 0..20 {
+            let (lat, lon) = spot(&mut rng);
+            let radius_m = rng.gen_range(100.0..30_000.0);
+            let category = rng.gen_bool(0.3).then_some(1u8);
+            let mut expected: Vec<(f64, i64)> = c
+                .hot_iter()
+                .filter(|(_, h)| category.is_none_or(|k| k == h.category))
+                .map(|(id, h)| (haversine_m(lat, lon, h.lat, h.lon), id))
+                .filter(|(d, _)| *d <= radius_m)
+                .collect();
+            expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let limit = rng.gen_range(1..40);
+            let (mut after, mut seen) = (None, Vec::new());
+            loop {
+                let (total, page, more) = c.nearest_within((lat, lon), radius_m, category, after, limit);
+                assert_eq!(total, expected.len());
+                seen.extend(page.iter().copied());
+                assert_eq!(more, seen.len() < expected.len(), "after {after:?}");
+                if !more {
+                    break;
+                }
+                after = page.last().copied();
+            }
+            assert_eq!(seen, expected, "from ({lat}, {lon}) r {radius_m}");
+            let mut within = c.within_ids(lat, lon, radius_m, category);
+            within.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            assert_eq!(within, expected);
+            if category.is_none() {
+                let nearest = c.nearest((lat, lon), radius_m, 10);
+                assert_eq!(nearest, expected[..expected.len().min(10)]);
+            }
+        }
     }
 
     /// Every suggest candidate of `prefix`, sorted, as (id, at start, by text).

@@ -193,6 +193,7 @@ impl SegmentFilter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::segments::Degrees;
 
     fn bits(docs: &[DocId], max: usize) -> Bits {
         let mut words = vec![0u64; max.div_ceil(64)];
@@ -232,7 +233,8 @@ mod tests {
         let adcode = [110_101_000_000, 110_200_000_000, 0, 310_101_000_000, 110_101_000_000, 120_000_000_000];
         let flags = [FLAG_ROOM, FLAG_ROOM | FLAG_OPEN, 0, FLAG_OPEN, 0, FLAG_ROOM].map(u64::from);
         let nowhere = vec![(f64::NAN, f64::NAN); 6];
-        let data = SegmentData::new(vec![1, 2, 3, 4, 5, 6], &[0, 1, 0, 0, 2, 1], &adcode, &flags, nowhere);
+        let degrees: Degrees = Box::new(|_| (f64::NAN, f64::NAN));
+        let data = SegmentData::new(vec![1, 2, 3, 4, 5, 6], &[0, 1, 0, 0, 2, 1], &adcode, &flags, &nowhere, degrees);
         let passing = |f: &DocFilter| -> Vec<DocId> {
             let f = f.for_segment(&data);
             (0..6).filter(|d| f.passes(*d)).collect()

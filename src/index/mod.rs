@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod generation;
+pub mod geocells;
 pub mod matchset;
 pub mod nearby;
 pub mod schema;

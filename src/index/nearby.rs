@@ -58,12 +58,11 @@ pub fn nearby(catalog: &Catalog, weights: &RankingWeights, nq: &NearbyQuery) -> 
     };
     match nq.sort {
         NearbySort::Distance => {
-            let total = catalog.count_within(lat, lon, nq.radius_m, category);
             let after = match nq.from {
                 NearbyFrom::After(d, id) => Some((d, id)),
                 _ => None,
             };
-            let (ids, has_more) = catalog.nearest(nq.origin, nq.radius_m, category, after, nq.limit);
+            let (total, ids, has_more) = catalog.nearest_within(nq.origin, nq.radius_m, category, after, nq.limit);
             NearbyPage { total, hits: to_rows(ids), has_more, explains: Vec::new() }
         }
         NearbySort::Blend => {

@@ -115,9 +115,11 @@ pub struct SegmentData {
     /// so a range of ordinals.
     area_codes: Vec<u64>,
     /// Per document, its location on the unit sphere (NaN without one), for a quick
-    /// radius check, and in degrees for the exact one near the edge.
+    /// radius check.
     xyz: Vec<[f32; 3]>,
-    lat_lon: Vec<(f64, f64)>,
+    /// A document's location in degrees, for the exact check within metres of the edge:
+    /// read from the index's columns when asked (rarely), not held.
+    degrees: Degrees,
     /// Per document, its location quantised to a 16-bit grid (latitude in the high half),
     /// a quarter of the bytes of `xyz` for rejecting what lies outside a circle's box.
     grid: Vec<u32>,
@@ -150,7 +152,8 @@ impl SegmentData {
         category: &[u64],
         adcode: &[u64],
         flags: &[u64],
-        lat_lon: Vec<(f64, f64)>,
+        lat_lon: &[(f64, f64)],
+        degrees: Degrees,
     ) -> SegmentData {
         let mut area_codes = adcode.to_vec();
         area_codes.sort_unstable();
@@ -172,7 +175,7 @@ impl SegmentData {
             packed,
             area_codes,
             xyz,
-            lat_lon,
+            degrees,
             grid,
             cells,
             words: Mutex::default(),
@@ -217,14 +220,13 @@ impl SegmentData {
             Ok(out.into_iter().map(|v| v.unwrap_or(0)).collect())
         };
         let ids = read("id")?.into_iter().map(|v| v as i64).collect();
-        let degrees = |name: &str| -> tantivy::Result<Vec<f64>> {
-            Ok(match fast.column_opt::<f64>(name)? {
-                Some(column) => (0..reader.max_doc()).map(|d| column.first(d).unwrap_or(f64::NAN)).collect(),
-                None => vec![f64::NAN; n],
-            })
+        let (lat, lon) = (fast.column_opt::<f64>("lat")?, fast.column_opt::<f64>("lon")?);
+        let at = |column: &Option<tantivy::columnar::Column<f64>>, doc| {
+            column.as_ref().and_then(|c| c.first(doc)).unwrap_or(f64::NAN)
         };
-        let lat_lon = degrees("lat")?.into_iter().zip(degrees("lon")?).collect();
-        Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?, lat_lon))
+        let lat_lon: Vec<(f64, f64)> = (0..reader.max_doc()).map(|d| (at(&lat, d), at(&lon, d))).collect();
+        let degrees: Degrees = Box::new(move |doc| (at(&lat, doc), at(&lon, doc)));
+        Ok(SegmentData::new(ids, &read("cat_ord")?, &read("adcode")?, &read("flag_bits")?, &lat_lon, degrees))
     }
 
     #[inline]
@@ -326,7 +328,7 @@ impl SegmentData {
         if chord2 <= near.surely_in {
             return true;
         }
-        let (lat, lon) = self.lat_lon[doc as usize];
+        let (lat, lon) = (self.degrees)(doc);
         haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
     }
 
@@ -335,8 +337,8 @@ impl SegmentData {
     /// cheaper) or the circle's box wraps a pole or the date line.
     pub fn within_docs(&self, near: &Near, most: usize) -> Option<Vec<DocId>> {
         let [lat_lo, lat_hi, lon_lo, lon_hi] = near.grid_box?;
-        let rows = (lat_lo >> Cells::LAT_SHIFT)..=(lat_hi >> Cells::LAT_SHIFT);
-        let (west, east) = (lon_lo >> Cells::LON_SHIFT, lon_hi >> Cells::LON_SHIFT);
+        let rows = (lat_lo >> COARSE_LAT_SHIFT)..=(lat_hi >> COARSE_LAT_SHIFT);
+        let (west, east) = (lon_lo >> COARSE_LON_SHIFT, lon_hi >> COARSE_LON_SHIFT);
         // Each row of cells under the box is one run of the sorted keys.
         let runs: Vec<(usize, usize)> = rows
             .map(|row| {
@@ -396,6 +398,9 @@ impl Near {
     }
 }
 
+/// A document's location in degrees (NaN without one).
+pub type Degrees = Box<dyn Fn(DocId) -> (f64, f64) + Send + Sync>;
+
 /// The located documents of a segment by coarse cell: 16 × 8 cells of the 16-bit grid,
 /// about 4.9 km north to south and 4.9 km × cos(latitude) east to west. Eight bytes a
 /// document.
@@ -406,18 +411,22 @@ struct Cells {
     docs: Vec<DocId>,
 }
 
-impl Cells {
-    const LAT_SHIFT: u32 = 4;
-    const LON_SHIFT: u32 = 3;
+/// The coarse cells: 16 × 8 cells of the 16-bit grid.
+pub(crate) const COARSE_LAT_SHIFT: u32 = 4;
+pub(crate) const COARSE_LON_SHIFT: u32 = 3;
 
+/// The coarse cell of a 16-bit grid cell (latitude row in the high half).
+pub(crate) fn coarse_cell(cell: u32) -> u32 {
+    (cell >> 16 >> COARSE_LAT_SHIFT) << 16 | (cell & 0xffff) >> COARSE_LON_SHIFT
+}
+
+impl Cells {
     fn of(grid: &[u32]) -> Cells {
         let mut pairs: Vec<(u32, DocId)> = grid
             .iter()
             .enumerate()
             .filter(|(_, cell)| **cell != u32::MAX)
-            .map(|(doc, cell)| {
-                ((cell >> 16 >> Self::LAT_SHIFT) << 16 | (cell & 0xffff) >> Self::LON_SHIFT, doc as DocId)
-            })
+            .map(|(doc, cell)| (coarse_cell(*cell), doc as DocId))
             .collect();
         pairs.sort_unstable();
         Cells { keys: pairs.iter().map(|p| p.0).collect(), docs: pairs.iter().map(|p| p.1).collect() }
@@ -428,7 +437,7 @@ const GRID: f64 = 65_536.0;
 
 /// The 16-bit grid cell of a location; documents without one get a cell no box reaches
 /// (boxes stop short of the poles).
-fn grid_cell(lat: f64, lon: f64) -> u32 {
+pub(crate) fn grid_cell(lat: f64, lon: f64) -> u32 {
     if lat.is_nan() || lon.is_nan() {
         return u32::MAX;
     }
@@ -439,7 +448,7 @@ fn grid_cell(lat: f64, lon: f64) -> u32 {
 /// The inclusive grid box holding every point within `radius_m` of (lat, lon): a point
 /// that close differs by at most the radius's angle in latitude, and by at most that
 /// angle over the cosine of the box's widest latitude in longitude.
-fn grid_box(lat: f64, lon: f64, radius_m: f64) -> Option<[u32; 4]> {
+pub(crate) fn grid_box(lat: f64, lon: f64, radius_m: f64) -> Option<[u32; 4]> {
     let dlat = (radius_m / EARTH_RADIUS_M).to_degrees() * 1.01 + 0.01;
     let (south, north) = (lat - dlat, lat + dlat);
     if south <= -89.0 || north >= 89.0 {
@@ -652,7 +661,9 @@ mod tests {
             points.push((f64::NAN, f64::NAN));
             let n = points.len();
             let zeros = vec![0u64; n];
-            let data = SegmentData::new((0..n as i64).collect(), &zeros, &zeros, &zeros, points.clone());
+            let at = points.clone();
+            let degrees: Degrees = Box::new(move |doc| at[doc as usize]);
+            let data = SegmentData::new((0..n as i64).collect(), &zeros, &zeros, &zeros, &points, degrees);
             for (doc, (plat, plon)) in points.iter().enumerate() {
                 let exact = !plat.is_nan() && haversine_m(lat, lon, *plat, *plon) <= radius_m;
                 assert_eq!(
