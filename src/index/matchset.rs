@@ -170,10 +170,16 @@ pub struct SegmentFilter<'a> {
 }
 
 impl SegmentFilter<'_> {
-    /// The documents within the filter's circle, in doc order, when there is one and it
-    /// holds at most about `most` of the segment's documents (see `SegmentData::within_docs`).
-    pub fn near_docs(&self, most: usize) -> Option<Vec<DocId>> {
-        self.near.as_ref().and_then(|n| self.data.within_docs(n, most))
+    /// The documents within the filter's circle that `wanted` accepts, in doc order, when
+    /// there is a circle and it holds at most about `most` of the segment's documents (see
+    /// `SegmentData::within_docs`).
+    pub fn near_docs(&self, most: usize, wanted: impl Fn(DocId) -> bool) -> Option<Vec<DocId>> {
+        self.near.as_ref().and_then(|n| self.data.within_docs(n, most, wanted))
+    }
+
+    /// The same filter without its circle (for documents known to be within it).
+    pub fn without_circle(&self) -> SegmentFilter<'_> {
+        SegmentFilter { areas: self.areas.clone(), near: None, ..*self }
     }
 
     #[inline]

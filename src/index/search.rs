@@ -3,7 +3,8 @@
 //! blended ranking over the in-memory catalog.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -471,7 +472,7 @@ enum Pass {
     /// A pruned top-N pass over the index, for the word.
     Pruned(String, Box<dyn Query>),
     /// Every admitted document, to be scored when first needed.
-    Unscored(Box<dyn Query>),
+    Unscored,
 }
 
 /// What the counting pass keeps of one segment for the page pass.
@@ -513,6 +514,11 @@ struct Run<'a> {
     listed: usize,
     ordered: Vec<Candidate>,
     seen: HashSet<i64, ahash::RandomState>,
+    /// While ranking: the best keys of `ordered`, up to as many as the page needs (with the
+    /// groups the client has seen), lowest on top (as bits, which order as non-negative
+    /// keys do). A group whose key cannot reach the lowest is not looked up.
+    best_keys: BinaryHeap<Reverse<u64>>,
+    best_wanted: usize,
 }
 
 impl Run<'_> {
@@ -601,11 +607,19 @@ impl Run<'_> {
                 // enough to list every admitted one, to be scored where it lies.
                 let matches: usize =
                     word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
-                let near = filter.near_docs(matches / 2);
+                let near = filter.near_docs(matches / 2, |doc| bits.iter().any(|b| b.contains(doc)));
                 let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
                 *listed = (*listed).min(cap);
+                // Documents from the cells are within the circle already.
+                let placed = filter.without_circle();
+                let from_cells = near.is_some();
                 let visit = |doc: DocId| {
-                    if !keep(doc) {
+                    let kept = if from_cells {
+                        alive.is_none_or(|a| a.is_alive(doc)) && placed.passes(doc)
+                    } else {
+                        keep(doc)
+                    };
+                    if !kept {
                         return;
                     }
                     if !*typed_found && bits[..typed].iter().any(|b| b.contains(doc)) {
@@ -635,7 +649,7 @@ impl Run<'_> {
                     }
                 };
                 match near {
-                    Some(near) => near.into_iter().filter(|d| bits.iter().any(|b| b.contains(*d))).for_each(visit),
+                    Some(near) => near.into_iter().for_each(visit),
                     None => for_each_in_union(&bits, visit),
                 }
             }
@@ -706,12 +720,7 @@ impl Run<'_> {
             return;
         }
         let id = seg.data.ids[doc as usize];
-        if !self.seen.insert(id) {
-            return;
-        }
-        let Some(hot) = self.catalog.hot(id) else { return };
-        let Some(distance_m) = admits(self.sq, hot) else { return };
-        if self.wanted.is_some_and(|c| c != hot.category) {
+        if self.seen.contains(&id) {
             return;
         }
         // How the group holds each word; holding every word (of several) as typed ranks by
@@ -726,7 +735,39 @@ impl Run<'_> {
         let tier = self.tier(&best);
         let every = self.words.len() > 1 && best.iter().all(|k| *k == Some(Kind::Exact));
         let text = if every { (1.0, FIXED) } else { (score * self.terms[term].weight, term as u16) };
-        self.ordered.push(candidate(id, hot, tier, text, distance_m, self.weights));
+        if let Some(lowest) = self.lowest_best_key() {
+            // Its key with a proximity of 1, the most there is: from its quality alone (4
+            // bytes a group), before its `Hot` (56) is read.
+            let Some(quality) = self.catalog.quality(id) else { return };
+            if ranking::rank_key(tier, text.0.max(0.0) * quality) < lowest {
+                // Not marked seen: nothing else would admit it either.
+                return;
+            }
+        }
+        self.seen.insert(id);
+        let Some(hot) = self.catalog.hot(id) else { return };
+        let Some(distance_m) = admits(self.sq, hot) else { return };
+        if self.wanted.is_some_and(|c| c != hot.category) {
+            return;
+        }
+        let c = candidate(id, hot, tier, text, distance_m, self.weights);
+        self.note_key(c.key);
+        self.ordered.push(c);
+    }
+
+    /// The lowest of the best keys, once there are as many as the page needs.
+    fn lowest_best_key(&self) -> Option<f64> {
+        if self.best_keys.len() < self.best_wanted {
+            return None;
+        }
+        self.best_keys.peek().map(|k| f64::from_bits(k.0))
+    }
+
+    fn note_key(&mut self, key: f64) {
+        self.best_keys.push(Reverse(key.to_bits()));
+        if self.best_keys.len() > self.best_wanted {
+            self.best_keys.pop();
+        }
     }
 
     /// The candidates for a relevance page: per word, every admitted document scored where
@@ -739,6 +780,11 @@ impl Run<'_> {
         if self.ordered.len() >= need.min(total) {
             return Ok(());
         }
+        self.best_wanted = need + sq.seen.len();
+        self.best_keys.clear();
+        for i in 0..self.ordered.len() {
+            self.note_key(self.ordered[i].key);
+        }
         let f = &self.gen.fields;
         let mut passes: Vec<(usize, Pass)> = Vec::new();
         for i in 0..self.terms.len() {
@@ -746,17 +792,17 @@ impl Run<'_> {
                 continue;
             }
             let reach = self.reach_of(i);
-            let query = word_query(f, &self.terms[i].text, reach);
             if self.admitted[i] > self.listed {
+                let query = word_query(f, &self.terms[i].text, reach);
                 passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), query)));
                 continue;
             }
             if i >= self.words.len() {
                 // What a word stands for is scored only if the page needs it.
-                passes.push((i, Pass::Unscored(query)));
+                passes.push((i, Pass::Unscored));
                 continue;
             }
-            passes.push((i, Pass::Scored(self.score_each(i, query.as_ref())?)));
+            passes.push((i, Pass::Scored(self.score_each(i)?)));
         }
         // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
         // whatever page asked: a page is taken from a pool once no document outside it
@@ -776,12 +822,11 @@ impl Run<'_> {
                     outside[*term] = Some(Score::INFINITY);
                     continue;
                 }
-                if let Pass::Unscored(query) = pass {
-                    let scored = self.score_each(*term, query.as_ref())?;
-                    *pass = Pass::Scored(scored);
+                if let Pass::Unscored = pass {
+                    *pass = Pass::Scored(self.score_each(*term)?);
                 }
                 let top = match pass {
-                    Pass::Unscored(_) => unreachable!("scored above"),
+                    Pass::Unscored => unreachable!("scored above"),
                     Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
                     Pass::Pruned(word, query) => {
                         let key = format!(
@@ -821,21 +866,35 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Scores every admitted document of a term where it lies, best first.
-    fn score_each(&mut self, term: usize, query: &dyn Query) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-        let weight = query.weight(EnableScoring::enabled_from_searcher(self.searcher))?;
+    /// Scores every admitted document of a term where it lies, best first: the sum of its
+    /// clauses' scores, as the word's query sums them, but each clause seeks on its own
+    /// (a union of clauses seeking to scattered documents refills a window of thousands
+    /// of documents per seek).
+    fn score_each(&mut self, term: usize) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+        let scoring = EnableScoring::enabled_from_searcher(self.searcher);
+        let weights = word_clauses(&self.gen.fields, &self.terms[term].text, self.reach_of(term))
+            .into_iter()
+            .map(|(_, q)| q.weight(scoring))
+            .collect::<tantivy::Result<Vec<_>>>()?;
         let mut scored: Vec<(Score, DocAddress)> = Vec::with_capacity(self.admitted[term]);
         for ord in 0..self.segments.len() {
             let docs = std::mem::take(&mut self.segments[ord].admitted[term]);
             if docs.is_empty() {
                 continue;
             }
-            let mut scorer = weight.scorer(self.searcher.segment_reader(ord as SegmentOrdinal), 1.0)?;
+            let reader = self.searcher.segment_reader(ord as SegmentOrdinal);
+            let mut scorers =
+                weights.iter().map(|w| w.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
             for doc in docs {
-                if scorer.doc() < doc {
-                    scorer.seek(doc);
+                let mut score = 0.0;
+                for scorer in &mut scorers {
+                    if scorer.doc() < doc {
+                        scorer.seek(doc);
+                    }
+                    if scorer.doc() == doc {
+                        score += scorer.score();
+                    }
                 }
-                let score = if scorer.doc() == doc { scorer.score() } else { 0.0 };
                 scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
             }
         }
@@ -985,6 +1044,8 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         listed: EXHAUSTIVE,
         ordered: Vec::new(),
         seen: HashSet::default(),
+        best_keys: BinaryHeap::new(),
+        best_wanted: 0,
     };
     // The match set is the groups whose name, place or category matches a word; only when
     // there are none do descriptions and announcements count, so a query whose words exist

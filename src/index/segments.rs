@@ -332,10 +332,11 @@ impl SegmentData {
         haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
     }
 
-    /// The documents within `near`, in doc order, found from the cells under its circle;
-    /// `None` when those cells hold more than `most` documents (walking the word sets is then
+    /// The documents within `near` that `wanted` accepts, in doc order, found from the cells
+    /// under its circle (`wanted` is asked first: it is cheaper than the distance); `None`
+    /// when those cells hold more than `most` documents (walking the word sets is then
     /// cheaper) or the circle's box wraps a pole or the date line.
-    pub fn within_docs(&self, near: &Near, most: usize) -> Option<Vec<DocId>> {
+    pub fn within_docs(&self, near: &Near, most: usize, wanted: impl Fn(DocId) -> bool) -> Option<Vec<DocId>> {
         let [lat_lo, lat_hi, lon_lo, lon_hi] = near.grid_box?;
         let rows = (lat_lo >> COARSE_LAT_SHIFT)..=(lat_hi >> COARSE_LAT_SHIFT);
         let (west, east) = (lon_lo >> COARSE_LON_SHIFT, lon_hi >> COARSE_LON_SHIFT);
@@ -352,7 +353,7 @@ impl SegmentData {
         let mut docs: Vec<DocId> = runs
             .into_iter()
             .flat_map(|(start, end)| self.cells.docs[start..end].iter().copied())
-            .filter(|doc| self.within(*doc, near))
+            .filter(|doc| wanted(*doc) && self.within(*doc, near))
             .collect();
         docs.sort_unstable();
         Some(docs)
@@ -674,12 +675,12 @@ mod tests {
             }
             // The cells under the circle find exactly the documents within it, in doc order.
             let expected: Vec<DocId> = (0..n as DocId).filter(|d| data.within(*d, &near)).collect();
-            match data.within_docs(&near, usize::MAX) {
+            match data.within_docs(&near, usize::MAX, |_| true) {
                 Some(found) => assert_eq!(found, expected, "from ({lat}, {lon}) r {radius_m}"),
                 None => assert!(near.grid_box.is_none()),
             }
             if !expected.is_empty() {
-                assert_eq!(data.within_docs(&near, 0), None, "more than 0 documents under the circle");
+                assert_eq!(data.within_docs(&near, 0, |_| true), None, "more than 0 documents under the circle");
             }
         }
     }
