@@ -2,8 +2,6 @@
 //! Every field is validated with the same domain types as the API; a bad line is reported
 //! with its number and skipped, the rest kept. Running the same file twice changes nothing.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::time::Instant;
 
@@ -19,6 +17,9 @@ use crate::store::activity::ActivityEvent;
 use crate::store::bulk::{self, ImportedGroup, ImportedMember, ImportedUser, Share};
 use crate::store::users::{self, Person, UserInput};
 use crate::store::{day_number, groups, members, now_secs, Db, DbResult, Kind, Store};
+use known::Known;
+
+mod known;
 
 /// Lines per transaction: large enough to be fast (a group's statistics are refreshed
 /// once a batch, and pages written once a commit), small enough that a running server's
@@ -111,80 +112,38 @@ fn require_id(field: &str, id: i64) -> ApiResult<i64> {
     Ok(id)
 }
 
-/// What the importer has already looked up: users' attributes and groups' owners, and
-/// ids known to be absent. Lines come users first, so most lookups are answered here
-/// instead of by the store; on PostgreSQL a batch's ids are fetched in one query first.
-#[derive(Default)]
-struct Known {
-    people: HashMap<i64, Person, ahash::RandomState>,
-    owners: HashMap<i64, i64, ahash::RandomState>,
-    no_person: HashSet<i64, ahash::RandomState>,
-    no_group: HashSet<i64, ahash::RandomState>,
-}
-
-impl Known {
-    /// One probe of the map for a user already known (the common case: a line for every
-    /// follow, member and activity line).
-    fn person(&mut self, db: &Db<'_>, id: i64) -> DbResult<Option<&Person>> {
-        match self.people.entry(id) {
-            Entry::Occupied(known) => Ok(Some(known.into_mut())),
-            Entry::Vacant(_) if self.no_person.contains(&id) => Ok(None),
-            Entry::Vacant(slot) => Ok(users::person(db, id)?.map(|p| &*slot.insert(p))),
-        }
-    }
-
-    fn owner(&mut self, db: &Db<'_>, group_id: i64) -> DbResult<Option<i64>> {
-        if let Some(o) = self.owners.get(&group_id) {
-            return Ok(Some(*o));
-        }
-        if self.no_group.contains(&group_id) {
-            return Ok(None);
-        }
-        let o = groups::owner_of(db, group_id)?;
-        if let Some(o) = o {
-            self.owners.insert(group_id, o);
-        }
-        Ok(o)
-    }
-
-    /// Looks up, in two queries, every user and group the lines name that is not known yet.
-    fn prefetch(&mut self, db: &Db<'_>, lines: &[Checked]) -> DbResult<()> {
-        let mut people = Vec::new();
-        let mut groups_named = Vec::new();
-        for line in lines {
-            match line {
-                Checked::Line(Pre::User(u)) => people.push(u.id),
-                Checked::Line(Pre::Follow(from, to)) => people.extend([*from, *to]),
-                Checked::Line(Pre::Group { owner_id, .. }) => people.push(*owner_id),
-                Checked::Line(Pre::Member { group_id, user_id, .. } | Pre::Activity { group_id, user_id, .. }) => {
-                    people.push(*user_id);
-                    groups_named.push(*group_id);
-                }
-                Checked::Blank | Checked::Bad(_) => {}
+/// Looks up, in two queries, every user and group the lines name that is not known yet
+/// (PostgreSQL: one round trip a batch instead of one an id).
+fn prefetch(known: &mut Known, db: &Db<'_>, lines: &[Checked]) -> DbResult<()> {
+    let mut people = Vec::new();
+    let mut groups_named = Vec::new();
+    for line in lines {
+        match line {
+            Checked::Line(Pre::User(u)) => people.push(u.id),
+            Checked::Line(Pre::Follow(from, to)) => people.extend([*from, *to]),
+            Checked::Line(Pre::Group { owner_id, .. }) => people.push(*owner_id),
+            Checked::Line(Pre::Member { group_id, user_id, .. } | Pre::Activity { group_id, user_id, .. }) => {
+                people.push(*user_id);
+                groups_named.push(*group_id);
             }
+            Checked::Blank | Checked::Bad(_) => {}
         }
-        people.retain(|id| !self.people.contains_key(id) && !self.no_person.contains(id));
-        people.sort_unstable();
-        people.dedup();
-        groups_named.retain(|id| !self.owners.contains_key(id) && !self.no_group.contains(id));
-        groups_named.sort_unstable();
-        groups_named.dedup();
-        let found_people = bulk::people(db, &people)?;
-        for id in people {
-            match found_people.get(&id) {
-                Some(p) => self.people.insert(id, p.clone()),
-                None => self.no_person.insert(id).then_some(()).and(None),
-            };
-        }
-        let found_owners = bulk::owners(db, &groups_named)?;
-        for id in groups_named {
-            match found_owners.get(&id) {
-                Some(o) => self.owners.insert(id, *o),
-                None => self.no_group.insert(id).then_some(0).and(None),
-            };
-        }
-        Ok(())
     }
+    people.retain(|id| known.is_unknown_person(*id));
+    people.sort_unstable();
+    people.dedup();
+    groups_named.retain(|id| known.is_unknown_group(*id));
+    groups_named.sort_unstable();
+    groups_named.dedup();
+    let found_people = bulk::people(db, &people)?;
+    for id in people {
+        known.learn_person(id, found_people.get(&id));
+    }
+    let found_owners = bulk::owners(db, &groups_named)?;
+    for id in groups_named {
+        known.learn_owner(id, found_owners.get(&id).copied());
+    }
+    Ok(())
 }
 
 /// A line after every check that needs nothing but the line: what is left to check needs
@@ -358,11 +317,10 @@ fn resolve(store: &Store, db: &Db<'_>, pre: Pre, known: &mut Known) -> ApiResult
         Pre::User(u) => {
             let tier = match &u.input.tier {
                 Some(t) => t.clone(),
-                None => known.person(db, u.id)?.map(|p| p.tier.clone()).unwrap_or_else(|| "normal".into()),
+                None => known.person(db, u.id)?.map_or_else(|| "normal".into(), |w| known.tier_name(w).to_string()),
             };
             let person = Person { female: u.input.gender == Gender::Female, birth_year: u.input.birth_year, tier };
-            known.no_person.remove(&u.id);
-            known.people.insert(u.id, person);
+            known.learn_person(u.id, Some(&person));
             Op::User(u)
         }
         Pre::Follow(from, to) => {
@@ -377,12 +335,11 @@ fn resolve(store: &Store, db: &Db<'_>, pre: Pre, known: &mut Known) -> ApiResult
             let owner = known
                 .person(db, owner_id)?
                 .ok_or_else(|| ApiError::invalid("owner_id", format!("unknown user {owner_id}")))?;
-            let capacity = i64::from(ctx.rules.tier(&owner.tier).capacity);
-            let share = Share::of(owner);
+            let capacity = i64::from(ctx.rules.tier(known.tier_name(owner)).capacity);
+            let share = Share::new(owner.female, owner.birth_year);
             let mut g = group?;
             g.capacity = capacity;
-            known.no_group.remove(&g.id);
-            known.owners.insert(g.id, owner_id);
+            known.learn_owner(g.id, Some(owner_id));
             Op::Group(g, share)
         }
         Pre::Member { group_id, user_id, role, joined_at } => {
@@ -391,7 +348,7 @@ fn resolve(store: &Store, db: &Db<'_>, pre: Pre, known: &mut Known) -> ApiResult
                 .ok_or_else(|| ApiError::invalid("group_id", format!("unknown group {group_id}")))?;
             let who = known
                 .person(db, user_id)?
-                .map(Share::of)
+                .map(|w| Share::new(w.female, w.birth_year))
                 .ok_or_else(|| ApiError::invalid("user_id", format!("unknown user {user_id}")))?;
             let named = role?;
             // The group line names the owner, who is seated with it: a line for the owner
@@ -693,7 +650,7 @@ fn write_batch(
 ) -> anyhow::Result<(Vec<Result<bool, String>>, bulk::Staged)> {
     // Checked ahead of the transaction; checked again if the transaction runs again.
     let checked = checked.take().unwrap_or_else(|| check_lines(store, lines));
-    known.prefetch(db, &checked)?;
+    prefetch(known, db, &checked)?;
     let mut outcomes = Vec::with_capacity(lines.len());
     let mut staged = bulk::Staged::default();
     for (i, line) in checked.into_iter().enumerate() {
@@ -713,8 +670,7 @@ fn write_batch(
         });
     }
     // Memberships count their users as the batch leaves them.
-    let persons =
-        staged.people_named().into_iter().filter_map(|id| known.people.get(&id).map(|p| (id, p.clone()))).collect();
+    let persons = staged.people_named().into_iter().filter_map(|id| known.person_record(id).map(|p| (id, p))).collect();
     staged.set_persons(persons);
     bulk::load_head(db, &staged, yesterday, now_secs())?;
     Ok((outcomes, staged))

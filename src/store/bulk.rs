@@ -59,8 +59,8 @@ pub struct Share {
 }
 
 impl Share {
-    pub fn of(p: &Person) -> Share {
-        Share { female: p.female, birth_year: p.birth_year }
+    pub fn new(female: bool, birth_year: Option<i32>) -> Share {
+        Share { female, birth_year }
     }
 }
 

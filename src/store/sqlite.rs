@@ -150,10 +150,15 @@ impl Sqlite {
     pub fn end_bulk(&self, dropped: bool) -> anyhow::Result<()> {
         let conn = self.writer.lock();
         if dropped {
-            // Building an index is mostly a sort, which SQLite splits over helper threads.
-            conn.execute_batch("PRAGMA threads = 2")?;
+            // Building an index is mostly a sort. With temporary storage in memory, SQLite's
+            // sorter keeps every key in one list and merge-sorts it on this thread (a quarter
+            // of a heavy import went there, mostly in cache misses); with temporary files it
+            // sorts runs of the page cache's size on helper threads and merges them. Runs
+            // of 8 MiB fit the CPU caches: the three builds of the 1M world took 11 s
+            // instead of 42 s in the sqlite3 shell.
+            conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA temp_store = FILE; PRAGMA threads = 2")?;
             create_bulk_indexes(&conn)?;
-            conn.execute_batch("PRAGMA threads = 0")?;
+            conn.execute_batch("PRAGMA threads = 0; PRAGMA temp_store = MEMORY")?;
         }
         conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 1000;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENTS);
