@@ -883,8 +883,7 @@ impl Run<'_> {
                 continue;
             }
             let reader = self.searcher.segment_reader(ord as SegmentOrdinal);
-            let mut scorers =
-                weights.iter().map(|w| w.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
+            let mut scorers = weights.iter().map(|w| w.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
             for doc in docs {
                 let mut score = 0.0;
                 for scorer in &mut scorers {
