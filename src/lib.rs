@@ -9,6 +9,7 @@ pub mod geo;
 pub mod index;
 pub mod jobs;
 pub mod limits;
+pub mod memory;
 pub mod moderation;
 pub mod ranking;
 pub mod recommend;

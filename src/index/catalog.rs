@@ -434,6 +434,8 @@ impl<T: Copy> Gather<T> {
         let mut all = Vec::with_capacity(self.full.iter().map(Vec::len).sum::<usize>() + self.current.len());
         for chunk in self.full.into_iter().chain([self.current]) {
             all.extend_from_slice(&chunk);
+            drop(chunk);
+            crate::memory::give_back_freed();
         }
         all
     }

@@ -140,6 +140,11 @@ impl DocFilter {
         DocFilter { category, ..self.clone() }
     }
 
+    /// The circle, if the filter keeps to one.
+    pub fn near(&self) -> Option<&Near> {
+        self.near.as_ref()
+    }
+
     /// Whether nothing but (perhaps) the category is filtered.
     pub fn without_category_admits_all(&self) -> bool {
         self.areas.is_empty() && self.flags == 0 && self.near.is_none()

@@ -719,10 +719,6 @@ impl Run<'_> {
         if seg.terms.iter().position(|t| t.bits.contains(doc)) != Some(term) {
             return;
         }
-        let id = seg.data.ids[doc as usize];
-        if self.seen.contains(&id) {
-            return;
-        }
         // How the group holds each word; holding every word (of several) as typed ranks by
         // quality alone, as `take_every` does.
         let mut best: Vec<Option<Kind>> = vec![None; self.words.len()];
@@ -735,12 +731,29 @@ impl Run<'_> {
         let tier = self.tier(&best);
         let every = self.words.len() > 1 && best.iter().all(|k| *k == Some(Kind::Exact));
         let text = if every { (1.0, FIXED) } else { (score * self.terms[term].weight, term as u16) };
-        if let Some(lowest) = self.lowest_best_key() {
-            // Its key with a proximity of 1, the most there is: from its quality alone (4
-            // bytes a group), before its `Hot` (56) is read.
+        // Once the page could be filled, the most its key can be, from what costs least to
+        // read first: within a circle, its distance from the segment's vectors (which the
+        // count read just before) with the best quality there is; then its own quality (4
+        // bytes a group); only then its `Hot` (56). A group that cannot reach the page is not
+        // marked seen: nothing else would admit it either.
+        let lowest = self.lowest_best_key();
+        let most = |quality: f32, proximity: f32| {
+            ranking::rank_key(tier, text.0.max(0.0) * quality * proximity * (1.0 + 1e-6))
+        };
+        let proximity = match (lowest, self.filter.near()) {
+            (Some(_), Some(near)) => ranking::proximity(Some(seg.data.distance_at_least(doc, near)), self.weights),
+            _ => 1.0,
+        };
+        if lowest.is_some_and(|lowest| most(self.catalog.top_quality(), proximity) < lowest) {
+            return;
+        }
+        let id = seg.data.ids[doc as usize];
+        if self.seen.contains(&id) {
+            return;
+        }
+        if let Some(lowest) = lowest {
             let Some(quality) = self.catalog.quality(id) else { return };
-            if ranking::rank_key(tier, text.0.max(0.0) * quality) < lowest {
-                // Not marked seen: nothing else would admit it either.
+            if most(quality, proximity) < lowest {
                 return;
             }
         }

@@ -332,6 +332,20 @@ impl SegmentData {
         haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
     }
 
+    /// At most the great-circle distance in metres from `near`'s centre to the document
+    /// (0 without a location): from the single-precision check's vectors, less its margin.
+    #[inline]
+    pub fn distance_at_least(&self, doc: DocId, near: &Near) -> f64 {
+        let p = self.xyz[doc as usize];
+        let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
+        let chord = f64::from(dx * dx + dy * dy + dz * dz).sqrt();
+        if chord.is_nan() {
+            return 0.0;
+        }
+        let angle = 2.0 * (chord / 2.0).min(1.0).asin();
+        (angle * EARTH_RADIUS_M - Near::MARGIN_M).max(0.0)
+    }
+
     /// The documents within `near` that `wanted` accepts, in doc order, found from the cells
     /// under its circle (`wanted` is asked first: it is cheaper than the distance); `None`
     /// when those cells hold more than `most` documents (walking the word sets is then
