@@ -385,6 +385,9 @@ fn import_reads_standard_input_and_reports_bad_lines_by_number() {
         r#"{"type":"follow","from":1,"to":3}"#,
         r#"{"type":"group","id":7,"owner_id":1,"name":"标准输入群","category":"other"}"#,
         r#"{"type":"member","group_id":7,"user_id":1,"role":"owner"}"#,
+        r#"{"type":"user","id":3,"nickname":"丙","gender":"male","birth_year":1990}"#,
+        // Only the group line's owner_id is its owner.
+        r#"{"type":"member","group_id":7,"user_id":3,"role":"owner"}"#,
     ];
     child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -392,10 +395,14 @@ fn import_reads_standard_input_and_reports_bad_lines_by_number() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("line 2: gender"), "{text}");
     assert!(text.contains("line 3: to"), "{text}");
-    assert!(text.contains("5 lines, 3 imported, 2 skipped"), "{text}");
+    assert!(text.contains("line 7: role"), "{text}");
+    assert!(text.contains("7 lines, 4 imported, 3 skipped"), "{text}");
     let conn = rusqlite::Connection::open(dir.path().join("db").join("g.db")).unwrap();
     let members: i64 = conn.query_row("SELECT member_count FROM groups WHERE id = 7", [], |r| r.get(0)).unwrap();
     assert_eq!(members, 1);
+    let owners: i64 =
+        conn.query_row("SELECT count(*) FROM members WHERE group_id = 7 AND role = 'owner'", [], |r| r.get(0)).unwrap();
+    assert_eq!(owners, 1);
 }
 
 /// Opens the test database directly, as an operator's sqlite3 would.

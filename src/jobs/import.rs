@@ -354,10 +354,10 @@ fn resolve(store: &Store, db: &Db<'_>, pre: Pre, known: &mut Known) -> ApiResult
             // The group line names the owner, who is seated with it: a line for the owner
             // is accepted whatever role it names and keeps the role owner; nobody else
             // may claim it.
-            let role = if owner == user_id { Role::Owner } else { named.unwrap_or(Role::Member) };
-            if role != Role::Owner && named == Some(Role::Owner) {
+            if owner != user_id && named == Some(Role::Owner) {
                 return Err(ApiError::invalid("role", "only the group's owner_id has the role owner"));
             }
+            let role = if owner == user_id { Role::Owner } else { named.unwrap_or(Role::Member) };
             Op::Member(ImportedMember { group_id, user_id, role, joined_at: joined_at? }, who)
         }
         Pre::Activity { group_id, user_id, event } => {
