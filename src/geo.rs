@@ -1,6 +1,6 @@
-//! Places and distances: the gazetteer of Chinese areas, exact haversine distances, and
-//! points on the unit sphere for R-tree lookups where straight-line (chord) order equals
-//! great-circle order, so "within r metres" and "nearest first" are exact.
+//! Places and distances: the gazetteer of Chinese areas (its districts in an R-tree of
+//! points on the unit sphere, where straight-line (chord) order equals great-circle order),
+//! and exact haversine distances.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,18 +23,6 @@ pub fn unit_xyz(lat: f64, lon: f64) -> [f64; 3] {
     let (la, lo) = (lat.to_radians(), lon.to_radians());
     [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
 }
-
-/// The squared chord length on the unit sphere for a great-circle distance in metres,
-/// widened a hair so that float rounding never drops a point on the boundary; callers
-/// check the exact haversine distance afterwards.
-pub fn chord2_for_m(meters: f64) -> f64 {
-    let angle = (meters / EARTH_RADIUS_M).min(std::f64::consts::PI);
-    let chord = 2.0 * (angle / 2.0).sin();
-    chord * chord * (1.0 + 1e-9) + 1e-15
-}
-
-/// A point in the R-tree with the id it stands for.
-pub type GeoEntry = GeomWithData<[f64; 3], i64>;
 
 /// The administrative level of a gazetteer entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -281,9 +269,9 @@ mod tests {
         let far = unit_xyz(40.5, 116.4);
         let d2 = |a: [f64; 3], b: [f64; 3]| (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>();
         assert!(d2(c, near) < d2(c, far));
-        let m = haversine_m(39.9, 116.4, 39.95, 116.4);
-        assert!(d2(c, near) <= chord2_for_m(m));
-        assert!(d2(c, near) > chord2_for_m(m * 0.999));
+        // The chord of an angle θ is 2 sin(θ/2).
+        let angle = haversine_m(39.9, 116.4, 39.95, 116.4) / EARTH_RADIUS_M;
+        assert!((d2(c, near).sqrt() - 2.0 * (angle / 2.0).sin()).abs() < 1e-12);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The in-memory catalog: every live group's card fields, the discoverable groups'
-//! locations by cell (`geocells.rs`), and the suggest keys. Loading a stored tantivy document costs more
-//! than a whole query, so what a card shows is kept here, fed by the indexer task.
+//! locations by cell (`geocells.rs`), and the suggest keys. Loading a stored tantivy
+//! document costs more than a whole query, so what a card shows is kept here, fed by the
+//! indexer task.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -405,9 +406,10 @@ pub struct CatalogBuilder {
     wide: BTreeSet<SuggestEntry>,
 }
 
-/// Items gathered in chunks and moved into one exact vector at the end: a vector grown by
-/// doubling and then shrunk holds up to three times its items at a moment (the suggest
-/// entries are 200 MB at 1M groups, and that moment was the serving process's peak).
+/// Items gathered in chunks and moved into one exact vector at the end, each chunk given
+/// back to the system once copied: a vector grown by doubling and then shrunk holds up to
+/// three times its items at a moment (the suggest entries are 200 MB at 1M groups, and
+/// that moment was the serving process's peak).
 struct Gather<T> {
     full: Vec<Vec<T>>,
     current: Vec<T>,
