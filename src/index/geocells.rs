@@ -112,11 +112,17 @@ fn key(lat: f64, lon: f64) -> u32 {
     (cell >> 16 >> LAT_SHIFT) << 16 | (cell & 0xffff) >> LON_SHIFT
 }
 
+/// The southern and northern latitudes (degrees) of a row of cells.
+fn row_latitudes(row: u32) -> (f64, f64) {
+    let degrees_of = |row: u32| f64::from(row) / f64::from(ROWS) * 180.0 - 90.0;
+    (degrees_of(row), degrees_of(row + 1))
+}
+
 /// The columns (inclusive) where row `row` of cells may hold points within `angle`
 /// (radians) of (lat, lon); `None` when it holds none.
 fn columns(lat: f64, lon: f64, angle: f64, row: u32) -> Option<(u32, u32)> {
-    let degrees_of = |row: u32| f64::from(row) / f64::from(ROWS) * 180.0 - 90.0;
-    let (south, north) = (degrees_of(row).to_radians(), degrees_of(row + 1).to_radians());
+    let (south, north) = row_latitudes(row);
+    let (south, north) = (south.to_radians(), north.to_radians());
     let (p0, cos_d) = (lat.to_radians(), angle.cos());
     if cos_d <= 0.0 {
         // A circle past a quarter of the Earth: any row may reach all the way round.
@@ -154,8 +160,7 @@ pub struct Band {
 
 impl Band {
     fn of_row(row: u32) -> Band {
-        let degrees_of = |row: u32| f64::from(row) / f64::from(ROWS) * 180.0 - 90.0;
-        let (south, north) = (degrees_of(row), degrees_of(row + 1));
+        let (south, north) = row_latitudes(row);
         let (near, far) = if south <= 0.0 && north >= 0.0 {
             (0.0, south.abs().max(north.abs()))
         } else {

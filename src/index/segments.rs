@@ -318,9 +318,7 @@ impl SegmentData {
                 return false;
             }
         }
-        let p = self.xyz[doc as usize];
-        let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
-        let chord2 = dx * dx + dy * dy + dz * dz;
+        let chord2 = self.chord2(doc, near);
         if chord2.is_nan() || chord2 >= near.surely_out {
             // NaN: no location.
             return false;
@@ -332,13 +330,20 @@ impl SegmentData {
         haversine_m(near.lat, near.lon, lat, lon) <= near.radius_m
     }
 
+    /// The squared single-precision chord from `near`'s centre to the document (NaN
+    /// without a location).
+    #[inline]
+    fn chord2(&self, doc: DocId, near: &Near) -> f32 {
+        let p = self.xyz[doc as usize];
+        let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
+        dx * dx + dy * dy + dz * dz
+    }
+
     /// At most the great-circle distance in metres from `near`'s centre to the document
     /// (0 without a location): from the single-precision check's vectors, less its margin.
     #[inline]
     pub fn distance_at_least(&self, doc: DocId, near: &Near) -> f64 {
-        let p = self.xyz[doc as usize];
-        let (dx, dy, dz) = (p[0] - near.xyz[0], p[1] - near.xyz[1], p[2] - near.xyz[2]);
-        let chord = f64::from(dx * dx + dy * dy + dz * dz).sqrt();
+        let chord = f64::from(self.chord2(doc, near)).sqrt();
         if chord.is_nan() {
             return 0.0;
         }

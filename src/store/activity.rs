@@ -46,22 +46,11 @@ pub fn apply_events(db: &Db<'_>, events: &[ActivityEvent], yesterday: i64) -> Db
     let mut touched = BTreeSet::new();
     let mut applied = 0;
     for e in events {
-        if let Some(id) = &e.event_id {
-            let fresh =
-                db.exec("INSERT INTO activity_events (event_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id.as_str()])?;
-            if fresh == 0 {
-                continue;
-            }
+        if !add_event(db, e)? {
+            continue;
         }
-        db.exec(
-            "INSERT INTO activity (group_id, day, user_id, messages) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
-            p![e.group_id, e.day, e.user_id, e.messages],
-        )?;
         applied += 1;
-        // Only the last seven days feed the live statistics; older late events reach the
-        // history through `rollup --date`.
-        if e.day <= yesterday && e.day > yesterday - ACTIVE_WINDOW_DAYS {
+        if feeds_live_stats(e.day, yesterday) {
             touched.insert(e.group_id);
         }
     }
@@ -70,6 +59,30 @@ pub fn apply_events(db: &Db<'_>, events: &[ActivityEvent], yesterday: i64) -> Db
         db.record_change(g);
     }
     Ok(applied)
+}
+
+/// Adds an event's messages to its bucket, unless its id was seen before; returns whether
+/// it was added.
+pub fn add_event(db: &Db<'_>, e: &ActivityEvent) -> DbResult<bool> {
+    if let Some(id) = &e.event_id {
+        let fresh =
+            db.exec("INSERT INTO activity_events (event_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id.as_str()])?;
+        if fresh == 0 {
+            return Ok(false);
+        }
+    }
+    db.exec(
+        "INSERT INTO activity (group_id, day, user_id, messages) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
+        p![e.group_id, e.day, e.user_id, e.messages],
+    )?;
+    Ok(true)
+}
+
+/// Whether activity of `day` counts in the live statistics: only the last seven days do;
+/// older late events reach the history through `rollup --date`.
+pub fn feeds_live_stats(day: i64, yesterday: i64) -> bool {
+    day <= yesterday && day > yesterday - ACTIVE_WINDOW_DAYS
 }
 
 /// What a roll-up did.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use super::activity::{ActivityEvent, ACTIVE_WINDOW_DAYS};
+use super::activity::{self, ActivityEvent, ACTIVE_WINDOW_DAYS};
 use super::db::{Db, DbResult};
 use super::groups::Place;
 use super::users::{Person, UserInput};
@@ -113,24 +113,10 @@ impl LiteBatch {
         Ok(())
     }
 
-    /// An event into its bucket, unless its id was seen before (the statements of
-    /// `activity::apply_events`; the group's statistics wait for the end of the batch).
+    /// An event into its bucket, unless its id was seen before, as `activity::apply_events`
+    /// writes it; the group's statistics wait for the end of the batch.
     pub fn event(&mut self, db: &Db<'_>, e: &ActivityEvent) -> DbResult<()> {
-        if let Some(id) = &e.event_id {
-            let fresh =
-                db.exec("INSERT INTO activity_events (event_id) VALUES (?1) ON CONFLICT DO NOTHING", p![id.as_str()])?;
-            if fresh == 0 {
-                return Ok(());
-            }
-        }
-        db.exec(
-            "INSERT INTO activity (group_id, day, user_id, messages) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (group_id, day, user_id) DO UPDATE SET messages = activity.messages + excluded.messages",
-            p![e.group_id, e.day, e.user_id, e.messages],
-        )?;
-        // Only the last seven days feed the live statistics; older late events reach the
-        // history through `rollup --date`.
-        if e.day <= self.yesterday && e.day > self.yesterday - ACTIVE_WINDOW_DAYS {
+        if activity::add_event(db, e)? && activity::feeds_live_stats(e.day, self.yesterday) {
             self.touch(e.group_id);
         }
         Ok(())
