@@ -10,12 +10,115 @@ use std::collections::BTreeSet;
 use super::segments::grid_cell;
 use crate::geo::{haversine_m, EARTH_RADIUS_M};
 
-/// Cells are 4 × 2 cells of the 16-bit grid: 1.22 km north to south, 1.22 km × cos(latitude)
-/// east to west.
-const LAT_SHIFT: u32 = 2;
-const LON_SHIFT: u32 = 1;
-const ROWS: u32 = 1 << (16 - LAT_SHIFT);
-const COLUMNS: u32 = 1 << (16 - LON_SHIFT);
+/// The catalog's cells are 4 × 2 cells of the 16-bit grid: 1.22 km north to south, 1.22 km
+/// × cos(latitude) east to west.
+const FINE: CellSize = CellSize { lat_shift: 2, lon_shift: 1 };
+
+/// A size of cell: 2^`lat_shift` × 2^`lon_shift` cells of the 16-bit grid (`grid_cell`). A
+/// cell's key has its row in the high half and its column in the low.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CellSize {
+    pub lat_shift: u32,
+    pub lon_shift: u32,
+}
+
+impl CellSize {
+    pub const fn rows(self) -> u32 {
+        1 << (16 - self.lat_shift)
+    }
+
+    pub const fn columns(self) -> u32 {
+        1 << (16 - self.lon_shift)
+    }
+
+    /// The key of the cell holding a cell of the 16-bit grid.
+    pub fn of_grid(self, cell: u32) -> u32 {
+        (cell >> 16 >> self.lat_shift) << 16 | (cell & 0xffff) >> self.lon_shift
+    }
+
+    pub fn key(self, lat: f64, lon: f64) -> u32 {
+        self.of_grid(grid_cell(lat, lon))
+    }
+
+    /// The southern and northern latitudes (degrees) of a row of cells.
+    fn row_latitudes(self, row: u32) -> (f64, f64) {
+        let degrees_of = |row: u32| f64::from(row) / f64::from(self.rows()) * 180.0 - 90.0;
+        (degrees_of(row), degrees_of(row + 1))
+    }
+
+    /// The rows (inclusive) that may hold points within `angle` (radians) of latitude
+    /// `lat`, and the row of `lat` itself: (south, centre, north).
+    pub fn rows_within(self, lat: f64, angle: f64) -> (u32, u32, u32) {
+        let reach = angle.to_degrees() * (1.0 + 1e-9) + 1e-9;
+        let row_of = |lat: f64| (grid_cell(lat.clamp(-90.0, 90.0), 0.0) >> 16) >> self.lat_shift;
+        (row_of(lat - reach), row_of(lat), row_of(lat + reach))
+    }
+
+    /// The columns (inclusive) where row `row` may hold points within `angle` (radians) of
+    /// (lat, lon); `None` when it holds none.
+    pub fn columns_within(self, lat: f64, lon: f64, angle: f64, row: u32) -> Option<(u32, u32)> {
+        let (south, north) = self.row_latitudes(row);
+        let (south, north) = (south.to_radians(), north.to_radians());
+        let (p0, cos_d) = (lat.to_radians(), angle.cos());
+        if cos_d <= 0.0 {
+            // A circle past a quarter of the Earth: any row may reach all the way round.
+            return Some((0, self.columns() - 1));
+        }
+        // On the parallel at φ the circle reaches Δλ either side, where
+        // cos d = sin φ₀ sin φ + cos φ₀ cos φ cos Δλ; Δλ is widest at sin φ = sin φ₀ / cos d
+        // and narrows away from there, so within the row it is widest at the nearest φ to that.
+        let widest = (p0.sin() / cos_d).clamp(-1.0, 1.0).asin();
+        let p = widest.clamp(south, north);
+        let denominator = p0.cos() * p.cos();
+        let cos_dlon = if denominator > 1e-12 { (cos_d - p0.sin() * p.sin()) / denominator } else { -1.0 };
+        if cos_dlon > 1.0 + 1e-9 {
+            // The nearest parallel of the row passes outside the circle.
+            return None;
+        }
+        // Widened for the rounding of `acos` near 1 (a tiny Δλ), well under a metre.
+        let dlon = cos_dlon.clamp(-1.0, 1.0).acos().to_degrees() * (1.0 + 1e-9) + 1e-6;
+        if dlon >= 180.0 || lon - dlon <= -180.0 || lon + dlon >= 180.0 {
+            // Around the pole, or over the date line: the whole row.
+            return Some((0, self.columns() - 1));
+        }
+        let column = |lon: f64| (grid_cell(0.0, lon) & 0xffff) >> self.lon_shift;
+        Some((column(lon - dlon), column(lon + dlon)))
+    }
+
+    /// The columns (inclusive) of row `row` whose every point lies within `angle` (radians)
+    /// of (lat, lon), if any. A cell's farthest point from the centre is one of its corners
+    /// (along a parallel the distance grows with the difference in longitude, along a
+    /// meridian it falls then rises), so a cell is inside when the circle reaches past its
+    /// farther side on both of the row's parallels. Cells near the date line or a pole are
+    /// never reported inside.
+    pub fn inner_columns(self, lat: f64, lon: f64, angle: f64, row: u32) -> Option<(u32, u32)> {
+        let (p0, cos_d) = (lat.to_radians(), angle.cos());
+        if cos_d <= 0.0 {
+            return None;
+        }
+        let reach_at = |latitude: f64| -> Option<f64> {
+            let p = latitude.to_radians();
+            let denominator = p0.cos() * p.cos();
+            if denominator <= 1e-12 {
+                return None;
+            }
+            let cos_dlon = (cos_d - p0.sin() * p.sin()) / denominator;
+            (cos_dlon <= 1.0).then(|| cos_dlon.max(-1.0).acos().to_degrees())
+        };
+        let (south, north) = self.row_latitudes(row);
+        // Narrowed for the rounding of `acos` and of the cells' edges, well under a metre.
+        let dlon = reach_at(south)?.min(reach_at(north)?) * (1.0 - 1e-9) - 1e-6;
+        if dlon <= 0.0 || lon - dlon <= -180.0 || lon + dlon >= 180.0 {
+            return None;
+        }
+        let width = 360.0 / f64::from(self.columns());
+        // The first column starting east of the western reach, the last ending west of the
+        // eastern one.
+        let first = ((lon - dlon + 180.0) / width).ceil();
+        let last = ((lon + dlon + 180.0) / width).floor() - 1.0;
+        (first <= last).then(|| (first as u32, last as u32))
+    }
+}
 
 /// Located groups by cell (row in the high half of the key).
 #[derive(Default)]
@@ -44,7 +147,7 @@ impl GeoCells {
             }
         }
         cells.bulk.sort_unstable();
-        cells.rows = (0..=ROWS).map(|row| cells.bulk.partition_point(|e| e.0 >> 16 < row) as u32).collect();
+        cells.rows = (0..=FINE.rows()).map(|row| cells.bulk.partition_point(|e| e.0 >> 16 < row) as u32).collect();
         cells.removed = vec![0; cells.bulk.len().div_ceil(64)];
         cells
     }
@@ -76,16 +179,14 @@ impl GeoCells {
     /// row by row from the centre's outwards.
     pub fn candidates(&self, lat: f64, lon: f64, radius_m: f64, mut f: impl FnMut(&Band, i64)) {
         let angle = (radius_m / EARTH_RADIUS_M).min(std::f64::consts::PI);
-        let reach = angle.to_degrees() * (1.0 + 1e-9) + 1e-9;
-        let row_of = |lat: f64| (grid_cell(lat.clamp(-90.0, 90.0), 0.0) >> 16) >> LAT_SHIFT;
-        let (south, centre, north) = (row_of(lat - reach), row_of(lat), row_of(lat + reach));
+        let (south, centre, north) = FINE.rows_within(lat, angle);
         // From the centre's row outwards: the nearest groups tend to come first.
         let outwards = (0..=(centre - south).max(north - centre))
             .flat_map(|k| [centre.checked_add(k), if k > 0 { centre.checked_sub(k) } else { None }])
             .flatten()
             .filter(|row| (south..=north).contains(row));
         for row in outwards {
-            let Some((west, east)) = columns(lat, lon, angle, row) else { continue };
+            let Some((west, east)) = FINE.columns_within(lat, lon, angle, row) else { continue };
             let (lo, hi) = (row << 16 | west, row << 16 | east);
             let band = Band::of_row(row);
             let (from, to) = match self.rows.get(row as usize..=row as usize + 1) {
@@ -108,45 +209,7 @@ impl GeoCells {
 }
 
 fn key(lat: f64, lon: f64) -> u32 {
-    let cell = grid_cell(lat, lon);
-    (cell >> 16 >> LAT_SHIFT) << 16 | (cell & 0xffff) >> LON_SHIFT
-}
-
-/// The southern and northern latitudes (degrees) of a row of cells.
-fn row_latitudes(row: u32) -> (f64, f64) {
-    let degrees_of = |row: u32| f64::from(row) / f64::from(ROWS) * 180.0 - 90.0;
-    (degrees_of(row), degrees_of(row + 1))
-}
-
-/// The columns (inclusive) where row `row` of cells may hold points within `angle`
-/// (radians) of (lat, lon); `None` when it holds none.
-fn columns(lat: f64, lon: f64, angle: f64, row: u32) -> Option<(u32, u32)> {
-    let (south, north) = row_latitudes(row);
-    let (south, north) = (south.to_radians(), north.to_radians());
-    let (p0, cos_d) = (lat.to_radians(), angle.cos());
-    if cos_d <= 0.0 {
-        // A circle past a quarter of the Earth: any row may reach all the way round.
-        return Some((0, COLUMNS - 1));
-    }
-    // On the parallel at φ the circle reaches Δλ either side, where
-    // cos d = sin φ₀ sin φ + cos φ₀ cos φ cos Δλ; Δλ is widest at sin φ = sin φ₀ / cos d
-    // and narrows away from there, so within the row it is widest at the nearest φ to that.
-    let widest = (p0.sin() / cos_d).clamp(-1.0, 1.0).asin();
-    let p = widest.clamp(south, north);
-    let denominator = p0.cos() * p.cos();
-    let cos_dlon = if denominator > 1e-12 { (cos_d - p0.sin() * p.sin()) / denominator } else { -1.0 };
-    if cos_dlon > 1.0 + 1e-9 {
-        // The nearest parallel of the row passes outside the circle.
-        return None;
-    }
-    // Widened for the rounding of `acos` near 1 (a tiny Δλ), well under a metre.
-    let dlon = cos_dlon.clamp(-1.0, 1.0).acos().to_degrees() * (1.0 + 1e-9) + 1e-6;
-    if dlon >= 180.0 || lon - dlon <= -180.0 || lon + dlon >= 180.0 {
-        // Around the pole, or over the date line: the whole row.
-        return Some((0, COLUMNS - 1));
-    }
-    let column = |lon: f64| (grid_cell(0.0, lon) & 0xffff) >> LON_SHIFT;
-    Some((column(lon - dlon), column(lon + dlon)))
+    FINE.key(lat, lon)
 }
 
 /// A row of cells: its band of latitudes (degrees) and bounds on their cosines.
@@ -160,7 +223,7 @@ pub struct Band {
 
 impl Band {
     fn of_row(row: u32) -> Band {
-        let (south, north) = row_latitudes(row);
+        let (south, north) = FINE.row_latitudes(row);
         let (near, far) = if south <= 0.0 && north >= 0.0 {
             (0.0, south.abs().max(north.abs()))
         } else {
@@ -281,7 +344,7 @@ mod tests {
                 let d = haversine_m(lat, lon, plat, plon);
                 // Its own row's band, and (every fourth) a band it is not in.
                 let row = if i % 4 == 3 { key(plat, plon) >> 16 ^ 7 } else { key(plat, plon) >> 16 };
-                let band = Band::of_row(row.min(ROWS - 1));
+                let band = Band::of_row(row.min(FINE.rows() - 1));
                 let admitted = circle.admits(&band, plat, plon);
                 assert_eq!(
                     admitted.is_some(),
@@ -293,6 +356,50 @@ mod tests {
                 assert!(lo <= exact * (1.0 + 1e-9) && exact <= hi * (1.0 + 1e-9), "{lo} {exact} {hi}");
             }
         }
+    }
+
+    #[test]
+    fn inner_cells_lie_wholly_within_the_circle() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let size = CellSize { lat_shift: 3, lon_shift: 2 };
+        let mut inner_cells = 0;
+        for _ in 0..300 {
+            let (lat, lon) = (rng.gen_range(-80.0..80.0), rng.gen_range(-179.0..179.0));
+            let radius_m = 10f64.powf(rng.gen_range(3.0..6.0));
+            let angle = radius_m / EARTH_RADIUS_M;
+            let (south, _, north) = size.rows_within(lat, angle);
+            for row in south..=north {
+                let Some((first, last)) = size.inner_columns(lat, lon, angle, row) else { continue };
+                let (outer_first, outer_last) =
+                    size.columns_within(lat, lon, angle, row).expect("an inner cell is under the circle");
+                assert!(
+                    outer_first <= first && last <= outer_last,
+                    "row {row}: inner {first}..={last} outside {outer_first}..={outer_last}"
+                );
+                let (s, n) = size.row_latitudes(row);
+                let width = 360.0 / f64::from(size.columns());
+                for column in [first, last, rng.gen_range(first..=last)] {
+                    inner_cells += 1;
+                    let (w, e) = (f64::from(column) * width - 180.0, f64::from(column + 1) * width - 180.0);
+                    // The corners (the farthest points of a cell) and points inside.
+                    let points = [(s, w), (s, e), (n, w), (n, e)]
+                        .into_iter()
+                        .chain((0..8).map(|_| (rng.gen_range(s..n), rng.gen_range(w..e))));
+                    for (plat, plon) in points {
+                        // Every point of the cell, by its own grid cell, is in this one.
+                        if plat < n && plon < e {
+                            assert_eq!(size.key(plat, plon), row << 16 | column);
+                        }
+                        let d = haversine_m(lat, lon, plat, plon);
+                        assert!(
+                            d <= radius_m,
+                            "({plat}, {plon}) {d} m from ({lat}, {lon}) r {radius_m}, row {row} column {column}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(inner_cells > 1000, "only {inner_cells} inner cells checked");
     }
 
     #[test]

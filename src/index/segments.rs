@@ -18,6 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use tantivy::index::{SegmentComponent, SegmentId};
 use tantivy::{Directory, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
+use super::geocells::CellSize;
 use super::matchset::Bits;
 use crate::geo::{haversine_m, unit_xyz, EARTH_RADIUS_M};
 
@@ -352,30 +353,45 @@ impl SegmentData {
     }
 
     /// The documents within `near` that `wanted` accepts, in doc order, found from the cells
-    /// under its circle (`wanted` is asked first: it is cheaper than the distance); `None`
-    /// when those cells hold more than `most` documents (walking the word sets is then
-    /// cheaper) or the circle's box wraps a pole or the date line.
+    /// that each row of cells has under its circle (`wanted` is asked first: it is cheaper
+    /// than the distance, which cells wholly inside the circle skip); `None` when those
+    /// cells hold more than `most` documents (walking the word sets is then cheaper) or the
+    /// circle's box wraps a pole or the date line.
     pub fn within_docs(&self, near: &Near, most: usize, wanted: impl Fn(DocId) -> bool) -> Option<Vec<DocId>> {
-        let [lat_lo, lat_hi, lon_lo, lon_hi] = near.grid_box?;
-        let rows = (lat_lo >> COARSE_LAT_SHIFT)..=(lat_hi >> COARSE_LAT_SHIFT);
-        let (west, east) = (lon_lo >> COARSE_LON_SHIFT, lon_hi >> COARSE_LON_SHIFT);
-        // Each row of cells under the box is one run of the sorted keys.
-        let runs: Vec<(usize, usize)> = rows
-            .map(|row| {
-                let keys = &self.cells.keys;
-                (keys.partition_point(|k| *k < (row << 16 | west)), keys.partition_point(|k| *k <= (row << 16 | east)))
-            })
-            .collect();
-        if runs.iter().map(|(start, end)| end - start).sum::<usize>() > most {
-            return None;
+        near.grid_box?;
+        let angle = near.radius_m / EARTH_RADIUS_M;
+        let inner_angle = (near.radius_m - Near::MARGIN_M) / EARTH_RADIUS_M;
+        let (south, _, north) = COARSE.rows_within(near.lat, angle);
+        let keys = &self.cells.keys;
+        // Per row: the run of its cells under the circle, and within it the run of cells
+        // wholly inside.
+        let mut runs: Vec<[usize; 4]> = Vec::with_capacity((north - south + 1) as usize);
+        let mut under = 0;
+        for row in south..=north {
+            let Some((west, east)) = COARSE.columns_within(near.lat, near.lon, angle, row) else { continue };
+            let (from, to) = (self.cells.rows[row as usize] as usize, self.cells.rows[row as usize + 1] as usize);
+            let in_row = |column: u32| from + keys[from..to].partition_point(|k| *k < (row << 16 | column));
+            let (start, end) = (in_row(west), in_row(east + 1));
+            let (inner_start, inner_end) = match COARSE.inner_columns(near.lat, near.lon, inner_angle, row) {
+                Some((first, last)) if inner_angle > 0.0 => (in_row(first), in_row(last + 1)),
+                _ => (start, start),
+            };
+            under += end - start;
+            if under > most {
+                return None;
+            }
+            runs.push([start, inner_start.clamp(start, end), inner_end.clamp(start, end), end]);
         }
-        let mut docs: Vec<DocId> = runs
-            .into_iter()
-            .flat_map(|(start, end)| self.cells.docs[start..end].iter().copied())
-            .filter(|doc| wanted(*doc) && self.within(*doc, near))
-            .collect();
-        docs.sort_unstable();
-        Some(docs)
+        let docs = &self.cells.docs;
+        let mut found: Vec<DocId> = Vec::new();
+        for [start, inner_start, inner_end, end] in runs {
+            found
+                .extend(docs[start..inner_start].iter().copied().filter(|doc| wanted(*doc) && self.within(*doc, near)));
+            found.extend(docs[inner_start..inner_end].iter().copied().filter(|doc| wanted(*doc)));
+            found.extend(docs[inner_end..end].iter().copied().filter(|doc| wanted(*doc) && self.within(*doc, near)));
+        }
+        found.sort_unstable();
+        Some(found)
     }
 
     /// The ordinals of the codes in `[lo, hi)`, as a half-open range.
@@ -421,24 +437,21 @@ impl Near {
 /// A document's location in degrees (NaN without one).
 pub type Degrees = Box<dyn Fn(DocId) -> (f64, f64) + Send + Sync>;
 
-/// The located documents of a segment by coarse cell: 16 × 8 cells of the 16-bit grid,
-/// about 4.9 km north to south and 4.9 km × cos(latitude) east to west. Eight bytes a
-/// document.
+/// The located documents of a segment by coarse cell: 8 × 4 cells of the 16-bit grid,
+/// about 2.4 km north to south and 2.4 km × cos(latitude) east to west. Eight bytes a
+/// document, and 32 KiB of row starts.
 struct Cells {
     /// Per located document, its cell (latitude row in the high half), sorted.
     keys: Vec<u32>,
     /// The documents in the same order (by cell, then doc).
     docs: Vec<DocId>,
+    /// Where each row of cells starts in `keys` (one more for the end): a row's run is
+    /// found without a search over the whole array, whose probes each miss the cache.
+    rows: Vec<u32>,
 }
 
-/// The coarse cells: 16 × 8 cells of the 16-bit grid.
-pub(crate) const COARSE_LAT_SHIFT: u32 = 4;
-pub(crate) const COARSE_LON_SHIFT: u32 = 3;
-
-/// The coarse cell of a 16-bit grid cell (latitude row in the high half).
-pub(crate) fn coarse_cell(cell: u32) -> u32 {
-    (cell >> 16 >> COARSE_LAT_SHIFT) << 16 | (cell & 0xffff) >> COARSE_LON_SHIFT
-}
+/// The coarse cells of the segments.
+const COARSE: CellSize = CellSize { lat_shift: 3, lon_shift: 2 };
 
 impl Cells {
     fn of(grid: &[u32]) -> Cells {
@@ -446,10 +459,12 @@ impl Cells {
             .iter()
             .enumerate()
             .filter(|(_, cell)| **cell != u32::MAX)
-            .map(|(doc, cell)| (coarse_cell(*cell), doc as DocId))
+            .map(|(doc, cell)| (COARSE.of_grid(*cell), doc as DocId))
             .collect();
         pairs.sort_unstable();
-        Cells { keys: pairs.iter().map(|p| p.0).collect(), docs: pairs.iter().map(|p| p.1).collect() }
+        let keys: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+        let rows = (0..=COARSE.rows()).map(|row| keys.partition_point(|k| k >> 16 < row) as u32).collect();
+        Cells { keys, docs: pairs.iter().map(|p| p.1).collect(), rows }
     }
 }
 
