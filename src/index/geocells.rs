@@ -116,7 +116,7 @@ impl CellSize {
         // eastern one.
         let first = ((lon - dlon + 180.0) / width).ceil();
         let last = ((lon + dlon + 180.0) / width).floor() - 1.0;
-        (first <= last).then(|| (first as u32, last as u32))
+        (first <= last).then_some((first as u32, last as u32))
     }
 }
 
