@@ -607,7 +607,7 @@ impl Run<'_> {
                 // enough to list every admitted one, to be scored where it lies.
                 let matches: usize =
                     word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
-                let near = filter.near_docs(matches / 2, |doc| bits.iter().any(|b| b.contains(doc)));
+                let near = filter.near_docs(matches, |doc| bits.iter().any(|b| b.contains(doc)));
                 let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
                 *listed = (*listed).min(cap);
                 // Documents from the cells are within the circle already.
