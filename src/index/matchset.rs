@@ -158,7 +158,7 @@ impl DocFilter {
             packed: !self.areas.is_empty() || self.flags != 0,
             flags: self.flags,
             category: self.category,
-            near: self.near,
+            near: self.near.clone(),
         }
     }
 }

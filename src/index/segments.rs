@@ -312,13 +312,18 @@ impl SegmentData {
     /// Whether the document lies within `near`.
     #[inline]
     pub fn within(&self, doc: DocId, near: &Near) -> bool {
-        if let Some([lat_lo, lat_hi, lon_lo, lon_hi]) = near.grid_box {
-            let cell = self.grid[doc as usize];
-            let (lat, lon) = (cell >> 16, cell & 0xffff);
-            if lat < lat_lo || lat > lat_hi || lon < lon_lo || lon > lon_hi {
-                return false;
-            }
+        // Documents without a location are in no cell under any circle.
+        match near.place(COARSE.of_grid(self.grid[doc as usize])) {
+            Placed::Outside => return false,
+            Placed::Inside => return true,
+            Placed::Edge => {}
         }
+        self.beyond_cells(doc, near)
+    }
+
+    /// Whether a document of a cell at the circle's edge lies within it.
+    #[inline]
+    fn beyond_cells(&self, doc: DocId, near: &Near) -> bool {
         let chord2 = self.chord2(doc, near);
         if chord2.is_nan() || chord2 >= near.surely_out {
             // NaN: no location.
@@ -358,29 +363,29 @@ impl SegmentData {
     /// cells hold more than `most` documents (walking the word sets is then cheaper) or the
     /// circle's box wraps a pole or the date line.
     pub fn within_docs(&self, near: &Near, most: usize, wanted: impl Fn(DocId) -> bool) -> Option<Vec<DocId>> {
-        near.grid_box?;
-        let angle = near.radius_m / EARTH_RADIUS_M;
-        let inner_angle = (near.radius_m - Near::MARGIN_M) / EARTH_RADIUS_M;
-        let (south, _, north) = COARSE.rows_within(near.lat, angle);
+        let spans = near.spans.as_ref()?;
         let keys = &self.cells.keys;
         // Per row: the run of its cells under the circle, and within it the run of cells
         // wholly inside.
-        let mut runs: Vec<[usize; 4]> = Vec::with_capacity((north - south + 1) as usize);
+        let mut runs: Vec<[usize; 4]> = Vec::with_capacity(spans.rows.len());
         let mut under = 0;
-        for row in south..=north {
-            let Some((west, east)) = COARSE.columns_within(near.lat, near.lon, angle, row) else { continue };
+        for (row, span) in (spans.south..).zip(&spans.rows) {
+            if span.west > span.east {
+                continue;
+            }
             let (from, to) = (self.cells.rows[row as usize] as usize, self.cells.rows[row as usize + 1] as usize);
             let in_row = |column: u32| from + keys[from..to].partition_point(|k| *k < (row << 16 | column));
-            let (start, end) = (in_row(west), in_row(east + 1));
-            let (inner_start, inner_end) = match COARSE.inner_columns(near.lat, near.lon, inner_angle, row) {
-                Some((first, last)) if inner_angle > 0.0 => (in_row(first), in_row(last + 1)),
-                _ => (start, start),
+            let (start, end) = (in_row(span.west), in_row(span.east + 1));
+            let (inner_start, inner_end) = if span.inner_start < span.inner_end {
+                (in_row(span.inner_start).clamp(start, end), in_row(span.inner_end).clamp(start, end))
+            } else {
+                (start, start)
             };
             under += end - start;
             if under > most {
                 return None;
             }
-            runs.push([start, inner_start.clamp(start, end), inner_end.clamp(start, end), end]);
+            runs.push([start, inner_start, inner_end, end]);
         }
         let docs = &self.cells.docs;
         let mut found: Vec<DocId> = Vec::new();
@@ -402,9 +407,10 @@ impl SegmentData {
     }
 }
 
-/// A circle to check documents against: squared chord bounds a few metres inside and
-/// outside the radius for the single-precision check, and the exact distance between them.
-#[derive(Debug, Clone, Copy)]
+/// A circle to check documents against: the coarse cells each row has under it and those
+/// wholly inside it, then squared chord bounds a few metres inside and outside the radius
+/// for the single-precision check, and the exact distance between them.
+#[derive(Debug, Clone)]
 pub struct Near {
     lat: f64,
     lon: f64,
@@ -412,9 +418,60 @@ pub struct Near {
     xyz: [f32; 3],
     surely_in: f32,
     surely_out: f32,
-    /// The grid cells of the circle's bounding box (inclusive, widened by a cell), when the
-    /// box wraps neither a pole nor the date line.
-    grid_box: Option<[u32; 4]>,
+    /// The cells under the circle, when its box wraps neither a pole nor the date line.
+    spans: Option<Arc<Spans>>,
+}
+
+/// Per row of coarse cells under a circle, from its southern row: the columns under the
+/// circle (inclusive), and the columns wholly inside it (half-open, empty when none).
+#[derive(Debug)]
+struct Spans {
+    south: u32,
+    rows: Vec<Span>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    west: u32,
+    east: u32,
+    inner_start: u32,
+    inner_end: u32,
+}
+
+impl Spans {
+    fn of(lat: f64, lon: f64, radius_m: f64) -> Spans {
+        let angle = radius_m / EARTH_RADIUS_M;
+        let inner_angle = (radius_m - Near::MARGIN_M) / EARTH_RADIUS_M;
+        let (south, _, north) = COARSE.rows_within(lat, angle);
+        let rows = (south..=north)
+            .map(|row| {
+                let Some((west, east)) = COARSE.columns_within(lat, lon, angle, row) else {
+                    // No column is under the circle.
+                    return Span { west: 1, east: 0, inner_start: 0, inner_end: 0 };
+                };
+                let (inner_start, inner_end) = match COARSE.inner_columns(lat, lon, inner_angle, row) {
+                    Some((first, last)) if inner_angle > 0.0 => (first, last + 1),
+                    _ => (0, 0),
+                };
+                Span { west, east, inner_start, inner_end }
+            })
+            .collect();
+        Spans { south, rows }
+    }
+
+    /// The row's span, if the row is under the circle.
+    #[inline]
+    fn row(&self, row: u32) -> Option<&Span> {
+        self.rows.get(row.wrapping_sub(self.south) as usize)
+    }
+}
+
+/// Where a coarse cell lies against a circle.
+#[derive(Debug, PartialEq, Eq)]
+enum Placed {
+    Outside,
+    Inside,
+    Edge,
 }
 
 impl Near {
@@ -429,7 +486,23 @@ impl Near {
             xyz: unit_xyz(lat, lon).map(|v| v as f32),
             surely_in: if radius_m > Self::MARGIN_M { chord2(radius_m - Self::MARGIN_M) } else { -1.0 },
             surely_out: chord2(radius_m + Self::MARGIN_M),
-            grid_box: grid_box(lat, lon, radius_m),
+            spans: grid_box(lat, lon, radius_m).map(|_| Arc::new(Spans::of(lat, lon, radius_m))),
+        }
+    }
+
+    /// Where the coarse cell `key` lies against the circle (`Edge` when it cannot be told
+    /// from cells).
+    #[inline]
+    fn place(&self, key: u32) -> Placed {
+        let Some(spans) = &self.spans else { return Placed::Edge };
+        let Some(span) = spans.row(key >> 16) else { return Placed::Outside };
+        let column = key & 0xffff;
+        if column < span.west || column > span.east {
+            Placed::Outside
+        } else if column >= span.inner_start && column < span.inner_end {
+            Placed::Inside
+        } else {
+            Placed::Edge
         }
     }
 }
@@ -711,7 +784,7 @@ mod tests {
             let expected: Vec<DocId> = (0..n as DocId).filter(|d| data.within(*d, &near)).collect();
             match data.within_docs(&near, usize::MAX, |_| true) {
                 Some(found) => assert_eq!(found, expected, "from ({lat}, {lon}) r {radius_m}"),
-                None => assert!(near.grid_box.is_none()),
+                None => assert!(near.spans.is_none()),
             }
             if !expected.is_empty() {
                 assert_eq!(data.within_docs(&near, 0, |_| true), None, "more than 0 documents under the circle");
