@@ -603,6 +603,15 @@ impl Catalog {
         }
     }
 
+    /// Announces reads of a group's quality and `Hot` (see `memory::prefetch`).
+    #[inline]
+    pub fn prefetch(&self, id: i64) {
+        if let Some(i) = self.dense_slot(id) {
+            crate::memory::prefetch(&self.quality, i);
+            crate::memory::prefetch(&self.hot, i);
+        }
+    }
+
     /// At least the quality of every discoverable group.
     pub fn top_quality(&self) -> f32 {
         self.top_quality

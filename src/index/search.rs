@@ -465,6 +465,9 @@ const EXHAUSTIVE: usize = 1000;
 /// every document of a common word that the radius turns away.
 const NEAR_LISTED: usize = 5000;
 
+/// How many candidates ahead of the one being considered its reads are announced.
+const AHEAD: usize = 8;
+
 /// Where one word's best documents by text score come from.
 enum Pass {
     /// Every admitted document, scored, best first.
@@ -867,7 +870,18 @@ impl Run<'_> {
                     exhausted = false;
                     outside[*term] = Some(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
                 }
-                for (score, addr) in top {
+                for i in 0..top.len() {
+                    // The candidates' reads are scattered over large arrays: each is
+                    // announced ahead, its document's id and location, then its group's
+                    // quality and `Hot` (the id read here arrived meanwhile).
+                    if let Some((_, a)) = top.get(i + 2 * AHEAD) {
+                        self.segments[a.segment_ord as usize].data.prefetch(a.doc_id);
+                    }
+                    if let Some((_, a)) = top.get(i + AHEAD) {
+                        let data = &self.segments[a.segment_ord as usize].data;
+                        self.catalog.prefetch(data.ids[a.doc_id as usize]);
+                    }
+                    let (score, addr) = top[i];
                     self.consider(addr.segment_ord as usize, addr.doc_id, score, *term);
                 }
             }

@@ -309,6 +309,13 @@ impl SegmentData {
         }
     }
 
+    /// Announces reads of a document's id and location (see `memory::prefetch`).
+    #[inline]
+    pub fn prefetch(&self, doc: DocId) {
+        crate::memory::prefetch(&self.ids, doc as usize);
+        crate::memory::prefetch(&self.xyz, doc as usize);
+    }
+
     /// Whether the document lies within `near`.
     #[inline]
     pub fn within(&self, doc: DocId, near: &Near) -> bool {
