@@ -396,11 +396,21 @@ impl SegmentData {
         }
         let docs = &self.cells.docs;
         let mut found: Vec<DocId> = Vec::new();
+        // The cells at the edge: their wanted documents, whose distances are read after.
+        let mut edge: Vec<DocId> = Vec::new();
         for [start, inner_start, inner_end, end] in runs {
-            found
-                .extend(docs[start..inner_start].iter().copied().filter(|doc| wanted(*doc) && self.within(*doc, near)));
+            edge.extend(docs[start..inner_start].iter().copied().filter(|doc| wanted(*doc)));
             found.extend(docs[inner_start..inner_end].iter().copied().filter(|doc| wanted(*doc)));
-            found.extend(docs[inner_end..end].iter().copied().filter(|doc| wanted(*doc) && self.within(*doc, near)));
+            edge.extend(docs[inner_end..end].iter().copied().filter(|doc| wanted(*doc)));
+        }
+        for (i, doc) in edge.iter().enumerate() {
+            // Scattered reads: each location is announced a few documents ahead.
+            if let Some(ahead) = edge.get(i + PREFETCH_AHEAD) {
+                crate::memory::prefetch(&self.xyz, *ahead as usize);
+            }
+            if self.beyond_cells(*doc, near) {
+                found.push(*doc);
+            }
         }
         found.sort_unstable();
         Some(found)
@@ -529,6 +539,9 @@ struct Cells {
     /// found without a search over the whole array, whose probes each miss the cache.
     rows: Vec<u32>,
 }
+
+/// How many documents ahead of the one read a scattered read is announced.
+const PREFETCH_AHEAD: usize = 8;
 
 /// The coarse cells of the segments.
 const COARSE: CellSize = CellSize { lat_shift: 3, lon_shift: 2 };
