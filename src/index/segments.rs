@@ -503,7 +503,7 @@ impl Near {
             xyz: unit_xyz(lat, lon).map(|v| v as f32),
             surely_in: if radius_m > Self::MARGIN_M { chord2(radius_m - Self::MARGIN_M) } else { -1.0 },
             surely_out: chord2(radius_m + Self::MARGIN_M),
-            spans: grid_box(lat, lon, radius_m).map(|_| Arc::new(Spans::of(lat, lon, radius_m))),
+            spans: fits_grid(lat, lon, radius_m).then(|| Arc::new(Spans::of(lat, lon, radius_m))),
         }
     }
 
@@ -573,23 +573,18 @@ pub(crate) fn grid_cell(lat: f64, lon: f64) -> u32 {
     (q(lat + 90.0, 180.0) << 16) | q(lon + 180.0, 360.0)
 }
 
-/// The inclusive grid box holding every point within `radius_m` of (lat, lon): a point
-/// that close differs by at most the radius's angle in latitude, and by at most that
-/// angle over the cosine of the box's widest latitude in longitude.
-pub(crate) fn grid_box(lat: f64, lon: f64, radius_m: f64) -> Option<[u32; 4]> {
+/// Whether a circle's box (a point within `radius_m` of (lat, lon) differs by at most the
+/// radius's angle in latitude, and by at most that angle over the cosine of the box's
+/// widest latitude in longitude) keeps a margin from the poles and the date line, where
+/// the cells of the grid do not wrap: only then does a circle get its cells.
+fn fits_grid(lat: f64, lon: f64, radius_m: f64) -> bool {
     let dlat = (radius_m / EARTH_RADIUS_M).to_degrees() * 1.01 + 0.01;
     let (south, north) = (lat - dlat, lat + dlat);
     if south <= -89.0 || north >= 89.0 {
-        return None;
+        return false;
     }
-    let widest = south.abs().max(north.abs()).to_radians().cos();
-    let dlon = dlat / widest;
-    let (west, east) = (lon - dlon, lon + dlon);
-    if west <= -180.0 || east >= 180.0 {
-        return None;
-    }
-    let (lo, hi) = (grid_cell(south, west), grid_cell(north, east));
-    Some([lo >> 16, hi >> 16, lo & 0xffff, hi & 0xffff])
+    let dlon = dlat / south.abs().max(north.abs()).to_radians().cos();
+    lon - dlon > -180.0 && lon + dlon < 180.0
 }
 
 /// The squared chord on the unit sphere of a great-circle distance (infinite past half
