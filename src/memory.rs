@@ -12,6 +12,10 @@ pub fn give_back_freed() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
+/// How many steps of a loop ahead of its read an entry is announced: enough for a cache
+/// miss to arrive meanwhile, few enough that it is still cached when read.
+pub const PREFETCH_AHEAD: usize = 8;
+
 /// Asks the CPU to bring `items[i]` (if there is one) into its cache ahead of a read: a
 /// loop over scattered entries of large arrays waits on one cache miss after another, and
 /// announcing the entries a few steps ahead lets the misses overlap. A hint only.

@@ -24,6 +24,7 @@ use super::text;
 use super::{Engine, Generation};
 use crate::config::RankingWeights;
 use crate::geo::{haversine_m, AreaPrefix};
+use crate::memory::PREFETCH_AHEAD;
 use crate::ranking::{self, Explain};
 use crate::store::GroupRow;
 
@@ -465,9 +466,6 @@ const EXHAUSTIVE: usize = 1000;
 /// every document of a common word that the radius turns away.
 const NEAR_LISTED: usize = 5000;
 
-/// How many candidates ahead of the one being considered its reads are announced.
-const AHEAD: usize = 8;
-
 /// Where one word's best documents by text score come from.
 enum Pass {
     /// Every admitted document, scored, best first.
@@ -874,10 +872,10 @@ impl Run<'_> {
                     // The candidates' reads are scattered over large arrays: each is
                     // announced ahead, its document's id and location, then its group's
                     // quality and `Hot` (the id read here arrived meanwhile).
-                    if let Some((_, a)) = top.get(i + 2 * AHEAD) {
+                    if let Some((_, a)) = top.get(i + 2 * PREFETCH_AHEAD) {
                         self.segments[a.segment_ord as usize].data.prefetch(a.doc_id);
                     }
-                    if let Some((_, a)) = top.get(i + AHEAD) {
+                    if let Some((_, a)) = top.get(i + PREFETCH_AHEAD) {
                         let data = &self.segments[a.segment_ord as usize].data;
                         self.catalog.prefetch(data.ids[a.doc_id as usize]);
                     }

@@ -21,6 +21,7 @@ use tantivy::{Directory, DocId, Searcher, SearcherGeneration, SegmentReader, War
 use super::geocells::CellSize;
 use super::matchset::Bits;
 use crate::geo::{haversine_m, unit_xyz, EARTH_RADIUS_M};
+use crate::memory::PREFETCH_AHEAD;
 
 /// Bit 0 of `flags`: the group has room; bit 1: it can be joined without approval.
 pub const FLAG_ROOM: u8 = 1;
@@ -539,9 +540,6 @@ struct Cells {
     /// found without a search over the whole array, whose probes each miss the cache.
     rows: Vec<u32>,
 }
-
-/// How many documents ahead of the one read a scattered read is announced.
-const PREFETCH_AHEAD: usize = 8;
 
 /// The coarse cells of the segments.
 const COARSE: CellSize = CellSize { lat_shift: 3, lon_shift: 2 };
