@@ -40,6 +40,13 @@ impl CellSize {
         self.of_grid(grid_cell(lat, lon))
     }
 
+    /// Where each row of cells starts in `sorted`, ordered by cell key (one more entry for
+    /// the end): a row's run is then found without a search over the whole array, whose
+    /// probes each miss the cache.
+    pub fn row_starts<T>(self, sorted: &[T], key: impl Fn(&T) -> u32) -> Vec<u32> {
+        (0..=self.rows()).map(|row| sorted.partition_point(|e| key(e) >> 16 < row) as u32).collect()
+    }
+
     /// The southern and northern latitudes (degrees) of a row of cells.
     fn row_latitudes(self, row: u32) -> (f64, f64) {
         let degrees_of = |row: u32| f64::from(row) / f64::from(self.rows()) * 180.0 - 90.0;
@@ -68,9 +75,8 @@ impl CellSize {
         // cos d = sin φ₀ sin φ + cos φ₀ cos φ cos Δλ; Δλ is widest at sin φ = sin φ₀ / cos d
         // and narrows away from there, so within the row it is widest at the nearest φ to that.
         let widest = (p0.sin() / cos_d).clamp(-1.0, 1.0).asin();
-        let p = widest.clamp(south, north);
-        let denominator = p0.cos() * p.cos();
-        let cos_dlon = if denominator > 1e-12 { (cos_d - p0.sin() * p.sin()) / denominator } else { -1.0 };
+        // At the pole the whole row is reached.
+        let cos_dlon = cos_reach(p0, cos_d, widest.clamp(south, north)).unwrap_or(-1.0);
         if cos_dlon > 1.0 + 1e-9 {
             // The nearest parallel of the row passes outside the circle.
             return None;
@@ -97,12 +103,7 @@ impl CellSize {
             return None;
         }
         let reach_at = |latitude: f64| -> Option<f64> {
-            let p = latitude.to_radians();
-            let denominator = p0.cos() * p.cos();
-            if denominator <= 1e-12 {
-                return None;
-            }
-            let cos_dlon = (cos_d - p0.sin() * p.sin()) / denominator;
+            let cos_dlon = cos_reach(p0, cos_d, latitude.to_radians())?;
             (cos_dlon <= 1.0).then(|| cos_dlon.max(-1.0).acos().to_degrees())
         };
         let (south, north) = self.row_latitudes(row);
@@ -120,13 +121,21 @@ impl CellSize {
     }
 }
 
+/// cos Δλ where the circle of angle d (`cos_d`) about latitude φ₀ (`p0`) crosses the
+/// parallel φ (radians), from cos d = sin φ₀ sin φ + cos φ₀ cos φ cos Δλ: above 1 when the
+/// parallel passes outside the circle, below −1 when the circle holds the whole parallel;
+/// `None` at a pole, where longitude means nothing.
+fn cos_reach(p0: f64, cos_d: f64, p: f64) -> Option<f64> {
+    let denominator = p0.cos() * p.cos();
+    (denominator > 1e-12).then(|| (cos_d - p0.sin() * p.sin()) / denominator)
+}
+
 /// Located groups by cell (row in the high half of the key).
 #[derive(Default)]
 pub struct GeoCells {
     /// (cell, id) of the bulk load, sorted.
     bulk: Vec<(u32, u32)>,
-    /// Where each row of cells starts in `bulk` (one more for the end): a row's run is
-    /// found without a search over the whole array, whose probes each miss the cache.
+    /// Where each row of cells starts in `bulk` (`CellSize::row_starts`).
     rows: Vec<u32>,
     /// One bit per `bulk` entry: removed since.
     removed: Vec<u64>,
@@ -147,7 +156,7 @@ impl GeoCells {
             }
         }
         cells.bulk.sort_unstable();
-        cells.rows = (0..=FINE.rows()).map(|row| cells.bulk.partition_point(|e| e.0 >> 16 < row) as u32).collect();
+        cells.rows = FINE.row_starts(&cells.bulk, |e| e.0);
         cells.removed = vec![0; cells.bulk.len().div_ceil(64)];
         cells
     }

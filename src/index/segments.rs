@@ -123,7 +123,8 @@ pub struct SegmentData {
     /// read from the index's columns when asked (rarely), not held.
     degrees: Degrees,
     /// Per document, its location quantised to a 16-bit grid (latitude in the high half),
-    /// a quarter of the bytes of `xyz` for rejecting what lies outside a circle's box.
+    /// a third of the bytes of `xyz`: its coarse cell places it outside a circle, or inside
+    /// one, without reading its location.
     grid: Vec<u32>,
     /// The located documents by coarse cell, sorted by (cell, doc): a radius search walks
     /// the cells under its circle rather than every match of its words when they hold fewer
@@ -536,8 +537,7 @@ struct Cells {
     keys: Vec<u32>,
     /// The documents in the same order (by cell, then doc).
     docs: Vec<DocId>,
-    /// Where each row of cells starts in `keys` (one more for the end): a row's run is
-    /// found without a search over the whole array, whose probes each miss the cache.
+    /// Where each row of cells starts in `keys` (`CellSize::row_starts`).
     rows: Vec<u32>,
 }
 
@@ -554,15 +554,15 @@ impl Cells {
             .collect();
         pairs.sort_unstable();
         let keys: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-        let rows = (0..=COARSE.rows()).map(|row| keys.partition_point(|k| k >> 16 < row) as u32).collect();
+        let rows = COARSE.row_starts(&keys, |k| *k);
         Cells { keys, docs: pairs.iter().map(|p| p.1).collect(), rows }
     }
 }
 
 const GRID: f64 = 65_536.0;
 
-/// The 16-bit grid cell of a location; documents without one get a cell no box reaches
-/// (boxes stop short of the poles).
+/// The 16-bit grid cell of a location; documents without one get a cell no circle's cells
+/// reach (circles with cells stop short of the poles, `fits_grid`).
 pub(crate) fn grid_cell(lat: f64, lon: f64) -> u32 {
     if lat.is_nan() || lon.is_nan() {
         return u32::MAX;
