@@ -38,14 +38,14 @@ pub struct Fields {
     /// The location, for checking a radius from columns (absent without one).
     pub lat: Field,
     pub lon: Field,
-    /// Every term of the name fields and the place field in one field without frequencies:
-    /// counting a match set reads one posting list a word instead of merging several. The
-    /// name's pinyin (full and initials of its words and spans, see `text::pinyin_terms`)
-    /// lives only here, scored from here too: each is in a name once, so a frequency would
-    /// always be 1, and a field of its own doubled the costliest terms of a build (34 of a
-    /// generated group's 165 terms, and most of the distinct ones). Indexes built with a
-    /// `name_py` field still open; it is no longer read.
-    pub all: Field,
+    /// The name's pinyin: full and initials of its words and spans (`text::pinyin_terms`),
+    /// without frequencies (each is in a name once), scored from here. On disk the field is
+    /// still called `all`: until the 2026-12-02 builds it also held a copy of every name and
+    /// place term, for counting from one list a word; the copy was more than a quarter of
+    /// a build's terms, and counting reads the name and place fields instead
+    /// (`search::count_clauses`), which match the same documents in an index of either kind.
+    /// Indexes built with a `name_py` field still open; it is no longer read.
+    pub pinyin: Field,
 }
 
 fn filter_field() -> TextOptions {
@@ -79,7 +79,7 @@ pub fn build_schema() -> (Schema, Fields) {
         flag_bits: b.add_u64_field("flag_bits", FAST),
         lat: b.add_f64_field("lat", FAST),
         lon: b.add_f64_field("lon", FAST),
-        all: b.add_text_field("all", filter_field()),
+        pinyin: b.add_text_field("all", filter_field()),
     };
     (b.build(), fields)
 }
@@ -98,7 +98,7 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         flag_bits: schema.get_field("flag_bits")?,
         lat: schema.get_field("lat")?,
         lon: schema.get_field("lon")?,
-        all: schema.get_field("all")?,
+        pinyin: schema.get_field("all")?,
     })
 }
 
@@ -135,13 +135,13 @@ impl NameTerms {
 
 /// Analysed texts kept by the text they came from, shared by the threads of a build.
 struct Cache<T> {
-    map: Mutex<HashMap<String, Arc<T>>>,
+    map: Mutex<HashMap<String, Arc<T>, ahash::RandomState>>,
     capacity: usize,
 }
 
 impl<T> Cache<T> {
     fn new(capacity: usize) -> Self {
-        Cache { map: Mutex::new(HashMap::new()), capacity }
+        Cache { map: Mutex::new(HashMap::default()), capacity }
     }
 
     /// The analysis of `key`, made by `analyse` unless it is kept. A full cache starts over
@@ -219,9 +219,7 @@ impl Analyser {
         doc.add_text(f.place, place.as_str());
         doc.add_text(f.body, body.as_str());
         doc.add_u64(f.cat_ord, categories.position(&row.category) as u64);
-        for part in [name.bigrams.as_str(), &name.unigrams, &name.ngrams, &name.pinyin, &place] {
-            doc.add_text(f.all, part);
-        }
+        doc.add_text(f.pinyin, &name.pinyin);
         doc.add_u64(f.adcode, row.adcode);
         doc.add_u64(f.flag_bits, u64::from(row.has_room()) | (u64::from(!row.join_approval) << 1));
         if let Some((lat, lon)) = row.location() {

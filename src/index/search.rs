@@ -106,13 +106,13 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
     Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
-/// The same match set as `word_clauses`, for counting: one posting list of the `all` field
-/// stands for the bigram, n-gram, character, pinyin and place fields (the whole-word name
-/// term matches a subset of the n-grams); only a word longer than the n-grams still needs
-/// its bigram phrase.
+/// The same match set as `word_clauses`, for counting, without frequencies: the word in
+/// any field that holds a form of it (the whole-word name term matches a subset of these),
+/// with the pinyin of a Chinese word; only a word longer than the n-grams still needs its
+/// bigram phrase.
 fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
-    let basic = |field: tantivy::schema::Field, t: &str| -> (Occur, Box<dyn Query>) {
-        (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic)))
+    let basic = |term: Term| -> (Occur, Box<dyn Query>) {
+        (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic)))
     };
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     if fields == Reach::NameOnly {
@@ -121,11 +121,11 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
             .map(|(_, q)| -> (Occur, Box<dyn Query>) { (Occur::Should, q) })
             .collect();
     }
-    let mut clauses = vec![basic(f.all, word)];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = held_terms(f, word).into_iter().map(basic).collect();
     if cjk_len == word.chars().count() && cjk_len >= 2 {
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() {
-            clauses.push(basic(f.all, &full));
+            clauses.push(basic(Term::from_field_text(f.pinyin, &full)));
         }
         if cjk_len > text::NGRAM_MAX {
             let grams = text::word_bigrams(word);
@@ -134,9 +134,48 @@ fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Q
         }
     }
     if fields == Reach::WithDescriptions {
-        clauses.push(basic(f.body, word));
+        clauses.push(basic(Term::from_field_text(f.body, word)));
     }
     clauses
+}
+
+/// The terms a word is in names and places as: a bigram (or a Latin or digit run), a
+/// character (or the start of a Latin word), an n-gram, a pinyin or initials, a place word.
+fn held_terms(f: &Fields, word: &str) -> [Term; 5] {
+    [f.name_bi, f.name_ch, f.name_ng, f.pinyin, f.place].map(|field| Term::from_field_text(field, word))
+}
+
+/// How many groups hold `word` in a name or place (`held_terms`), exactly up to `upto`;
+/// above, some number above it.
+fn groups_holding(searcher: &tantivy::Searcher, f: &Fields, word: &str, upto: u64) -> tantivy::Result<u64> {
+    let terms = held_terms(f, word);
+    let mut most = 0;
+    for t in &terms {
+        most = most.max(searcher.doc_freq(t)?);
+    }
+    if most > upto {
+        return Ok(most);
+    }
+    // Each list is short: the union, document by document.
+    let mut count = 0;
+    for reader in searcher.segment_readers() {
+        let mut docs: Vec<DocId> = Vec::new();
+        for t in &terms {
+            let inverted = reader.inverted_index(t.field())?;
+            if let Some(mut postings) = inverted.read_postings(t, IndexRecordOption::Basic)? {
+                while postings.doc() != TERMINATED {
+                    if reader.alive_bitset().is_none_or(|a| a.is_alive(postings.doc())) {
+                        docs.push(postings.doc());
+                    }
+                    postings.advance();
+                }
+            }
+        }
+        docs.sort_unstable();
+        docs.dedup();
+        count += docs.len() as u64;
+    }
+    Ok(count)
 }
 
 /// Which part of a group a clause of `word_clauses` matches, as an explanation names it.
@@ -187,13 +226,13 @@ fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<d
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() && fields != Reach::NameOnly {
-            clauses.push((Clause::Pinyin, term_query(f.all, &full, 0.3)));
+            clauses.push((Clause::Pinyin, term_query(f.pinyin, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Clause::Pinyin, term_query(f.all, word, 1.2)));
+        clauses.push((Clause::Pinyin, term_query(f.pinyin, word, 1.2)));
         clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
@@ -1024,7 +1063,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
     if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
         let joined = words.concat();
-        if searcher.doc_freq(&Term::from_field_text(gen.fields.all, &joined))? > 0 {
+        if groups_holding(&searcher, &gen.fields, &joined, 0)? > 0 {
             words = vec![joined];
         }
     }
@@ -1134,13 +1173,13 @@ fn query_terms(
         let mut found = related.expand(text);
         let len = text.chars().count();
         if found.is_empty() && (3..=text::NGRAM_MAX).contains(&len) && text.chars().all(text::is_cjk) {
-            let rare = searcher.doc_freq(&Term::from_field_text(f.all, text))? <= TYPO_RARE;
+            let rare = groups_holding(searcher, f, text, TYPO_RARE)? <= TYPO_RARE;
             if rare {
                 found = typos(searcher, f, text, known)?.into_iter().map(|t| (t, Kind::Typo)).collect();
             }
         }
         if found.is_empty() && len >= 5 && text.chars().all(|c| c.is_ascii_lowercase()) {
-            let rare = searcher.doc_freq(&Term::from_field_text(f.all, text))? <= TYPO_RARE;
+            let rare = groups_holding(searcher, f, text, TYPO_RARE)? <= TYPO_RARE;
             if rare {
                 found = pinyin_start(searcher, f, text)?.into_iter().map(|t| (t, Kind::Start)).collect();
             }
@@ -1168,7 +1207,7 @@ fn query_terms(
 fn pinyin_start(searcher: &tantivy::Searcher, f: &Fields, word: &str) -> tantivy::Result<Option<String>> {
     for end in (3..word.len()).rev() {
         let start = &word[..end];
-        if searcher.doc_freq(&Term::from_field_text(f.all, start))? > 0 {
+        if groups_holding(searcher, f, start, 0)? > 0 {
             return Ok(Some(start.to_string()));
         }
     }
@@ -1190,7 +1229,7 @@ fn typo_parts(
         let whole = words.len() > 1
             && (3..=text::NGRAM_MAX).contains(&len)
             && part.chars().all(text::is_cjk)
-            && searcher.doc_freq(&Term::from_field_text(f.all, &part))? <= TYPO_RARE
+            && groups_holding(searcher, f, &part, TYPO_RARE)? <= TYPO_RARE
             && !typos(searcher, f, &part, known)?.is_empty();
         out.push(if whole { vec![part] } else { words });
     }
@@ -1538,4 +1577,117 @@ fn clause_score(searcher: &tantivy::Searcher, query: &dyn Query, addr: DocAddres
     let weight = query.weight(EnableScoring::enabled_from_searcher(searcher)).ok()?;
     let mut scorer = weight.scorer(searcher.segment_reader(addr.segment_ord), 1.0).ok()?;
     (scorer.seek(addr.doc_id) == addr.doc_id).then(|| scorer.score())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CategoryList;
+    use crate::index::schema::{build_schema, make_document, register_tokenizers};
+    use crate::store::groups::GroupText;
+    use crate::store::GroupRow;
+    use tantivy::collector::DocSetCollector;
+    use tantivy::{Index, IndexWriter, TantivyDocument};
+
+    /// Groups whose names, places and descriptions hold the words below in every way a
+    /// word can be held: whole, inside a longer word, as characters, as pinyin or initials,
+    /// in another reading, in Latin letters, in a place or only in a description.
+    fn index() -> (Index, Fields) {
+        let categories = CategoryList::from_text("outdoor 户外运动\ngaming 游戏\nfood 美食\n");
+        let groups = [
+            ("北京户外徒步群", "outdoor", Some(("北京市", "海淀区")), "周末一起去爬山"),
+            ("户外爱好者", "outdoor", None, ""),
+            ("重庆火锅美食群", "food", Some(("重庆市", "渝中区")), "火锅"),
+            ("cosplay交流群", "gaming", None, "漫展"),
+            ("AIGC创作者", "gaming", None, ""),
+            ("海淀篮球", "outdoor", Some(("北京市", "海淀区")), ""),
+            ("长沙音乐银行", "food", Some(("长沙市", "岳麓区")), ""),
+            ("猫咪领养", "food", None, "爬山也带猫"),
+            ("王者荣耀开黑", "gaming", None, ""),
+            ("农业银行交流群", "food", None, ""),
+            ("徒步旅行摄影俱乐部", "outdoor", None, ""),
+            ("湖外钓鱼", "outdoor", None, ""),
+        ];
+        let (schema, f) = build_schema();
+        let index = Index::create_in_ram(schema);
+        register_tokenizers(&index);
+        let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (id, (name, category, place, description)) in groups.into_iter().enumerate() {
+            let row = GroupRow {
+                name: name.into(),
+                category: category.into(),
+                city: place.map(|p| p.0.into()),
+                district: place.map(|p| p.1.into()),
+                ..GroupRow::sample(id as i64 + 1)
+            };
+            let text = GroupText { row, description: description.into(), announcement: String::new() };
+            writer.add_document(make_document(&f, &text, &categories).expect("listed")).unwrap();
+        }
+        writer.commit().unwrap();
+        (index, f)
+    }
+
+    fn matched(searcher: &tantivy::Searcher, clauses: Vec<(Occur, Box<dyn Query>)>) -> Vec<DocAddress> {
+        let mut docs: Vec<DocAddress> =
+            searcher.search(&BooleanQuery::new(clauses), &DocSetCollector).unwrap().into_iter().collect();
+        docs.sort();
+        docs
+    }
+
+    #[test]
+    fn counting_matches_the_groups_the_scored_query_matches() {
+        let (index, f) = index();
+        let searcher = index.reader().unwrap().searcher();
+        let words = [
+            "户外",
+            "徒步",
+            "户",
+            "猫",
+            "hw",
+            "huwai",
+            "hwtb",
+            "cos",
+            "cosplay",
+            "ai",
+            "aigc",
+            "海淀",
+            "北京",
+            "重庆",
+            "chongqing",
+            "火锅美食",
+            "yinhang",
+            "yinyue",
+            "摄影俱乐部",
+            "旅行摄影俱乐部",
+            "爬山",
+            "游戏",
+            "漫展",
+        ];
+        let mut found = 0;
+        for word in words {
+            for reach in [Reach::Names, Reach::WithDescriptions, Reach::NameOnly] {
+                let counted = matched(&searcher, count_clauses(&f, word, reach));
+                let scored = matched(&searcher, word_clauses(&f, word, reach));
+                assert_eq!(counted, scored, "{word} at {reach:?}");
+                found += usize::from(!counted.is_empty());
+            }
+        }
+        // Most of the words are found somewhere: the comparison is not of empty sets.
+        assert!(found >= 50, "{found}");
+    }
+
+    #[test]
+    fn groups_holding_a_word_are_counted_exactly_when_few() {
+        let (index, f) = index();
+        let searcher = index.reader().unwrap().searcher();
+        // 海淀 is in two names' bigrams and two places, the same two groups.
+        assert_eq!(groups_holding(&searcher, &f, "海淀", 2).unwrap(), 2);
+        // 户外 is in two names and in the category label of four groups.
+        assert_eq!(groups_holding(&searcher, &f, "户外", 10).unwrap(), 5);
+        // huwai: 户外 in two names, and 湖外 sounds the same.
+        assert_eq!(groups_holding(&searcher, &f, "huwai", 2).unwrap(), 3);
+        assert_eq!(groups_holding(&searcher, &f, "cos", 0).unwrap(), 1);
+        assert_eq!(groups_holding(&searcher, &f, "爬山", 2).unwrap(), 0);
+        assert!(groups_holding(&searcher, &f, "户外", 1).unwrap() > 1);
+    }
 }

@@ -721,7 +721,7 @@ mod tests {
         // One segment big enough to be cached; no document has a location.
         for id in 0..12_000u64 {
             let words = if id % 3 == 0 { "k j" } else { "j" };
-            writer.add_document(doc!(f.id => id, f.cat_ord => id % 4, f.all => words)).unwrap();
+            writer.add_document(doc!(f.id => id, f.cat_ord => id % 4, f.pinyin => words)).unwrap();
         }
         writer.commit().unwrap();
         let reader = index.reader().unwrap();
@@ -730,7 +730,7 @@ mod tests {
             let searcher = reader.searcher();
             let segment = &searcher.segment_readers()[0];
             let data = segments.get(segment).unwrap();
-            let query = TermQuery::new(Term::from_field_text(f.all, "k"), IndexRecordOption::Basic);
+            let query = TermQuery::new(Term::from_field_text(f.pinyin, "k"), IndexRecordOption::Basic);
             let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).unwrap();
             let m = data.word("n:k", segment, || Bits::of(&[weight], segment)).unwrap();
             [m.facets[0], m.facets[1], m.facets[2], m.facets[3]]

@@ -249,13 +249,27 @@ pub fn sounds_alike(a: char, b: char) -> bool {
     !ra.is_empty() && readings(b).iter().any(|r| ra.contains(r))
 }
 
-/// The most variants of one word's pinyin kept for characters with several readings
-/// (银行 is yinhang, not only yinxing).
-const MAX_VARIANTS: usize = 6;
+/// The most readings of one word kept for its characters with several: the common one
+/// and the likeliest other (银行 is yinxing by its characters' first readings, yinhang as
+/// people say it; 重庆 zhongqing and chongqing). Further readings of a character are
+/// mostly archaic (咖啡 as kapai, 宁德 as zhude) and tripled a name's pinyin terms.
+const WORD_VARIANTS: usize = 2;
+
+/// The most readings of a span of several words: its words' readings combined, the
+/// first word's first reading first (音乐重庆: yinlezhongqing, yinlechongqing,
+/// yinyuezhongqing, yinyuechongqing).
+const SPAN_VARIANTS: usize = 4;
 
 /// Full pinyin and initials of a word for every combination of readings, up to
-/// `MAX_VARIANTS`, the most common first.
+/// `WORD_VARIANTS`, the most common first.
 pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
+    let mut variants = readings_of(word, WORD_VARIANTS);
+    variants.retain(|(f, _)| !f.is_empty());
+    variants
+}
+
+/// `pinyin_variants` up to `most`, with an empty reading for a word without any.
+fn readings_of(word: &str, most: usize) -> Vec<(String, String)> {
     let mut variants = vec![(String::new(), String::new())];
     for c in word.chars() {
         if is_cjk(c) {
@@ -266,7 +280,7 @@ pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
             let mut next = Vec::new();
             for (full, initials) in &variants {
                 for r in &rs {
-                    if next.len() >= MAX_VARIANTS {
+                    if next.len() >= most {
                         break;
                     }
                     next.push((format!("{full}{r}"), format!("{initials}{}", &r[..1])));
@@ -280,7 +294,6 @@ pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
             }
         }
     }
-    variants.retain(|(f, _)| !f.is_empty());
     variants
 }
 
@@ -313,22 +326,36 @@ fn pinyin_spans(name: &str) -> Vec<(String, Option<String>)> {
         push_runs(t.word, &mut words);
     }
     let words: Vec<String> = words.into_iter().filter(|w| w.chars().any(is_cjk)).collect();
+    let each: Vec<Vec<(String, String)>> = words.iter().map(|w| readings_of(w, WORD_VARIANTS)).collect();
     let mut spans: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for i in 0..words.len() {
         for len in 1..=3.min(words.len() - i) {
             spans.push(words[i..i + len].concat());
+            let mut variants = vec![(String::new(), String::new())];
+            for word in &each[i..i + len] {
+                let mut next = Vec::new();
+                for (full, initials) in &variants {
+                    for (f, n) in word {
+                        if next.len() < SPAN_VARIANTS {
+                            next.push((format!("{full}{f}"), format!("{initials}{n}")));
+                        }
+                    }
+                }
+                variants = next;
+            }
+            for (full, initials) in variants.into_iter().filter(|(f, _)| !f.is_empty()) {
+                out.push((full, (initials.chars().count() > 1).then_some(initials)));
+            }
         }
     }
     // Search-mode pieces of long words too (银行 inside 农业银行).
     for w in index_words(name) {
         if w.chars().any(is_cjk) && !spans.contains(&w) {
-            spans.push(w);
-        }
-    }
-    let mut out = Vec::new();
-    for span in spans {
-        for (full, initials) in pinyin_variants(&span) {
-            out.push((full, (initials.chars().count() > 1).then_some(initials)));
+            spans.push(w.clone());
+            for (full, initials) in pinyin_variants(&w) {
+                out.push((full, (initials.chars().count() > 1).then_some(initials)));
+            }
         }
     }
     out
@@ -544,6 +571,15 @@ mod tests {
             assert!(terms.contains(&t.to_string()), "{t}: {terms:?}");
         }
         assert!(pinyin_terms("农业银行交流群").contains(&"yinhang".to_string()));
+        // A word's other reading, alone and within spans of several words, where a second
+        // word may take its other reading too.
+        let terms = pinyin_terms("重庆火锅音乐");
+        for t in ["chongqing", "cq", "chongqinghuoguo", "cqhg", "chongqinghuoguoyinyue", "huoguo", "yinyue"] {
+            assert!(terms.contains(&t.to_string()), "{t}: {terms:?}");
+        }
+        // Two readings of a word at most: 咖啡 is kafei and one other, not six.
+        let coffee = pinyin_terms("咖啡");
+        assert!(coffee.contains(&"kafei".to_string()) && coffee.len() == 4, "{coffee:?}");
         assert!(unigrams("AIGC创作者").contains(&"ai".to_string()));
     }
 

@@ -39,11 +39,16 @@ pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
     bar
 }
 
+/// The indexing memory of a reindex: 1M groups fit in one segment (tantivy's indexing
+/// tables peak at about 1 GB for them), so nothing is merged at the end; a larger world
+/// writes a segment per 2 GB and merges them.
+const REINDEX_BUDGET: usize = 2_000_000_000;
+
 /// Rebuilds the whole index into a new generation and switches to it.
 pub fn reindex(store: &Store, index_root: &Path) -> anyhow::Result<BuildSummary> {
     let total: i64 = store.read(|db| crate::store::groups::count_live(db, false))?;
     let bar = progress_bar(Some(total as u64), "reindex");
-    let summary = generation::build(store, index_root, 400_000_000, |n| bar.set_position(n))?;
+    let summary = generation::build(store, index_root, REINDEX_BUDGET, |n| bar.set_position(n))?;
     bar.finish_and_clear();
     Ok(summary)
 }
