@@ -619,11 +619,11 @@ impl Run<'_> {
             let typed_found = &mut self.typed_found;
             let listed = &mut self.listed;
             if unfiltered {
-                *typed_found |= word_sets[..typed].iter().any(|w| w.facets.iter().any(|n| *n > 0));
+                *typed_found |= word_sets[..typed].iter().any(|w| w.facets(&data).iter().any(|n| *n > 0));
             }
             if unfiltered && bits.len() <= 2 {
                 for w in &word_sets {
-                    facets.iter_mut().zip(w.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
+                    facets.iter_mut().zip(w.facets(&data).iter()).for_each(|(f, n)| *f += u64::from(*n));
                 }
                 if bits.len() == 2 {
                     for_each_in_intersection(&bits, |doc| {
@@ -640,13 +640,13 @@ impl Run<'_> {
                 // The union's facets, kept like a word's: a query of several words, or a
                 // word with what it stands for, repeats its union as often as its words.
                 let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
-                facets.iter_mut().zip(union.facets.iter()).for_each(|(f, n)| *f += u64::from(*n));
+                facets.iter_mut().zip(union.facets(&data).iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
                 // Within a radius, the documents under the circle, when fewer than the
                 // words' matches, are checked against the word sets instead; they are few
                 // enough to list every admitted one, to be scored where it lies.
-                let matches: usize =
-                    word_sets.iter().map(|w| w.facets.iter().map(|n| *n as usize).sum::<usize>()).sum();
+                // (Deleted documents included: this only chooses the walk.)
+                let matches: usize = word_sets.iter().map(|w| w.documents()).sum();
                 let near = filter.near_docs(matches, |doc| bits.iter().any(|b| b.contains(doc)));
                 let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
                 *listed = (*listed).min(cap);
@@ -678,6 +678,10 @@ impl Run<'_> {
                     };
                     facets[category as usize] += 1;
                     if relevance && wanted.is_none_or(|c| c == category) {
+                        // The groups holding every word are among those walked here.
+                        if several && bits[..typed].iter().all(|b| b.contains(doc)) {
+                            every.push(data.ids[doc as usize]);
+                        }
                         for (i, set) in bits.iter().enumerate() {
                             if set.contains(doc) {
                                 admitted[i] += 1;
@@ -698,8 +702,8 @@ impl Run<'_> {
                 // Each word's admitted documents: its live matches (in the category).
                 for (i, w) in word_sets.iter().enumerate() {
                     admitted[i] += match wanted {
-                        Some(c) => w.facets[c as usize] as usize,
-                        None => w.facets.iter().map(|n| *n as usize).sum(),
+                        Some(c) => w.facets(&data)[c as usize] as usize,
+                        None => w.facets(&data).iter().map(|n| *n as usize).sum(),
                     };
                     if admitted[i] <= EXHAUSTIVE {
                         w.bits.for_each(|doc| {
@@ -710,8 +714,9 @@ impl Run<'_> {
                     }
                 }
             }
-            // The two-word count above walked the intersection already.
-            if relevance && several && !(unfiltered && bits.len() <= 2 && plain) {
+            // The two-word count above walked the intersection already, and a filtered
+            // walk takes the groups holding every word as it passes them.
+            if relevance && several && unfiltered && !(bits.len() <= 2 && plain) {
                 for_each_in_intersection(&bits[..self.words.len()], |doc| {
                     if keep(doc) && wanted.is_none_or(|c| c == data.category(doc)) {
                         every.push(data.ids[doc as usize]);

@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 use tantivy::index::{SegmentComponent, SegmentId};
@@ -46,11 +46,14 @@ impl Dead {
     }
 }
 
-/// One word's match set in one segment, with its live documents counted per category.
+/// One word's match set in one segment, with its live documents counted per category
+/// when first asked (a radius search needs only how many documents the set holds).
 pub struct WordMatch {
     pub bits: Arc<Bits>,
-    pub facets: Box<[u32; 256]>,
-    /// The deletions the facets were counted at.
+    /// How many documents the set holds, deleted ones included, when first asked.
+    len: OnceLock<usize>,
+    facets: OnceLock<Box<[u32; 256]>>,
+    /// The deletions the facets are counted at.
     dead: Option<Arc<Dead>>,
     /// When it was last used, in lookups of its segment's cache.
     used: AtomicU64,
@@ -61,25 +64,42 @@ impl WordMatch {
         self.dead.as_ref().map_or(0, |d| d.deletes)
     }
 
-    fn new(bits: Arc<Bits>, data: &SegmentData, dead: Option<Arc<Dead>>) -> WordMatch {
-        let mut facets = Box::new([0u32; 256]);
-        let is_dead = |doc: DocId| dead.as_ref().is_some_and(|d| d.words[doc as usize >> 6] & (1 << (doc & 63)) != 0);
-        bits.for_each(|doc| {
-            if !is_dead(doc) {
-                facets[data.category(doc) as usize] += 1;
-            }
-        });
-        WordMatch { bits, facets, dead, used: AtomicU64::new(0) }
+    fn new(bits: Arc<Bits>, dead: Option<Arc<Dead>>) -> WordMatch {
+        WordMatch { bits, len: OnceLock::new(), facets: OnceLock::new(), dead, used: AtomicU64::new(0) }
+    }
+
+    /// How many documents the set holds, deleted ones included.
+    pub fn documents(&self) -> usize {
+        *self.len.get_or_init(|| self.bits.len())
+    }
+
+    /// The set's live documents per category (`data`: the set's segment).
+    pub fn facets(&self, data: &SegmentData) -> &[u32; 256] {
+        self.facets.get_or_init(|| {
+            let mut facets = Box::new([0u32; 256]);
+            let dead = &self.dead;
+            let is_dead =
+                |doc: DocId| dead.as_ref().is_some_and(|d| d.words[doc as usize >> 6] & (1 << (doc & 63)) != 0);
+            self.bits.for_each(|doc| {
+                if !is_dead(doc) {
+                    facets[data.category(doc) as usize] += 1;
+                }
+            });
+            facets
+        })
     }
 
     /// The same set with its facets brought up to later deletions: only the documents
-    /// deleted since are looked at.
+    /// deleted since are looked at (facets not counted yet are counted when asked).
     fn after(&self, data: &SegmentData, dead: Option<Arc<Dead>>) -> WordMatch {
+        let fresh = WordMatch::new(self.bits.clone(), dead);
         // Deletions only grow; an older view (a reader still answering) counts afresh.
-        let Some(new) = dead.as_ref().filter(|d| d.deletes >= self.deletes()) else {
-            return WordMatch::new(self.bits.clone(), data, dead);
+        let (Some(counted), Some(new)) =
+            (self.facets.get(), fresh.dead.as_ref().filter(|d| d.deletes >= self.deletes()))
+        else {
+            return fresh;
         };
-        let mut facets = self.facets.clone();
+        let mut facets = counted.clone();
         let old = self.dead.as_ref().map(|d| &d.words);
         for (i, (set, now)) in self.bits.words().iter().zip(&new.words).enumerate() {
             let before = old.map_or(0, |o| o[i]);
@@ -90,7 +110,8 @@ impl WordMatch {
                 gone &= gone - 1;
             }
         }
-        WordMatch { bits: self.bits.clone(), facets, dead, used: AtomicU64::new(0) }
+        let _ = fresh.facets.set(facets);
+        fresh
     }
 }
 
@@ -269,7 +290,7 @@ impl SegmentData {
             }
             None => {
                 WORD_MISSES.fetch_add(1, Ordering::Relaxed);
-                let built = Arc::new(WordMatch::new(Arc::new(build()?), self, self.dead(reader)));
+                let built = Arc::new(WordMatch::new(Arc::new(build()?), self.dead(reader)));
                 let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(key);
                 let mut missed = self.missed.lock();
                 if missed.len() >= 4 * CACHED_WORDS {
@@ -733,7 +754,8 @@ mod tests {
             let query = TermQuery::new(Term::from_field_text(f.pinyin, "k"), IndexRecordOption::Basic);
             let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).unwrap();
             let m = data.word("n:k", segment, || Bits::of(&[weight], segment)).unwrap();
-            [m.facets[0], m.facets[1], m.facets[2], m.facets[3]]
+            let facets = m.facets(&data);
+            [facets[0], facets[1], facets[2], facets[3]]
         };
         // Ids divisible by 3: 4,000 of them, categories 0, 3, 2, 1 in turn.
         // Built on the first lookup, kept on the second, taken from the cache on the third.
