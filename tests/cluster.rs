@@ -195,7 +195,7 @@ fn nodes_on_one_database_serve_each_others_writes_survive_kills_and_follow_jobs(
         let on_a = a.search(q);
         let until = Instant::now() + Duration::from_secs(5);
         while c.search(q) != on_a {
-            assert!(Instant::now() < until, "the fresh node disagrees on {q}");
+            assert!(Instant::now() < until, "the fresh node disagrees on {q}: {on_a:?} {:?}", c.search(q));
             std::thread::sleep(Duration::from_millis(20));
         }
     }

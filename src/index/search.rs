@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::query::Bm25Weight;
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::query::{EnableScoring, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
@@ -104,6 +106,41 @@ pub struct Page {
 fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn Query> {
     let q = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs);
     Box::new(BoostQuery::new(Box::new(q), boost))
+}
+
+/// A pinyin term: each is in a name once, so BM25 would only scale its weight by the
+/// field's average length, which deletions not yet merged away move apart from node to node
+/// (and a fresh node would rank near-ties otherwise than one that has served for a while).
+/// It is scored at the length the field had when it held every name and place term as well,
+/// so a pinyin match weighs against the other clauses as it always has.
+#[derive(Clone, Debug)]
+struct PinyinQuery {
+    term: Term,
+    boost: Score,
+}
+
+/// The average terms a group's pinyin is scored at (`PinyinQuery`).
+const PINYIN_SCORED_LENGTH: Score = 71.0;
+
+impl Query for PinyinQuery {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let score = match scoring {
+            EnableScoring::Enabled { statistics_provider, .. } => {
+                let n = statistics_provider.doc_freq(&self.term)?;
+                let total = statistics_provider.total_num_docs()?.max(n);
+                Bm25Weight::for_one_term_without_explain(n, total, PINYIN_SCORED_LENGTH)
+                    .boost_by(self.boost)
+                    .score(FieldNormReader::fieldnorm_to_id(1), 1)
+            }
+            EnableScoring::Disabled { .. } => 1.0,
+        };
+        let matching = TermQuery::new(self.term.clone(), IndexRecordOption::Basic);
+        ConstScoreQuery::new(Box::new(matching), score).weight(scoring)
+    }
+}
+
+fn pinyin_query(f: &Fields, word: &str, boost: Score) -> Box<dyn Query> {
+    Box::new(PinyinQuery { term: Term::from_field_text(f.pinyin, word), boost })
 }
 
 /// The same match set as `word_clauses`, for counting, without frequencies: the word in
@@ -226,13 +263,13 @@ fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<d
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() && fields != Reach::NameOnly {
-            clauses.push((Clause::Pinyin, term_query(f.pinyin, &full, 0.3)));
+            clauses.push((Clause::Pinyin, pinyin_query(f, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Clause::Pinyin, term_query(f.pinyin, word, 1.2)));
+        clauses.push((Clause::Pinyin, pinyin_query(f, word, 1.2)));
         clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
