@@ -90,8 +90,8 @@ pub fn build(
     register_tokenizers(&index);
     // Half the cores index, the others read and analyse. On two cores one indexing thread
     // with the whole budget keeps pace with two (analysis fills the other core either way)
-    // and writes one segment where two would need the merge at the end: at 1M groups, 22 s
-    // of CPU time against 26, in the same 22 s.
+    // and writes one segment where two would need the merge at the end: at 1M groups, 35 s
+    // of CPU time against 37 to 39, in the same 22 s.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let indexing = (cores / 2).clamp(1, 4);
     let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(indexing, writer_budget)?;

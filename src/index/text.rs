@@ -268,6 +268,25 @@ pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
     variants
 }
 
+/// Each (full pinyin, initials) of `so_far` followed by each of `next`, in that order, up
+/// to `most`.
+fn followed_by<F: AsRef<str>, I: AsRef<str>>(
+    so_far: &[(String, String)],
+    next: &[(F, I)],
+    most: usize,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (full, initials) in so_far {
+        for (f, i) in next {
+            if out.len() >= most {
+                return out;
+            }
+            out.push((format!("{full}{}", f.as_ref()), format!("{initials}{}", i.as_ref())));
+        }
+    }
+    out
+}
+
 /// `pinyin_variants` up to `most`, with an empty reading for a word without any.
 fn readings_of(word: &str, most: usize) -> Vec<(String, String)> {
     let mut variants = vec![(String::new(), String::new())];
@@ -277,16 +296,8 @@ fn readings_of(word: &str, most: usize) -> Vec<(String, String)> {
             if rs.is_empty() {
                 continue;
             }
-            let mut next = Vec::new();
-            for (full, initials) in &variants {
-                for r in &rs {
-                    if next.len() >= most {
-                        break;
-                    }
-                    next.push((format!("{full}{r}"), format!("{initials}{}", &r[..1])));
-                }
-            }
-            variants = next;
+            let options: Vec<(&str, &str)> = rs.iter().map(|r| (*r, &r[..1])).collect();
+            variants = followed_by(&variants, &options, most);
         } else if c.is_alphanumeric() {
             for (full, initials) in variants.iter_mut() {
                 full.push(c);
@@ -334,15 +345,7 @@ fn pinyin_spans(name: &str) -> Vec<(String, Option<String>)> {
             spans.push(words[i..i + len].concat());
             let mut variants = vec![(String::new(), String::new())];
             for word in &each[i..i + len] {
-                let mut next = Vec::new();
-                for (full, initials) in &variants {
-                    for (f, n) in word {
-                        if next.len() < SPAN_VARIANTS {
-                            next.push((format!("{full}{f}"), format!("{initials}{n}")));
-                        }
-                    }
-                }
-                variants = next;
+                variants = followed_by(&variants, word, SPAN_VARIANTS);
             }
             for (full, initials) in variants.into_iter().filter(|(f, _)| !f.is_empty()) {
                 out.push((full, (initials.chars().count() > 1).then_some(initials)));

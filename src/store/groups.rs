@@ -242,8 +242,8 @@ pub fn for_each_text(db: &Db<'_>, mut f: impl FnMut(GroupText) -> anyhow::Result
     // of 1M groups would wait seconds with nothing to analyse. Sorting the ids alone and
     // reading each row by id streams from the start.
     // The rows by id are scattered over the file: through a memory map each is read where
-    // it lies, not copied a page at a time by a system call (a seventh of a reindex's CPU
-    // time at 1M groups). The map is set before the first read of the transaction, which
+    // it lies, not copied a page at a time by a system call (7% of a reindex's CPU time at
+    // 1M groups). The map is set before the first read of the transaction, which
     // maps the file, and goes with the walk, so a serving process does not keep the
     // database's pages in its memory.
     db.batch(&format!("PRAGMA mmap_size = {MAP_BYTES}"))?;
