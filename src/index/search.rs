@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::{
-    Bm25Weight, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::query::{EnableScoring, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
@@ -109,39 +108,47 @@ fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn 
     Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
-/// A pinyin term: each is in a name once, so BM25 would only scale its weight by the
-/// field's average length, which deletions not yet merged away move apart from node to node
-/// (and a fresh node would rank near-ties otherwise than one that has served for a while).
-/// It is scored at the length the field had when it held every name and place term as well,
-/// so a pinyin match weighs against the other clauses as it always has.
-#[derive(Clone, Debug)]
-struct PinyinQuery {
-    term: Term,
-    boost: Score,
+/// The searcher's BM25 statistics, with the pinyin field's average length fixed. BM25
+/// weighs a group's pinyin terms by how many it has against that average, and the average
+/// counts deleted documents until a merge drops them: it moved apart from node to node, and
+/// a fresh node ranked near-ties otherwise than one that had served for a while. Fixed at
+/// what the names of the generated 1M world average (27.0 terms), a pinyin match weighs
+/// against the other clauses as the field's own average made it weigh, and the clauses stay
+/// plain term queries, which tantivy unions without dynamic calls. Every scored search
+/// reads these.
+struct Statistics<'a> {
+    searcher: &'a tantivy::Searcher,
+    pinyin: tantivy::schema::Field,
 }
 
-/// The average terms a group's pinyin is scored at (`PinyinQuery`).
-const PINYIN_SCORED_LENGTH: Score = 71.0;
+/// The average pinyin terms of a group that BM25 is given (`Statistics`).
+const PINYIN_SCORED_LENGTH: u64 = 27;
 
-impl Query for PinyinQuery {
-    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        let score = match scoring {
-            EnableScoring::Enabled { statistics_provider, .. } => {
-                let n = statistics_provider.doc_freq(&self.term)?;
-                let total = statistics_provider.total_num_docs()?.max(n);
-                Bm25Weight::for_one_term_without_explain(n, total, PINYIN_SCORED_LENGTH)
-                    .boost_by(self.boost)
-                    .score(FieldNormReader::fieldnorm_to_id(1), 1)
-            }
-            EnableScoring::Disabled { .. } => 1.0,
-        };
-        let matching = TermQuery::new(self.term.clone(), IndexRecordOption::Basic);
-        ConstScoreQuery::new(Box::new(matching), score).weight(scoring)
+impl<'a> Statistics<'a> {
+    fn new(searcher: &'a tantivy::Searcher, f: &Fields) -> Self {
+        Statistics { searcher, pinyin: f.pinyin }
+    }
+
+    fn scoring(&self) -> EnableScoring<'_> {
+        EnableScoring::enabled_from_statistics_provider(self, self.searcher)
     }
 }
 
-fn pinyin_query(f: &Fields, word: &str, boost: Score) -> Box<dyn Query> {
-    Box::new(PinyinQuery { term: Term::from_field_text(f.pinyin, word), boost })
+impl Bm25StatisticsProvider for Statistics<'_> {
+    fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+        if field == self.pinyin {
+            return Ok(PINYIN_SCORED_LENGTH * self.searcher.total_num_docs()?);
+        }
+        self.searcher.total_num_tokens(field)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Bm25StatisticsProvider::total_num_docs(self.searcher)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        self.searcher.doc_freq(term)
+    }
 }
 
 /// The same match set as `word_clauses`, for counting, without frequencies: the word in
@@ -264,13 +271,13 @@ fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<d
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() && fields != Reach::NameOnly {
-            clauses.push((Clause::Pinyin, pinyin_query(f, &full, 0.3)));
+            clauses.push((Clause::Pinyin, term_query(f.pinyin, &full, 0.3)));
         }
     } else if all_cjk && cjk_len == 1 {
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Clause::Pinyin, pinyin_query(f, word, 1.2)));
+        clauses.push((Clause::Pinyin, term_query(f.pinyin, word, 1.2)));
         clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
         clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
     } else {
@@ -932,7 +939,7 @@ impl Run<'_> {
                         let generation = self.searcher.generation().generation_id();
                         let top = self.gen.segments.pass(generation, &key, || {
                             let filter = self.filter.with_category(self.wanted);
-                            self.searcher.search(
+                            self.searcher.search_with_statistics_provider(
                                 query.as_ref(),
                                 &FilteredTop {
                                     k: n,
@@ -941,6 +948,7 @@ impl Run<'_> {
                                     key: word.clone(),
                                     generation,
                                 },
+                                &Statistics::new(self.searcher, &self.gen.fields),
                             )
                         })?;
                         top.as_ref().clone()
@@ -978,7 +986,8 @@ impl Run<'_> {
     /// (a union of clauses seeking to scattered documents refills a window of thousands
     /// of documents per seek).
     fn score_each(&mut self, term: usize) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-        let scoring = EnableScoring::enabled_from_searcher(self.searcher);
+        let statistics = Statistics::new(self.searcher, &self.gen.fields);
+        let scoring = statistics.scoring();
         let weights = word_clauses(&self.gen.fields, &self.terms[term].text, self.reach_of(term))
             .into_iter()
             .map(|(_, q)| q.weight(scoring))
@@ -1574,7 +1583,7 @@ impl Explainer<'_> {
         if let Some((searcher, fields)) = self.index {
             if let Some(addr) = doc_of(searcher, fields, group.id) {
                 for (clause, query) in labelled_clauses(fields, word, reach) {
-                    let Some(score) = clause_score(searcher, query.as_ref(), addr) else { continue };
+                    let Some(score) = clause_score(searcher, fields, query.as_ref(), addr) else { continue };
                     total += score;
                     let name = clause_name(clause, word, group);
                     let entry = matched.entry(name).or_insert(json!(0.0));
@@ -1616,8 +1625,8 @@ fn doc_of(searcher: &tantivy::Searcher, f: &Fields, id: i64) -> Option<DocAddres
 }
 
 /// The score one clause gives a document, or `None` when it does not match it.
-fn clause_score(searcher: &tantivy::Searcher, query: &dyn Query, addr: DocAddress) -> Option<Score> {
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher)).ok()?;
+fn clause_score(searcher: &tantivy::Searcher, f: &Fields, query: &dyn Query, addr: DocAddress) -> Option<Score> {
+    let weight = query.weight(Statistics::new(searcher, f).scoring()).ok()?;
     let mut scorer = weight.scorer(searcher.segment_reader(addr.segment_ord), 1.0).ok()?;
     (scorer.seek(addr.doc_id) == addr.doc_id).then(|| scorer.score())
 }
