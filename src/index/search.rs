@@ -204,12 +204,13 @@ fn groups_holding(searcher: &tantivy::Searcher, f: &Fields, word: &str, upto: u6
     // Each list is short: the union, document by document.
     let mut count = 0;
     for reader in searcher.segment_readers() {
+        let alive = reader.alive_bitset();
         let mut docs: Vec<DocId> = Vec::new();
         for t in &terms {
             let inverted = reader.inverted_index(t.field())?;
             if let Some(mut postings) = inverted.read_postings(t, IndexRecordOption::Basic)? {
                 while postings.doc() != TERMINATED {
-                    if reader.alive_bitset().is_none_or(|a| a.is_alive(postings.doc())) {
+                    if alive.is_none_or(|a| a.is_alive(postings.doc())) {
                         docs.push(postings.doc());
                     }
                     postings.advance();

@@ -263,7 +263,7 @@ const SPAN_VARIANTS: usize = 4;
 /// Full pinyin and initials of a word for every combination of readings, up to
 /// `WORD_VARIANTS`, the most common first.
 pub fn pinyin_variants(word: &str) -> Vec<(String, String)> {
-    let mut variants = readings_of(word, WORD_VARIANTS);
+    let mut variants = readings_of(word);
     variants.retain(|(f, _)| !f.is_empty());
     variants
 }
@@ -287,8 +287,8 @@ fn followed_by<F: AsRef<str>, I: AsRef<str>>(
     out
 }
 
-/// `pinyin_variants` up to `most`, with an empty reading for a word without any.
-fn readings_of(word: &str, most: usize) -> Vec<(String, String)> {
+/// `pinyin_variants`, with an empty reading for a word without any.
+fn readings_of(word: &str) -> Vec<(String, String)> {
     let mut variants = vec![(String::new(), String::new())];
     for c in word.chars() {
         if is_cjk(c) {
@@ -297,7 +297,7 @@ fn readings_of(word: &str, most: usize) -> Vec<(String, String)> {
                 continue;
             }
             let options: Vec<(&str, &str)> = rs.iter().map(|r| (*r, &r[..1])).collect();
-            variants = followed_by(&variants, &options, most);
+            variants = followed_by(&variants, &options, WORD_VARIANTS);
         } else if c.is_alphanumeric() {
             for (full, initials) in variants.iter_mut() {
                 full.push(c);
@@ -337,7 +337,7 @@ fn pinyin_spans(name: &str) -> Vec<(String, Option<String>)> {
         push_runs(t.word, &mut words);
     }
     let words: Vec<String> = words.into_iter().filter(|w| w.chars().any(is_cjk)).collect();
-    let each: Vec<Vec<(String, String)>> = words.iter().map(|w| readings_of(w, WORD_VARIANTS)).collect();
+    let each: Vec<Vec<(String, String)>> = words.iter().map(|w| readings_of(w)).collect();
     let mut spans: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for i in 0..words.len() {
