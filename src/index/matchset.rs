@@ -187,6 +187,11 @@ impl SegmentFilter<'_> {
         SegmentFilter { areas: self.areas.clone(), near: None, ..*self }
     }
 
+    /// Whether every document passes (no filter at all).
+    pub fn admits_all(&self) -> bool {
+        self.category.is_none() && !self.packed && self.near.is_none()
+    }
+
     #[inline]
     pub fn passes(&self, doc: DocId) -> bool {
         let d = self.data;

@@ -20,7 +20,7 @@ use super::catalog::{Catalog, Hot};
 use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
 use super::schema::Fields;
 use super::searcher::{page_after, MAX_DEPTH};
-use super::segments::{Near, SegmentData, Segments, WordMatch, FLAG_OPEN, FLAG_ROOM};
+use super::segments::{Near, SegmentData, Segments, TopDocs, WordMatch, FLAG_OPEN, FLAG_ROOM};
 use super::terms::{Kind, RelatedTerms};
 use super::text;
 use super::{Engine, Generation};
@@ -385,39 +385,46 @@ impl Collector for FilteredTop<'_> {
     ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
         let data = self.segments.get(reader)?;
         let filter = self.filter.for_segment(&data);
+        let every = filter.admits_all();
         let alive = reader.alive_bitset();
-        // A min-heap on (score, later doc first): the root is the weakest kept entry.
-        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrderedScore, std::cmp::Reverse<DocId>)>> =
-            std::collections::BinaryHeap::with_capacity(self.k + 1);
         // Documents are scored one by one: tantivy's Block-WAND would skip blocks by their
         // stored maximum, which fields without length norms record as zero, and so would
-        // drop good matches once the heap is full. What makes the pass short instead is
+        // drop good matches once the top is full. What makes the pass short instead is
         // the segment's best score, once a full pass has measured it: many documents share
         // it, a reindex writes the most active first, and once the top holds k of them
         // nothing later can enter.
         let best = data.best_score(self.generation, &self.key);
         let mut seen_best = Score::MIN;
+        // The kept documents, up to twice `k` before the weaker half is dropped; once `k`
+        // are kept, a document must score above the `k`-th to enter (an equal score is a
+        // later document's, and ties go to the earlier).
+        let mut kept: Vec<(Score, DocId)> = Vec::with_capacity(2 * self.k);
         let mut threshold = Score::MIN;
+        let mut at_best = 0;
+        let by_rank = |a: &(Score, DocId), b: &(Score, DocId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         let mut scorer = weight.scorer(reader, 1.0)?;
         let mut doc = scorer.doc();
         // Until a full pass has measured the segment's best score every document is scored;
         // after, one the filters turn away (most of them, within a radius) is not.
         let measure = best.is_none();
         while doc != TERMINATED {
-            let admitted = alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
+            let admitted = alive.is_none_or(|a| a.is_alive(doc)) && (every || filter.passes(doc));
             if admitted || measure {
                 let score = scorer.score();
                 seen_best = seen_best.max(score);
                 if admitted && score > threshold {
-                    heap.push(std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc))));
-                    if heap.len() > self.k {
-                        heap.pop();
-                    }
-                    if heap.len() == self.k {
-                        threshold = heap.peek().map_or(Score::MIN, |r| r.0 .0 .0);
-                        if best.is_some_and(|b| threshold >= b) {
+                    kept.push((score, doc));
+                    if best == Some(score) {
+                        // Nothing scores above the best: these are final.
+                        at_best += 1;
+                        if at_best == self.k {
                             break;
                         }
+                    }
+                    if kept.len() == 2 * self.k {
+                        kept.select_nth_unstable_by(self.k - 1, by_rank);
+                        kept.truncate(self.k);
+                        threshold = kept[self.k - 1].0;
                     }
                 }
             }
@@ -426,10 +433,11 @@ impl Collector for FilteredTop<'_> {
         if best.is_none() && doc == TERMINATED {
             data.note_best_score(self.generation, &self.key, seen_best);
         }
-        Ok(heap
-            .into_iter()
-            .map(|std::cmp::Reverse((OrderedScore(score), std::cmp::Reverse(doc)))| (score, DocAddress::new(ord, doc)))
-            .collect())
+        if kept.len() > self.k {
+            kept.select_nth_unstable_by(self.k - 1, by_rank);
+            kept.truncate(self.k);
+        }
+        Ok(kept.into_iter().map(|(score, doc)| (score, DocAddress::new(ord, doc))).collect())
     }
 }
 
@@ -442,24 +450,6 @@ impl SegmentCollector for FilteredTopSegment {
 
     fn harvest(self) -> Vec<(Score, DocAddress)> {
         self.out
-    }
-}
-
-/// A score with a total order, for the heap.
-#[derive(Clone, Copy, PartialEq)]
-struct OrderedScore(Score);
-
-impl Eq for OrderedScore {}
-
-impl PartialOrd for OrderedScore {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for OrderedScore {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
     }
 }
 
@@ -553,8 +543,9 @@ const NEAR_LISTED: usize = 5000;
 
 /// Where one word's best documents by text score come from.
 enum Pass {
-    /// Every admitted document, scored, best first.
-    Scored(Vec<(Score, DocAddress)>),
+    /// Every admitted document (or, from a pruned pass, the best `MAX_DEPTH`), scored,
+    /// best first.
+    Scored(Arc<TopDocs>),
     /// A pruned top-N pass over the index, for the word.
     Pruned(String, Box<dyn Query>),
     /// Every admitted document, to be scored when first needed.
@@ -906,13 +897,14 @@ impl Run<'_> {
                 passes.push((i, Pass::Unscored));
                 continue;
             }
-            passes.push((i, Pass::Scored(self.score_each(i)?)));
+            passes.push((i, Pass::Scored(Arc::new(self.score_each(i)?))));
         }
         // Every pass's top `n` by text score, re-ranked by the blend. The order is the same
         // whatever page asked: a page is taken from a pool once no document outside it
         // could rank above the page's last, and otherwise from the pool of each word's
         // best `MAX_DEPTH`, the pool of the deepest page; so pages never overlap or skip.
         let mut n = (need * 3).clamp(100, MAX_DEPTH);
+        let mut considered = vec![0; self.terms.len()];
         loop {
             let mut exhausted = true;
             // Per term, the best text score a document outside its pool can have (`None`:
@@ -927,39 +919,42 @@ impl Run<'_> {
                     continue;
                 }
                 if let Pass::Unscored = pass {
-                    *pass = Pass::Scored(self.score_each(*term)?);
+                    *pass = Pass::Scored(Arc::new(self.score_each(*term)?));
                 }
-                let top = match pass {
-                    Pass::Unscored => unreachable!("scored above"),
-                    Pass::Scored(all) => all[..n.min(all.len())].to_vec(),
-                    Pass::Pruned(word, query) => {
-                        let key = format!(
-                            "{word}|{n}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-                            self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
-                        );
-                        let generation = self.searcher.generation().generation_id();
-                        let top = self.gen.segments.pass(generation, &key, || {
-                            let filter = self.filter.with_category(self.wanted);
-                            self.searcher.search_with_statistics_provider(
-                                query.as_ref(),
-                                &FilteredTop {
-                                    k: n,
-                                    filter,
-                                    segments: &self.gen.segments,
-                                    key: word.clone(),
-                                    generation,
-                                },
-                                &Statistics::new(self.searcher, &self.gen.fields),
-                            )
-                        })?;
-                        top.as_ref().clone()
-                    }
-                };
+                if let Pass::Pruned(word, query) = pass {
+                    // One pass keeps the best `MAX_DEPTH`, whatever `n` asks: a pass that
+                    // has not measured the word's best score reads every document anyway,
+                    // and a deeper pool is then more of the same list, not another pass.
+                    let key = format!(
+                        "{word}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+                        self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
+                    );
+                    let generation = self.searcher.generation().generation_id();
+                    let top = self.gen.segments.pass(generation, &key, || {
+                        let filter = self.filter.with_category(self.wanted);
+                        self.searcher.search_with_statistics_provider(
+                            query.as_ref(),
+                            &FilteredTop {
+                                k: MAX_DEPTH,
+                                filter,
+                                segments: &self.gen.segments,
+                                key: word.clone(),
+                                generation,
+                            },
+                            &Statistics::new(self.searcher, &self.gen.fields),
+                        )
+                    })?;
+                    *pass = Pass::Scored(top);
+                }
+                let Pass::Scored(all) = pass else { unreachable!("scored above") };
+                let top = &all[..n.min(all.len())];
                 if top.len() >= n {
                     exhausted = false;
                     outside[*term] = Some(top.iter().map(|t| t.0).fold(Score::INFINITY, Score::min));
                 }
-                for i in 0..top.len() {
+                // The pool of a smaller `n` was considered already, and would be again to
+                // the same end: a group kept then is seen, one turned away still would be.
+                for i in considered[*term]..top.len() {
                     // The candidates' reads are scattered over large arrays: each is
                     // announced ahead, its document's id and location, then its group's
                     // quality and `Hot` (the id read here arrived meanwhile).
@@ -973,6 +968,7 @@ impl Run<'_> {
                     let (score, addr) = top[i];
                     self.consider(addr.segment_ord as usize, addr.doc_id, score, *term);
                 }
+                considered[*term] = top.len();
             }
             if exhausted || n >= MAX_DEPTH || self.settled(need, &outside) {
                 break;
