@@ -4,8 +4,9 @@
 //! million documents costs microseconds; merging posting lists through scorers costs far
 //! more per document. Also the per-document filters, checked from a segment's columns.
 
-use tantivy::query::Weight;
-use tantivy::{DocId, DocSet, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
+use tantivy::query::{EnableScoring, Query};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, Term, COLLECT_BLOCK_BUFFER_LEN};
 
 use super::segments::{Near, SegmentData};
 #[cfg(test)]
@@ -17,25 +18,50 @@ pub struct Bits {
     words: Vec<u64>,
 }
 
+/// Where part of a word's match set is read from.
+pub enum Source {
+    /// A term's posting list, decoded block by block (most of a word's parts).
+    Postings(Term),
+    /// Any other query (a bigram phrase, a boosted clause), through its scorer.
+    Query(Box<dyn Query>),
+}
+
 impl Bits {
-    /// The documents matching any of `weights` (scoring disabled), deleted ones included.
-    /// An empty set holds no words at all (a word nothing matches costs no allocation);
-    /// any other holds one bit for every document of the segment.
-    pub fn of(weights: &[Box<dyn Weight>], reader: &SegmentReader) -> tantivy::Result<Bits> {
+    /// The documents matching any of `sources`, deleted ones included. An empty set holds
+    /// no words at all (a word nothing matches costs no allocation); any other holds one
+    /// bit for every document of the segment.
+    pub fn of(sources: &[Source], searcher: &Searcher, reader: &SegmentReader) -> tantivy::Result<Bits> {
         let mut words = Vec::new();
-        let mut buffer = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
-        for weight in weights {
-            let mut scorer = weight.scorer(reader, 1.0)?;
-            loop {
-                let n = scorer.fill_buffer(&mut buffer);
-                if n > 0 && words.is_empty() {
-                    words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+        let mut add = |docs: &[DocId]| {
+            if words.is_empty() && !docs.is_empty() {
+                words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+            }
+            for &doc in docs {
+                words[doc as usize >> 6] |= 1 << (doc & 63);
+            }
+        };
+        for source in sources {
+            match source {
+                Source::Postings(term) => {
+                    let inverted = reader.inverted_index(term.field())?;
+                    if let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::Basic)? {
+                        while !block.docs().is_empty() {
+                            add(block.docs());
+                            block.advance();
+                        }
+                    }
                 }
-                for &doc in &buffer[..n] {
-                    words[doc as usize >> 6] |= 1 << (doc & 63);
-                }
-                if n == 0 {
-                    break;
+                Source::Query(query) => {
+                    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+                    let mut scorer = weight.scorer(reader, 1.0)?;
+                    let mut buffer = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
+                    loop {
+                        let n = scorer.fill_buffer(&mut buffer);
+                        if n == 0 {
+                            break;
+                        }
+                        add(&buffer[..n]);
+                    }
                 }
             }
         }

@@ -17,7 +17,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
 
 use super::catalog::{Catalog, Hot};
-use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter};
+use super::matchset::{for_each_in_intersection, for_each_in_union, Bits, DocFilter, Source};
 use super::schema::Fields;
 use super::searcher::{page_after, MAX_DEPTH};
 use super::segments::{Near, SegmentData, Segments, TopDocs, WordMatch, FLAG_OPEN, FLAG_ROOM};
@@ -155,33 +155,27 @@ impl Bm25StatisticsProvider for Statistics<'_> {
 /// any field that holds a form of it (the whole-word name term matches a subset of these),
 /// with the pinyin of a Chinese word; only a word longer than the n-grams still needs its
 /// bigram phrase.
-fn count_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Query>)> {
-    let basic = |term: Term| -> (Occur, Box<dyn Query>) {
-        (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic)))
-    };
+fn count_sources(f: &Fields, word: &str, fields: Reach) -> Vec<Source> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     if fields == Reach::NameOnly {
-        return labelled_clauses(f, word, fields)
-            .into_iter()
-            .map(|(_, q)| -> (Occur, Box<dyn Query>) { (Occur::Should, q) })
-            .collect();
+        return labelled_clauses(f, word, fields).into_iter().map(|(_, q)| Source::Query(q)).collect();
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = held_terms(f, word).into_iter().map(basic).collect();
+    let mut sources: Vec<Source> = held_terms(f, word).into_iter().map(Source::Postings).collect();
     if cjk_len == word.chars().count() && cjk_len >= 2 {
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() {
-            clauses.push(basic(Term::from_field_text(f.pinyin, &full)));
+            sources.push(Source::Postings(Term::from_field_text(f.pinyin, &full)));
         }
         if cjk_len > text::NGRAM_MAX {
             let grams = text::word_bigrams(word);
             let phrase = PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect());
-            clauses.push((Occur::Should, Box::new(phrase)));
+            sources.push(Source::Query(Box::new(phrase)));
         }
     }
     if fields == Reach::WithDescriptions {
-        clauses.push(basic(Term::from_field_text(f.body, word)));
+        sources.push(Source::Postings(Term::from_field_text(f.body, word)));
     }
-    clauses
+    sources
 }
 
 /// The terms a word is in names and places as: a bigram (or a Latin or digit run), a
@@ -453,24 +447,6 @@ impl SegmentCollector for FilteredTopSegment {
     }
 }
 
-/// The weights (scoring disabled) of each word's counting clauses.
-fn count_weights(
-    searcher: &tantivy::Searcher,
-    f: &Fields,
-    terms: &[QueryTerm],
-    reach: Reach,
-) -> tantivy::Result<Vec<Vec<Box<dyn Weight>>>> {
-    terms
-        .iter()
-        .map(|t| {
-            count_clauses(f, &t.text, if t.kind == Kind::Exact { reach } else { Reach::NameOnly })
-                .into_iter()
-                .map(|(_, q)| q.weight(EnableScoring::disabled_from_searcher(searcher)))
-                .collect()
-        })
-        .collect()
-}
-
 /// What a query word is to the tier: what the group is about, where it is, or neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -604,7 +580,7 @@ impl Run<'_> {
     fn count(&mut self) -> tantivy::Result<()> {
         let sq = self.sq;
         // Built on the first segment that has not cached a word's set.
-        let mut word_weights: Option<Vec<Vec<Box<dyn Weight>>>> = None;
+        let mut word_sources: Option<Vec<Vec<Source>>> = None;
         let keys: Vec<String> = (0..self.terms.len())
             .map(|t| {
                 let tag = match self.reach_of(t) {
@@ -638,11 +614,15 @@ impl Run<'_> {
             let mut word_sets: Vec<Arc<WordMatch>> = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
                 word_sets.push(data.word(key, reader, || {
-                    let weights = match &mut word_weights {
-                        Some(w) => w,
-                        none => none.insert(count_weights(self.searcher, &self.gen.fields, &self.terms, self.reach)?),
-                    };
-                    Bits::of(&weights[i], reader)
+                    let sources = word_sources.get_or_insert_with(|| {
+                        let f = &self.gen.fields;
+                        self.terms
+                            .iter()
+                            .enumerate()
+                            .map(|(t, q)| count_sources(f, &q.text, self.reach_of(t)))
+                            .collect()
+                    });
+                    Bits::of(&sources[i], self.searcher, reader)
                 })?);
             }
             let bits: Vec<&Bits> = word_sets.iter().map(|w| &*w.bits).collect();
@@ -1683,6 +1663,14 @@ mod tests {
         docs
     }
 
+    fn counted(searcher: &tantivy::Searcher, sources: &[Source]) -> Vec<DocAddress> {
+        let mut docs = Vec::new();
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            Bits::of(sources, searcher, reader).unwrap().for_each(|doc| docs.push(DocAddress::new(ord as u32, doc)));
+        }
+        docs
+    }
+
     #[test]
     fn counting_matches_the_groups_the_scored_query_matches() {
         let (index, f) = index();
@@ -1715,7 +1703,7 @@ mod tests {
         let mut found = 0;
         for word in words {
             for reach in [Reach::Names, Reach::WithDescriptions, Reach::NameOnly] {
-                let counted = matched(&searcher, count_clauses(&f, word, reach));
+                let counted = counted(&searcher, &count_sources(&f, word, reach));
                 let scored = matched(&searcher, word_clauses(&f, word, reach));
                 assert_eq!(counted, scored, "{word} at {reach:?}");
                 found += usize::from(!counted.is_empty());

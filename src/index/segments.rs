@@ -728,9 +728,8 @@ fn touch_files(searcher: &Searcher, segments: &HashSet<SegmentId>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::matchset::Source;
     use rand::{Rng, SeedableRng};
-    use tantivy::query::{EnableScoring, Query, TermQuery};
-    use tantivy::schema::IndexRecordOption;
     use tantivy::{doc, Index, IndexWriter, TantivyDocument, Term};
 
     #[test]
@@ -751,9 +750,8 @@ mod tests {
             let searcher = reader.searcher();
             let segment = &searcher.segment_readers()[0];
             let data = segments.get(segment).unwrap();
-            let query = TermQuery::new(Term::from_field_text(f.pinyin, "k"), IndexRecordOption::Basic);
-            let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher)).unwrap();
-            let m = data.word("n:k", segment, || Bits::of(&[weight], segment)).unwrap();
+            let source = Source::Postings(Term::from_field_text(f.pinyin, "k"));
+            let m = data.word("n:k", segment, || Bits::of(&[source], &searcher, segment)).unwrap();
             let facets = m.facets(&data);
             [facets[0], facets[1], facets[2], facets[3]]
         };
