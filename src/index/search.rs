@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::postings::BlockSegmentPostings;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::query::{EnableScoring, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
@@ -101,11 +103,6 @@ pub struct Page {
     pub hits: Vec<Hit>,
     pub facets: BTreeMap<String, u64>,
     pub has_more: bool,
-}
-
-fn term_query(field: tantivy::schema::Field, word: &str, boost: f32) -> Box<dyn Query> {
-    let q = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs);
-    Box::new(BoostQuery::new(Box::new(q), boost))
 }
 
 /// The searcher's BM25 statistics, with the pinyin field's average length fixed. BM25
@@ -243,42 +240,70 @@ fn word_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Occur, Box<dyn Qu
 
 /// `word_clauses`, each with the part of a group it matches.
 fn labelled_clauses(f: &Fields, word: &str, fields: Reach) -> Vec<(Clause, Box<dyn Query>)> {
+    word_parts(f, word, fields).into_iter().map(|p| (p.clause, p.query())).collect()
+}
+
+/// One scored part of a word's query: a term, or the bigrams of a long word in a row, with
+/// its boost.
+struct Part {
+    clause: Clause,
+    /// One term, or a phrase of bigrams.
+    terms: Vec<Term>,
+    boost: f32,
+}
+
+impl Part {
+    fn term(clause: Clause, field: tantivy::schema::Field, word: &str, boost: f32) -> Part {
+        Part { clause, terms: vec![Term::from_field_text(field, word)], boost }
+    }
+
+    fn query(&self) -> Box<dyn Query> {
+        let q: Box<dyn Query> = match &self.terms[..] {
+            [term] => Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+            phrase => Box::new(PhraseQuery::new(phrase.to_vec())),
+        };
+        Box::new(BoostQuery::new(q, self.boost))
+    }
+}
+
+/// The scored parts of a word: any field may match it, with boosts by field.
+fn word_parts(f: &Fields, word: &str, fields: Reach) -> Vec<Part> {
     let cjk_len = word.chars().filter(|c| text::is_cjk(*c)).count();
     let all_cjk = cjk_len == word.chars().count();
-    let mut clauses: Vec<(Clause, Box<dyn Query>)> = vec![(Clause::Name, term_query(f.name, word, 3.0))];
+    let mut parts = vec![Part::term(Clause::Name, f.name, word, 3.0)];
     if fields != Reach::NameOnly {
-        clauses.insert(0, (Clause::Place, term_query(f.place, word, 2.0)));
+        parts.insert(0, Part::term(Clause::Place, f.place, word, 2.0));
     }
     if fields == Reach::WithDescriptions {
-        clauses.push((Clause::Description, term_query(f.body, word, 0.4)));
+        parts.push(Part::term(Clause::Description, f.body, word, 0.4));
     }
     if all_cjk && cjk_len >= 2 {
         // Any substring of a name: its bigrams in a row.
         let grams = text::word_bigrams(word);
-        let q: Box<dyn Query> = if grams.len() == 1 {
-            Box::new(TermQuery::new(Term::from_field_text(f.name_bi, &grams[0]), IndexRecordOption::WithFreqs))
+        let infix = if grams.len() == 1 {
+            vec![Term::from_field_text(f.name_bi, &grams[0])]
         } else if cjk_len <= text::NGRAM_MAX {
-            Box::new(TermQuery::new(Term::from_field_text(f.name_ng, word), IndexRecordOption::WithFreqs))
+            vec![Term::from_field_text(f.name_ng, word)]
         } else {
-            Box::new(PhraseQuery::new(grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()))
+            grams.iter().map(|g| Term::from_field_text(f.name_bi, g)).collect()
         };
-        clauses.push((Clause::NameInfix, Box::new(BoostQuery::new(q, 2.0))));
+        parts.push(Part { clause: Clause::NameInfix, terms: infix, boost: 2.0 });
         // Homophones: the same pinyin in other characters, well below the characters.
         let (full, _) = text::pinyin_of(word);
         if !full.is_empty() && fields != Reach::NameOnly {
-            clauses.push((Clause::Pinyin, term_query(f.pinyin, &full, 0.3)));
+            parts.push(Part::term(Clause::Pinyin, f.pinyin, &full, 0.3));
         }
     } else if all_cjk && cjk_len == 1 {
-        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 1.5)));
+        parts.push(Part::term(Clause::NameCharacter, f.name_ch, word, 1.5));
     } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
         // Pinyin or initials typed in Latin letters, or the start of a Latin word.
-        clauses.push((Clause::Pinyin, term_query(f.pinyin, word, 1.2)));
-        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
-        clauses.push((Clause::NameCharacter, term_query(f.name_ch, word, 0.8)));
+        parts.push(Part::term(Clause::Pinyin, f.pinyin, word, 1.2));
+        parts.push(Part::term(Clause::NameInfix, f.name_bi, word, 1.0));
+        parts.push(Part::term(Clause::NameCharacter, f.name_ch, word, 0.8));
     } else {
-        clauses.push((Clause::NameInfix, term_query(f.name_bi, word, 1.0)));
+        parts.push(Part::term(Clause::NameInfix, f.name_bi, word, 1.0));
     }
-    clauses
+    parts
 }
 
 /// Which fields a word may match: names, places and categories only, or descriptions and
@@ -292,12 +317,6 @@ enum Reach {
     /// a typo's correction) is looked for where people name groups, not in places,
     /// category labels or descriptions (健身 for 撸铁 is not every sports group).
     NameOnly,
-}
-
-/// Documents matching the word, scored: one flat union of its term clauses, which is what
-/// Block-WAND can prune.
-fn word_query(f: &Fields, word: &str, reach: Reach) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(word_clauses(f, word, reach)))
 }
 
 /// A candidate in the match set, with every key any sort needs.
@@ -334,9 +353,8 @@ fn compare(sort: SortBy, a: &Candidate, b: &Candidate) -> Ordering {
 }
 
 /// The top `k` documents by score among those passing the column-checked filters
-/// (category, area, room, open join). The filters run inside tantivy's pruning loop, so
-/// Block-WAND still skips what cannot beat the k-th best admitted score. Ties go to the
-/// earlier document (documents are written most active first).
+/// (category, area, room, open join, radius), through tantivy's scorers: for the words
+/// with a phrase part, which `best_by_text` does not score itself (see `Keeper`).
 struct FilteredTop<'a> {
     k: usize,
     filter: DocFilter,
@@ -381,21 +399,9 @@ impl Collector for FilteredTop<'_> {
         let filter = self.filter.for_segment(&data);
         let every = filter.admits_all();
         let alive = reader.alive_bitset();
-        // Documents are scored one by one: tantivy's Block-WAND would skip blocks by their
-        // stored maximum, which fields without length norms record as zero, and so would
-        // drop good matches once the top is full. What makes the pass short instead is
-        // the segment's best score, once a full pass has measured it: many documents share
-        // it, a reindex writes the most active first, and once the top holds k of them
-        // nothing later can enter.
         let best = data.best_score(self.generation, &self.key);
         let mut seen_best = Score::MIN;
-        // The kept documents, up to twice `k` before the weaker half is dropped; once `k`
-        // are kept, a document must score above the `k`-th to enter (an equal score is a
-        // later document's, and ties go to the earlier).
-        let mut kept: Vec<(Score, DocId)> = Vec::with_capacity(2 * self.k);
-        let mut threshold = Score::MIN;
-        let mut at_best = 0;
-        let by_rank = |a: &(Score, DocId), b: &(Score, DocId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let mut keeper = Keeper::new(self.k, best);
         let mut scorer = weight.scorer(reader, 1.0)?;
         let mut doc = scorer.doc();
         // Until a full pass has measured the segment's best score every document is scored;
@@ -406,20 +412,8 @@ impl Collector for FilteredTop<'_> {
             if admitted || measure {
                 let score = scorer.score();
                 seen_best = seen_best.max(score);
-                if admitted && score > threshold {
-                    kept.push((score, doc));
-                    if best == Some(score) {
-                        // Nothing scores above the best: these are final.
-                        at_best += 1;
-                        if at_best == self.k {
-                            break;
-                        }
-                    }
-                    if kept.len() == 2 * self.k {
-                        kept.select_nth_unstable_by(self.k - 1, by_rank);
-                        kept.truncate(self.k);
-                        threshold = kept[self.k - 1].0;
-                    }
+                if admitted && keeper.offer(score, doc) {
+                    break;
                 }
             }
             doc = scorer.advance();
@@ -427,12 +421,220 @@ impl Collector for FilteredTop<'_> {
         if best.is_none() && doc == TERMINATED {
             data.note_best_score(self.generation, &self.key, seen_best);
         }
-        if kept.len() > self.k {
-            kept.select_nth_unstable_by(self.k - 1, by_rank);
-            kept.truncate(self.k);
-        }
-        Ok(kept.into_iter().map(|(score, doc)| (score, DocAddress::new(ord, doc))).collect())
+        Ok(keeper.top(ord))
     }
+}
+
+/// The best `k` admitted documents of one segment by score, offered in doc order; ties go
+/// to the earlier document (documents are written most active first).
+///
+/// Documents are scored one by one: tantivy's Block-WAND would skip blocks by their stored
+/// maximum, which fields without length norms record as zero, and so would drop good
+/// matches once the top is full. What makes a pass short instead is the segment's best
+/// score, once a full pass has measured it: many documents share it, a reindex writes the
+/// most active first, and once the top holds `k` of them nothing later can enter.
+struct Keeper {
+    k: usize,
+    /// Up to twice `k` before the weaker half is dropped; once `k` are kept, a document
+    /// must score above the `k`-th to enter (an equal score is a later document's).
+    kept: Vec<(Score, DocId)>,
+    threshold: Score,
+    best: Option<Score>,
+    at_best: usize,
+}
+
+impl Keeper {
+    fn new(k: usize, best: Option<Score>) -> Keeper {
+        Keeper { k, kept: Vec::with_capacity(2 * k), threshold: Score::MIN, best, at_best: 0 }
+    }
+
+    fn by_rank(a: &(Score, DocId), b: &(Score, DocId)) -> Ordering {
+        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    }
+
+    /// Offers an admitted document; true once nothing later can enter.
+    #[inline]
+    fn offer(&mut self, score: Score, doc: DocId) -> bool {
+        if score <= self.threshold {
+            return false;
+        }
+        self.kept.push((score, doc));
+        if self.best == Some(score) {
+            // Nothing scores above the best: these are final.
+            self.at_best += 1;
+            if self.at_best == self.k {
+                return true;
+            }
+        }
+        if self.kept.len() == 2 * self.k {
+            self.kept.select_nth_unstable_by(self.k - 1, Self::by_rank);
+            self.kept.truncate(self.k);
+            self.threshold = self.kept[self.k - 1].0;
+        }
+        false
+    }
+
+    fn top(mut self, ord: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
+        if self.kept.len() > self.k {
+            self.kept.select_nth_unstable_by(self.k - 1, Self::by_rank);
+            self.kept.truncate(self.k);
+        }
+        self.kept.into_iter().map(|(score, doc)| (score, DocAddress::new(ord, doc))).collect()
+    }
+}
+
+/// The best `k` documents by text score of a word's `parts`, among those `filter` admits,
+/// best first; ties go to the earlier document. A word of term parts (all but the longest
+/// words) is scored term by term, a window of documents at a time, from its posting blocks:
+/// the scores tantivy's term scorers give, summed in the parts' order as `score_each` sums
+/// them, without a scorer call per document.
+#[allow(clippy::too_many_arguments)]
+fn best_by_text(
+    searcher: &tantivy::Searcher,
+    statistics: &Statistics,
+    segments: &Segments,
+    parts: &[Part],
+    filter: &DocFilter,
+    key: &str,
+    generation: u64,
+    k: usize,
+) -> tantivy::Result<TopDocs> {
+    if parts.iter().any(|p| p.terms.len() > 1) {
+        let query = BooleanQuery::new(parts.iter().map(|p| (Occur::Should, p.query())).collect());
+        let top = FilteredTop { k, filter: filter.clone(), segments, key: key.to_string(), generation };
+        return searcher.search_with_statistics_provider(&query, &top, statistics);
+    }
+    let weights = parts
+        .iter()
+        .map(|p| Ok((p.terms[0].clone(), Bm25Weight::for_terms(statistics, &p.terms)?.boost_by(p.boost))))
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    let mut all = Vec::new();
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let data = segments.get(reader)?;
+        all.extend(best_in_segment(reader, ord as SegmentOrdinal, &data, &weights, filter, key, generation, k)?);
+    }
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(k);
+    Ok(all)
+}
+
+/// Documents scored together in `best_in_segment`: sums of 64 KB, in the fastest cache.
+const WINDOW: usize = 1 << 14;
+
+/// `best_by_text` in one segment, for term parts.
+#[allow(clippy::too_many_arguments)]
+fn best_in_segment(
+    reader: &SegmentReader,
+    ord: SegmentOrdinal,
+    data: &SegmentData,
+    weights: &[(Term, Bm25Weight)],
+    filter: &DocFilter,
+    key: &str,
+    generation: u64,
+    k: usize,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    struct List {
+        postings: BlockSegmentPostings,
+        /// The next document's place in the current block.
+        at: usize,
+        norms: FieldNormReader,
+        weight: Bm25Weight,
+        /// Without lengths, the score of each small frequency; else of each length at a
+        /// frequency of 1 (the scores `weight` gives, worked out once).
+        by_freq: Option<[Score; 8]>,
+        by_norm: [Score; 256],
+    }
+    let mut lists = Vec::with_capacity(weights.len());
+    for (term, weight) in weights {
+        let inverted = reader.inverted_index(term.field())?;
+        let Some(postings) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else { continue };
+        // As a term scorer reads lengths: a field without them has one length for all.
+        let stored = reader.fieldnorms_readers().get_field(term.field())?;
+        let by_freq = match stored {
+            None => {
+                let id = FieldNormReader::constant(1, 1).fieldnorm_id(0);
+                Some(std::array::from_fn(|tf| weight.score(id, tf as u32)))
+            }
+            Some(_) => None,
+        };
+        let norms = stored.unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
+        let by_norm = std::array::from_fn(|id| weight.score(id as u8, 1));
+        lists.push(List { postings, at: 0, norms, weight: weight.clone(), by_freq, by_norm });
+    }
+    let filter = filter.for_segment(data);
+    let every = filter.admits_all();
+    let alive = reader.alive_bitset();
+    let best = data.best_score(generation, key);
+    let mut keeper = Keeper::new(k, best);
+    let mut seen_best = Score::MIN;
+    let mut sums = vec![0.0 as Score; WINDOW];
+    let mut marks = vec![0u64; WINDOW / 64];
+    let mut complete = true;
+    // Each window starts at the first document any list has left.
+    while let Some(first) = lists.iter().filter_map(|l| l.postings.docs().get(l.at).copied()).min() {
+        let base = first - first % WINDOW as DocId;
+        let end = base + WINDOW as DocId;
+        for list in &mut lists {
+            loop {
+                let (docs, freqs) = (list.postings.docs(), list.postings.freqs());
+                let start = list.at;
+                let stop = start + docs[start..].partition_point(|d| *d < end);
+                let mut add = |doc: DocId, score: Score| {
+                    let slot = (doc - base) as usize;
+                    sums[slot] += score;
+                    marks[slot >> 6] |= 1 << (slot & 63);
+                };
+                // A list without frequencies (`freqs` empty) has 1 for each.
+                match (&list.by_freq, freqs.is_empty()) {
+                    (Some(by_freq), true) => docs[start..stop].iter().for_each(|d| add(*d, by_freq[1])),
+                    (Some(by_freq), false) => {
+                        for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
+                            let score = match by_freq.get(*tf as usize) {
+                                Some(score) => *score,
+                                None => list.weight.score(list.norms.fieldnorm_id(*d), *tf),
+                            };
+                            add(*d, score);
+                        }
+                    }
+                    (None, true) => docs[start..stop]
+                        .iter()
+                        .for_each(|d| add(*d, list.by_norm[list.norms.fieldnorm_id(*d) as usize])),
+                    (None, false) => {
+                        for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
+                            add(*d, list.weight.score(list.norms.fieldnorm_id(*d), *tf));
+                        }
+                    }
+                }
+                if stop < docs.len() || docs.is_empty() {
+                    list.at = stop;
+                    break;
+                }
+                list.postings.advance();
+                list.at = 0;
+            }
+        }
+        'walk: for (w, mark) in marks.iter_mut().enumerate() {
+            let mut bits = std::mem::take(mark);
+            while bits != 0 {
+                let slot = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let score = std::mem::take(&mut sums[slot]);
+                let doc = base + slot as DocId;
+                seen_best = seen_best.max(score);
+                if alive.is_none_or(|a| a.is_alive(doc)) && (every || filter.passes(doc)) && keeper.offer(score, doc) {
+                    complete = false;
+                    break 'walk;
+                }
+            }
+        }
+        if !complete {
+            break;
+        }
+    }
+    if best.is_none() && complete {
+        data.note_best_score(generation, key, seen_best);
+    }
+    Ok(keeper.top(ord))
 }
 
 impl SegmentCollector for FilteredTopSegment {
@@ -522,8 +724,8 @@ enum Pass {
     /// Every admitted document (or, from a pruned pass, the best `MAX_DEPTH`), scored,
     /// best first.
     Scored(Arc<TopDocs>),
-    /// A pruned top-N pass over the index, for the word.
-    Pruned(String, Box<dyn Query>),
+    /// A pruned top-N pass over the index, for the word and its parts.
+    Pruned(String, Vec<Part>),
     /// Every admitted document, to be scored when first needed.
     Unscored,
 }
@@ -868,8 +1070,8 @@ impl Run<'_> {
             }
             let reach = self.reach_of(i);
             if self.admitted[i] > self.listed {
-                let query = word_query(f, &self.terms[i].text, reach);
-                passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), query)));
+                let parts = word_parts(f, &self.terms[i].text, reach);
+                passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), parts)));
                 continue;
             }
             if i >= self.words.len() {
@@ -901,7 +1103,7 @@ impl Run<'_> {
                 if let Pass::Unscored = pass {
                     *pass = Pass::Scored(Arc::new(self.score_each(*term)?));
                 }
-                if let Pass::Pruned(word, query) = pass {
+                if let Pass::Pruned(word, parts) = pass {
                     // One pass keeps the best `MAX_DEPTH`, whatever `n` asks: a pass that
                     // has not measured the word's best score reads every document anyway,
                     // and a deeper pool is then more of the same list, not another pass.
@@ -911,17 +1113,15 @@ impl Run<'_> {
                     );
                     let generation = self.searcher.generation().generation_id();
                     let top = self.gen.segments.pass(generation, &key, || {
-                        let filter = self.filter.with_category(self.wanted);
-                        self.searcher.search_with_statistics_provider(
-                            query.as_ref(),
-                            &FilteredTop {
-                                k: MAX_DEPTH,
-                                filter,
-                                segments: &self.gen.segments,
-                                key: word.clone(),
-                                generation,
-                            },
+                        best_by_text(
+                            self.searcher,
                             &Statistics::new(self.searcher, &self.gen.fields),
+                            &self.gen.segments,
+                            parts,
+                            &self.filter.with_category(self.wanted),
+                            word,
+                            generation,
+                            MAX_DEPTH,
                         )
                     })?;
                     *pass = Pass::Scored(top);
@@ -1711,6 +1911,45 @@ mod tests {
         }
         // Most of the words are found somewhere: the comparison is not of empty sets.
         assert!(found >= 50, "{found}");
+    }
+
+    #[test]
+    fn scoring_term_by_term_finds_what_the_scored_query_finds() {
+        let (index, f) = index();
+        let searcher = index.reader().unwrap().searcher();
+        let statistics = Statistics::new(&searcher, &f);
+        let words = ["户外", "徒步", "户", "猫", "hw", "huwai", "cos", "海淀", "北京", "火锅美食", "爬山", "游戏"];
+        let filters =
+            [DocFilter::new(&[], 0, None), DocFilter::new(&[], 0, Some(0)), DocFilter::new(&[], FLAG_OPEN, None)];
+        let mut compared = 0;
+        for word in words {
+            for reach in [Reach::Names, Reach::WithDescriptions, Reach::NameOnly] {
+                let parts = word_parts(&f, word, reach);
+                assert!(parts.iter().all(|p| p.terms.len() == 1), "{word}: term parts only");
+                let query = BooleanQuery::new(parts.iter().map(|p| (Occur::Should, p.query())).collect());
+                for filter in &filters {
+                    // Few kept (the top halved and refilled), and all of them.
+                    for k in [1, 2, 3, 100] {
+                        let key = format!("{word}|{reach:?}|{k}");
+                        let segments = Segments::default();
+                        let by_query =
+                            FilteredTop { k, filter: filter.clone(), segments: &segments, key, generation: 1 };
+                        let expected =
+                            searcher.search_with_statistics_provider(&query, &by_query, &statistics).unwrap();
+                        // The first pass measures each segment's best score; the second
+                        // may stop at it.
+                        let segments = Segments::default();
+                        for _ in 0..2 {
+                            let found =
+                                best_by_text(&searcher, &statistics, &segments, &parts, filter, word, 1, k).unwrap();
+                            assert_eq!(found, expected, "{word} at {reach:?}, k {k}");
+                        }
+                        compared += usize::from(!expected.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(compared >= 150, "{compared}");
     }
 
     #[test]
