@@ -68,6 +68,14 @@ impl Bits {
         Ok(Bits { words })
     }
 
+    /// The set of the given 64-document words (all of the segment's, or none).
+    pub fn from_words(words: Vec<u64>) -> Bits {
+        if words.iter().all(|w| *w == 0) {
+            return Bits { words: Vec::new() };
+        }
+        Bits { words }
+    }
+
     /// The documents of any of `sets`.
     pub fn union(sets: &[&Bits]) -> Bits {
         let len = sets.iter().map(|s| s.words.len()).max().unwrap_or(0);

@@ -488,6 +488,11 @@ impl Keeper {
 /// words) is scored term by term, a window of documents at a time, from its posting blocks:
 /// the scores tantivy's term scorers give, summed in the parts' order as `score_each` sums
 /// them, without a scorer call per document.
+///
+/// With `counted`, it also collects each segment's documents holding the word (deleted ones
+/// included), which is the word's match set (`count_sources`): reading the lists once
+/// where a count and a pass would read them twice. A word with a phrase part is not
+/// counted here (`counted` is left empty).
 #[allow(clippy::too_many_arguments)]
 fn best_by_text(
     searcher: &tantivy::Searcher,
@@ -498,6 +503,7 @@ fn best_by_text(
     key: &str,
     generation: u64,
     k: usize,
+    mut counted: Option<&mut Vec<Bits>>,
 ) -> tantivy::Result<TopDocs> {
     if parts.iter().any(|p| p.terms.len() > 1) {
         let query = BooleanQuery::new(parts.iter().map(|p| (Occur::Should, p.query())).collect());
@@ -511,7 +517,12 @@ fn best_by_text(
     let mut all = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let data = segments.get(reader)?;
-        all.extend(best_in_segment(reader, ord as SegmentOrdinal, &data, &weights, filter, key, generation, k)?);
+        let mut held = counted.is_some().then(Vec::new);
+        let ord = ord as SegmentOrdinal;
+        all.extend(best_in_segment(reader, ord, &data, &weights, filter, key, generation, k, held.as_mut())?);
+        if let (Some(counted), Some(held)) = (counted.as_deref_mut(), held) {
+            counted.push(Bits::from_words(held));
+        }
     }
     all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     all.truncate(k);
@@ -521,7 +532,8 @@ fn best_by_text(
 /// Documents scored together in `best_in_segment`: sums of 64 KB, in the fastest cache.
 const WINDOW: usize = 1 << 14;
 
-/// `best_by_text` in one segment, for term parts.
+/// `best_by_text` in one segment, for term parts; with `held`, the documents holding any
+/// part as bitset words.
 #[allow(clippy::too_many_arguments)]
 fn best_in_segment(
     reader: &SegmentReader,
@@ -532,6 +544,7 @@ fn best_in_segment(
     key: &str,
     generation: u64,
     k: usize,
+    mut held: Option<&mut Vec<u64>>,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
     struct List {
         postings: BlockSegmentPostings,
@@ -613,6 +626,20 @@ fn best_in_segment(
                 list.at = 0;
             }
         }
+        if let Some(held) = held.as_deref_mut() {
+            if held.is_empty() {
+                held.resize((reader.max_doc() as usize).div_ceil(64), 0);
+            }
+            let at = base as usize / 64;
+            let n = marks.len().min(held.len() - at);
+            held[at..at + n].iter_mut().zip(&marks).for_each(|(h, m)| *h |= m);
+        }
+        if !complete {
+            // Only counting is left.
+            marks.iter_mut().for_each(|m| *m = 0);
+            sums.iter_mut().for_each(|s| *s = 0.0);
+            continue;
+        }
         'walk: for (w, mark) in marks.iter_mut().enumerate() {
             let mut bits = std::mem::take(mark);
             while bits != 0 {
@@ -628,7 +655,12 @@ fn best_in_segment(
             }
         }
         if !complete {
-            break;
+            if held.is_none() {
+                break;
+            }
+            // The rest of this window, before the next.
+            marks.iter_mut().for_each(|m| *m = 0);
+            sums.iter_mut().for_each(|s| *s = 0.0);
         }
     }
     if best.is_none() && complete {
@@ -811,11 +843,15 @@ impl Run<'_> {
         self.seen.clear();
         self.segments.clear();
         let mut every: Vec<i64> = Vec::new();
-        for reader in self.searcher.segment_readers() {
+        let mut walked = self.walk_for_pages(&keys, unfiltered)?;
+        for (ord, reader) in self.searcher.segment_readers().iter().enumerate() {
             let data = self.gen.segments.get(reader)?;
             let mut word_sets: Vec<Arc<WordMatch>> = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
                 word_sets.push(data.word(key, reader, || {
+                    if let Some(bits) = walked[i].get_mut(ord).and_then(Option::take) {
+                        return Ok(bits);
+                    }
                     let sources = word_sources.get_or_insert_with(|| {
                         let f = &self.gen.fields;
                         self.terms
@@ -950,6 +986,56 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// For an unfiltered relevance search, the typed words that a page will need a pruned
+    /// pass for (more matches than are scored one by one) and that some segment has not
+    /// counted: each is counted by that pass, which reads its posting lists once where the
+    /// count and the pass would read them twice. The pass is kept for `rank`; returned are
+    /// each word's documents per segment (none for the others).
+    fn walk_for_pages(&self, keys: &[String], unfiltered: bool) -> tantivy::Result<Vec<Vec<Option<Bits>>>> {
+        let mut walked: Vec<Vec<Option<Bits>>> = (0..self.terms.len()).map(|_| Vec::new()).collect();
+        if !unfiltered || self.wanted.is_some() || self.words.len() > 1 {
+            return Ok(walked);
+        }
+        let segments = &self.gen.segments;
+        let generation = self.searcher.generation().generation_id();
+        for t in 0..self.words.len() {
+            let mut readers = self.searcher.segment_readers().iter();
+            if readers.all(|r| segments.get(r).is_ok_and(|d| d.holds_word(&keys[t]))) {
+                continue;
+            }
+            let parts = word_parts(&self.gen.fields, &self.terms[t].text, self.reach_of(t));
+            let mut most = 0;
+            for p in &parts {
+                most = most.max(self.searcher.doc_freq(&p.terms[0])?);
+            }
+            let (word, key) = self.pass_keys(t);
+            if most <= EXHAUSTIVE as u64
+                || parts.iter().any(|p| p.terms.len() > 1)
+                || segments.has_pass(generation, &key)
+            {
+                continue;
+            }
+            let mut counted = Vec::new();
+            segments.pass(generation, &key, || {
+                let statistics = Statistics::new(self.searcher, &self.gen.fields);
+                let filter = &self.filter;
+                best_by_text(
+                    self.searcher,
+                    &statistics,
+                    segments,
+                    &parts,
+                    filter,
+                    &word,
+                    generation,
+                    MAX_DEPTH,
+                    Some(&mut counted),
+                )
+            })?;
+            walked[t] = counted.into_iter().map(Some).collect();
+        }
+        Ok(walked)
+    }
+
     /// Groups holding every word come first, ordered by the blend with a text score of 1:
     /// only the best `need` of them by quality can reach the page.
     fn take_every(&mut self, mut ids: Vec<i64>) {
@@ -1071,7 +1157,7 @@ impl Run<'_> {
             let reach = self.reach_of(i);
             if self.admitted[i] > self.listed {
                 let parts = word_parts(f, &self.terms[i].text, reach);
-                passes.push((i, Pass::Pruned(format!("{}|{reach:?}", self.terms[i].text), parts)));
+                passes.push((i, Pass::Pruned(self.pass_keys(i).0, parts)));
                 continue;
             }
             if i >= self.words.len() {
@@ -1107,10 +1193,7 @@ impl Run<'_> {
                     // One pass keeps the best `MAX_DEPTH`, whatever `n` asks: a pass that
                     // has not measured the word's best score reads every document anyway,
                     // and a deeper pool is then more of the same list, not another pass.
-                    let key = format!(
-                        "{word}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-                        self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
-                    );
+                    let key = self.pass_keys(*term).1;
                     let generation = self.searcher.generation().generation_id();
                     let top = self.gen.segments.pass(generation, &key, || {
                         best_by_text(
@@ -1122,6 +1205,7 @@ impl Run<'_> {
                             word,
                             generation,
                             MAX_DEPTH,
+                            None,
                         )
                     })?;
                     *pass = Pass::Scored(top);
@@ -1227,6 +1311,19 @@ impl Run<'_> {
             }
             tier < last.tier || (tier == last.tier && last.blend > score * self.terms[t].weight * top)
         })
+    }
+
+    /// The keys of a term's pruned pass: of its segments' best scores (the term and its
+    /// reach), and of the pass under this query's filters.
+    fn pass_keys(&self, term: usize) -> (String, String) {
+        let word = format!("{}|{:?}", self.terms[term].text, self.reach_of(term));
+        let sq = self.sq;
+        let filters = format!(
+            "{:?}|{:?}|{}|{}|{:?}|{:?}",
+            self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
+        );
+        let key = format!("{word}|{filters}");
+        (word, key)
     }
 
     /// Where a term is looked for: the words as typed at the run's reach, what they stand
@@ -1940,9 +2037,31 @@ mod tests {
                         // may stop at it.
                         let segments = Segments::default();
                         for _ in 0..2 {
-                            let found =
-                                best_by_text(&searcher, &statistics, &segments, &parts, filter, word, 1, k).unwrap();
+                            let mut held = Vec::new();
+                            let found = best_by_text(
+                                &searcher,
+                                &statistics,
+                                &segments,
+                                &parts,
+                                filter,
+                                word,
+                                1,
+                                k,
+                                Some(&mut held),
+                            )
+                            .unwrap();
                             assert_eq!(found, expected, "{word} at {reach:?}, k {k}");
+                            // Counted as it went: the word's match set, whether the pass
+                            // stopped early or not.
+                            let mut docs = Vec::new();
+                            for (ord, bits) in held.iter().enumerate() {
+                                bits.for_each(|doc| docs.push(DocAddress::new(ord as u32, doc)));
+                            }
+                            assert_eq!(
+                                docs,
+                                counted(&searcher, &count_sources(&f, word, reach)),
+                                "{word} at {reach:?}"
+                            );
                         }
                         compared += usize::from(!expected.is_empty());
                     }

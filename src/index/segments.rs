@@ -314,6 +314,11 @@ impl SegmentData {
         Ok(found)
     }
 
+    /// Whether the set of the word `key` is cached (perhaps to be brought up to date).
+    pub fn holds_word(&self, key: &str) -> bool {
+        self.words.lock().contains_key(key)
+    }
+
     /// The deleted documents as the reader sees them.
     fn dead(&self, reader: &SegmentReader) -> Option<Arc<Dead>> {
         let deletes = reader.num_deleted_docs();
@@ -650,6 +655,12 @@ impl Segments {
             data.words.lock().clear();
         }
         self.passes.lock().1.clear();
+    }
+
+    /// Whether the page pass `key` of the searcher generation `generation` is kept.
+    pub fn has_pass(&self, generation: u64, key: &str) -> bool {
+        let cache = self.passes.lock();
+        cache.0 == generation && cache.1.contains_key(key)
     }
 
     /// The page pass `key` of the searcher generation `generation`, run by `run` unless a
