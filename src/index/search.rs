@@ -529,6 +529,55 @@ fn best_by_text(
     Ok(all)
 }
 
+/// One term's posting list in one segment, read block by block, with the scores its term
+/// scorer would give.
+struct TermList {
+    postings: BlockSegmentPostings,
+    /// The next document's place in the current block.
+    at: usize,
+    norms: FieldNormReader,
+    weight: Bm25Weight,
+    /// Without lengths, the score of each small frequency; else of each length at a
+    /// frequency of 1 (the scores `weight` gives, worked out once).
+    by_freq: Option<[Score; 8]>,
+    by_norm: [Score; 256],
+}
+
+impl TermList {
+    /// The term's list in the segment (`None`: no document holds it there).
+    fn open(reader: &SegmentReader, term: &Term, weight: &Bm25Weight) -> tantivy::Result<Option<TermList>> {
+        let inverted = reader.inverted_index(term.field())?;
+        let Some(postings) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else {
+            return Ok(None);
+        };
+        // As a term scorer reads lengths: a field without them has one length for all.
+        let stored = reader.fieldnorms_readers().get_field(term.field())?;
+        let by_freq = match stored {
+            None => {
+                let id = FieldNormReader::constant(1, 1).fieldnorm_id(0);
+                Some(std::array::from_fn(|tf| weight.score(id, tf as u32)))
+            }
+            Some(_) => None,
+        };
+        let norms = stored.unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
+        let by_norm = std::array::from_fn(|id| weight.score(id as u8, 1));
+        Ok(Some(TermList { postings, at: 0, norms, weight: weight.clone(), by_freq, by_norm }))
+    }
+
+    /// The score of `doc`, holding the term `tf` times (1 in a list without frequencies).
+    #[inline]
+    fn score(&self, doc: DocId, tf: u32) -> Score {
+        match &self.by_freq {
+            Some(by_freq) => match by_freq.get(tf as usize) {
+                Some(score) => *score,
+                None => self.weight.score(self.norms.fieldnorm_id(doc), tf),
+            },
+            None if tf == 1 => self.by_norm[self.norms.fieldnorm_id(doc) as usize],
+            None => self.weight.score(self.norms.fieldnorm_id(doc), tf),
+        }
+    }
+}
+
 /// Documents scored together in `best_in_segment`: sums of 64 KB, in the fastest cache.
 const WINDOW: usize = 1 << 14;
 
@@ -546,33 +595,9 @@ fn best_in_segment(
     k: usize,
     mut held: Option<&mut Vec<u64>>,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    struct List {
-        postings: BlockSegmentPostings,
-        /// The next document's place in the current block.
-        at: usize,
-        norms: FieldNormReader,
-        weight: Bm25Weight,
-        /// Without lengths, the score of each small frequency; else of each length at a
-        /// frequency of 1 (the scores `weight` gives, worked out once).
-        by_freq: Option<[Score; 8]>,
-        by_norm: [Score; 256],
-    }
     let mut lists = Vec::with_capacity(weights.len());
     for (term, weight) in weights {
-        let inverted = reader.inverted_index(term.field())?;
-        let Some(postings) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else { continue };
-        // As a term scorer reads lengths: a field without them has one length for all.
-        let stored = reader.fieldnorms_readers().get_field(term.field())?;
-        let by_freq = match stored {
-            None => {
-                let id = FieldNormReader::constant(1, 1).fieldnorm_id(0);
-                Some(std::array::from_fn(|tf| weight.score(id, tf as u32)))
-            }
-            Some(_) => None,
-        };
-        let norms = stored.unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
-        let by_norm = std::array::from_fn(|id| weight.score(id as u8, 1));
-        lists.push(List { postings, at: 0, norms, weight: weight.clone(), by_freq, by_norm });
+        lists.extend(TermList::open(reader, term, weight)?);
     }
     let filter = filter.for_segment(data);
     let every = filter.admits_all();
@@ -598,24 +623,11 @@ fn best_in_segment(
                     marks[slot >> 6] |= 1 << (slot & 63);
                 };
                 // A list without frequencies (`freqs` empty) has 1 for each.
-                match (&list.by_freq, freqs.is_empty()) {
-                    (Some(by_freq), true) => docs[start..stop].iter().for_each(|d| add(*d, by_freq[1])),
-                    (Some(by_freq), false) => {
-                        for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
-                            let score = match by_freq.get(*tf as usize) {
-                                Some(score) => *score,
-                                None => list.weight.score(list.norms.fieldnorm_id(*d), *tf),
-                            };
-                            add(*d, score);
-                        }
-                    }
-                    (None, true) => docs[start..stop]
-                        .iter()
-                        .for_each(|d| add(*d, list.by_norm[list.norms.fieldnorm_id(*d) as usize])),
-                    (None, false) => {
-                        for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
-                            add(*d, list.weight.score(list.norms.fieldnorm_id(*d), *tf));
-                        }
+                if freqs.is_empty() {
+                    docs[start..stop].iter().for_each(|d| add(*d, list.score(*d, 1)));
+                } else {
+                    for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
+                        add(*d, list.score(*d, *tf));
                     }
                 }
                 if stop < docs.len() || docs.is_empty() {
