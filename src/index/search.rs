@@ -763,6 +763,13 @@ const EXHAUSTIVE: usize = 1000;
 /// every document of a common word that the radius turns away.
 const NEAR_LISTED: usize = 5000;
 
+/// A radius search walks the documents under its circle's cells instead of its words'
+/// matches while the cells hold up to this many times as many: a document from the cells
+/// costs a bit test or two, a match the circle's check (its cell, perhaps its distance).
+/// On the 1M world, text within 10 km, in-process: the walks took 0.039 ms a search at 1,
+/// 0.030 ms at 4.
+const NEAR_FACTOR: usize = 4;
+
 /// Where one word's best documents by text score come from.
 enum Pass {
     /// Every admitted document (or, from a pruned pass, the best `MAX_DEPTH`), scored,
@@ -909,12 +916,13 @@ impl Run<'_> {
                 let union = data.word(&format!("u:{}", keys.join("\u{1f}")), reader, || Ok(Bits::union(&bits)))?;
                 facets.iter_mut().zip(union.facets(&data).iter()).for_each(|(f, n)| *f += u64::from(*n));
             } else {
-                // Within a radius, the documents under the circle, when fewer than the
-                // words' matches, are checked against the word sets instead; they are few
-                // enough to list every admitted one, to be scored where it lies.
+                // Within a radius, the documents under the circle, unless they are many
+                // more than the words' matches (`NEAR_FACTOR`), are checked against the
+                // word sets instead; the admitted ones, all within the circle, are few
+                // enough to list every one, to be scored where it lies.
                 // (Deleted documents included: this only chooses the walk.)
                 let matches: usize = word_sets.iter().map(|w| w.documents()).sum();
-                let near = filter.near_docs(matches, |doc| bits.iter().any(|b| b.contains(doc)));
+                let near = filter.near_docs(matches * NEAR_FACTOR, |doc| bits.iter().any(|b| b.contains(doc)));
                 let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
                 *listed = (*listed).min(cap);
                 // Documents from the cells are within the circle already.
