@@ -43,7 +43,7 @@ pub struct Fields {
     /// still called `all`: until the 2026-12-02 builds it also held a copy of every name and
     /// place term, for counting from one list a word; the copy was more than a quarter of
     /// a build's terms, and counting reads the name and place fields instead
-    /// (`search::count_clauses`), which match the same documents in an index of either kind.
+    /// (`search::count_sources`), which match the same documents in an index of either kind.
     /// Indexes built with a `name_py` field still open; it is no longer read.
     pub pinyin: Field,
 }

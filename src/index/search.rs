@@ -622,8 +622,14 @@ fn best_in_segment(
                     sums[slot] += score;
                     marks[slot >> 6] |= 1 << (slot & 63);
                 };
-                // A list without frequencies (`freqs` empty) has 1 for each.
-                if freqs.is_empty() {
+                // A list without frequencies (`freqs` empty) has 1 for each; once the top
+                // is final, the documents are only counted.
+                if !complete {
+                    for d in &docs[start..stop] {
+                        let slot = (d - base) as usize;
+                        marks[slot >> 6] |= 1 << (slot & 63);
+                    }
+                } else if freqs.is_empty() {
                     docs[start..stop].iter().for_each(|d| add(*d, list.score(*d, 1)));
                 } else {
                     for (d, tf) in docs[start..stop].iter().zip(&freqs[start..stop]) {
@@ -647,9 +653,7 @@ fn best_in_segment(
             held[at..at + n].iter_mut().zip(&marks).for_each(|(h, m)| *h |= m);
         }
         if !complete {
-            // Only counting is left.
-            marks.iter_mut().for_each(|m| *m = 0);
-            sums.iter_mut().for_each(|s| *s = 0.0);
+            marks.fill(0);
             continue;
         }
         'walk: for (w, mark) in marks.iter_mut().enumerate() {
@@ -670,9 +674,9 @@ fn best_in_segment(
             if held.is_none() {
                 break;
             }
-            // The rest of this window, before the next.
-            marks.iter_mut().for_each(|m| *m = 0);
-            sums.iter_mut().for_each(|s| *s = 0.0);
+            // The rest of this window, before the next (later windows are not scored).
+            marks.fill(0);
+            sums.fill(0.0);
         }
     }
     if best.is_none() && complete {
@@ -1006,53 +1010,50 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// For an unfiltered relevance search, the typed words that a page will need a pruned
-    /// pass for (more matches than are scored one by one) and that some segment has not
-    /// counted: each is counted by that pass, which reads its posting lists once where the
-    /// count and the pass would read them twice. The pass is kept for `rank`; returned are
-    /// each word's documents per segment (none for the others).
+    /// For an unfiltered relevance search of one word that a page will need a pruned pass
+    /// for (more matches than are scored one by one) and that some segment has not
+    /// counted: the word is counted by that pass, which reads its posting lists once where
+    /// the count and the pass would read them twice. The pass is kept for `rank`; returned
+    /// are, per term, its documents per segment (none but for the word). A search of several
+    /// words often fills its page from the groups holding them all, with no pass at all.
     fn walk_for_pages(&self, keys: &[String], unfiltered: bool) -> tantivy::Result<Vec<Vec<Option<Bits>>>> {
         let mut walked: Vec<Vec<Option<Bits>>> = (0..self.terms.len()).map(|_| Vec::new()).collect();
-        if !unfiltered || self.wanted.is_some() || self.words.len() > 1 {
+        if !unfiltered || self.wanted.is_some() || self.words.len() != 1 {
             return Ok(walked);
         }
         let segments = &self.gen.segments;
-        let generation = self.searcher.generation().generation_id();
-        for t in 0..self.words.len() {
-            let mut readers = self.searcher.segment_readers().iter();
-            if readers.all(|r| segments.get(r).is_ok_and(|d| d.holds_word(&keys[t]))) {
-                continue;
-            }
-            let parts = word_parts(&self.gen.fields, &self.terms[t].text, self.reach_of(t));
-            let mut most = 0;
-            for p in &parts {
-                most = most.max(self.searcher.doc_freq(&p.terms[0])?);
-            }
-            let (word, key) = self.pass_keys(t);
-            if most <= EXHAUSTIVE as u64
-                || parts.iter().any(|p| p.terms.len() > 1)
-                || segments.has_pass(generation, &key)
-            {
-                continue;
-            }
-            let mut counted = Vec::new();
-            segments.pass(generation, &key, || {
-                let statistics = Statistics::new(self.searcher, &self.gen.fields);
-                let filter = &self.filter;
-                best_by_text(
-                    self.searcher,
-                    &statistics,
-                    segments,
-                    &parts,
-                    filter,
-                    &word,
-                    generation,
-                    MAX_DEPTH,
-                    Some(&mut counted),
-                )
-            })?;
-            walked[t] = counted.into_iter().map(Some).collect();
+        let mut readers = self.searcher.segment_readers().iter();
+        if readers.all(|r| segments.get(r).is_ok_and(|d| d.holds_word(&keys[0]))) {
+            return Ok(walked);
         }
+        let parts = word_parts(&self.gen.fields, &self.terms[0].text, self.reach_of(0));
+        let mut most = 0;
+        for p in &parts {
+            most = most.max(self.searcher.doc_freq(&p.terms[0])?);
+        }
+        let generation = self.searcher.generation().generation_id();
+        let (word, key) = self.pass_keys(0);
+        if most <= EXHAUSTIVE as u64 || parts.iter().any(|p| p.terms.len() > 1) || segments.has_pass(generation, &key) {
+            return Ok(walked);
+        }
+        let mut counted = Vec::new();
+        segments.pass(generation, &key, || {
+            let statistics = Statistics::new(self.searcher, &self.gen.fields);
+            let filter = &self.filter;
+            best_by_text(
+                self.searcher,
+                &statistics,
+                segments,
+                &parts,
+                filter,
+                &word,
+                generation,
+                MAX_DEPTH,
+                Some(&mut counted),
+            )
+        })?;
+        // Empty if another search ran the pass meanwhile: the word is then counted as usual.
+        walked[0] = counted.into_iter().map(Some).collect();
         Ok(walked)
     }
 
