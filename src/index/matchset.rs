@@ -85,10 +85,7 @@ impl Bits {
                 *w |= x;
             }
         }
-        if words.iter().all(|w| *w == 0) {
-            words = Vec::new();
-        }
-        Bits { words }
+        Bits::from_words(words)
     }
 
     /// The set as 64-document words.

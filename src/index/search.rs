@@ -383,10 +383,7 @@ impl Collector for FilteredTop<'_> {
     }
 
     fn merge_fruits(&self, fruits: Vec<Vec<(Score, DocAddress)>>) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-        let mut all: Vec<(Score, DocAddress)> = fruits.into_iter().flatten().collect();
-        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        all.truncate(self.k);
-        Ok(all)
+        Ok(best_of(fruits.into_iter().flatten().collect(), self.k))
     }
 
     fn collect_segment(
@@ -448,10 +445,6 @@ impl Keeper {
         Keeper { k, kept: Vec::with_capacity(2 * k), threshold: Score::MIN, best, at_best: 0 }
     }
 
-    fn by_rank(a: &(Score, DocId), b: &(Score, DocId)) -> Ordering {
-        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
-    }
-
     /// Offers an admitted document; true once nothing later can enter.
     #[inline]
     fn offer(&mut self, score: Score, doc: DocId) -> bool {
@@ -467,7 +460,7 @@ impl Keeper {
             }
         }
         if self.kept.len() == 2 * self.k {
-            self.kept.select_nth_unstable_by(self.k - 1, Self::by_rank);
+            self.kept.select_nth_unstable_by(self.k - 1, best_first);
             self.kept.truncate(self.k);
             self.threshold = self.kept[self.k - 1].0;
         }
@@ -476,7 +469,7 @@ impl Keeper {
 
     fn top(mut self, ord: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
         if self.kept.len() > self.k {
-            self.kept.select_nth_unstable_by(self.k - 1, Self::by_rank);
+            self.kept.select_nth_unstable_by(self.k - 1, best_first);
             self.kept.truncate(self.k);
         }
         self.kept.into_iter().map(|(score, doc)| (score, DocAddress::new(ord, doc))).collect()
@@ -524,9 +517,19 @@ fn best_by_text(
             counted.push(Bits::from_words(held));
         }
     }
-    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(best_of(all, k))
+}
+
+/// The order of scored documents: best score first, ties to the earlier document.
+fn best_first<D: Ord>(a: &(Score, D), b: &(Score, D)) -> Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// The best `k` of the segments' scored documents, in `best_first` order.
+fn best_of(mut all: TopDocs, k: usize) -> TopDocs {
+    all.sort_unstable_by(best_first);
     all.truncate(k);
-    Ok(all)
+    all
 }
 
 /// One term's posting list in one segment, read block by block, with the scores its term
@@ -779,8 +782,8 @@ enum Pass {
     /// Every admitted document (or, from a pruned pass, the best `MAX_DEPTH`), scored,
     /// best first.
     Scored(Arc<TopDocs>),
-    /// A pruned top-N pass over the index, for the word and its parts.
-    Pruned(String, Vec<Part>),
+    /// A pruned top-N pass over the index, for the word's parts.
+    Pruned(Vec<Part>),
     /// Every admitted document, to be scored when first needed.
     Unscored,
 }
@@ -866,14 +869,17 @@ impl Run<'_> {
         self.seen.clear();
         self.segments.clear();
         let mut every: Vec<i64> = Vec::new();
-        let mut walked = self.walk_for_pages(&keys, unfiltered)?;
+        // The first term's documents per segment, if its pass counted them.
+        let mut walked = self.walk_for_pages(&keys[0], unfiltered)?;
         for (ord, reader) in self.searcher.segment_readers().iter().enumerate() {
             let data = self.gen.segments.get(reader)?;
             let mut word_sets: Vec<Arc<WordMatch>> = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
                 word_sets.push(data.word(key, reader, || {
-                    if let Some(bits) = walked[i].get_mut(ord).and_then(Option::take) {
-                        return Ok(bits);
+                    if i == 0 {
+                        if let Some(bits) = walked.get_mut(ord).and_then(Option::take) {
+                            return Ok(bits);
+                        }
                     }
                     let sources = word_sources.get_or_insert_with(|| {
                         let f = &self.gen.fields;
@@ -1014,47 +1020,28 @@ impl Run<'_> {
     /// for (more matches than are scored one by one) and that some segment has not
     /// counted: the word is counted by that pass, which reads its posting lists once where
     /// the count and the pass would read them twice. The pass is kept for `rank`; returned
-    /// are, per term, its documents per segment (none but for the word). A search of several
-    /// words often fills its page from the groups holding them all, with no pass at all.
-    fn walk_for_pages(&self, keys: &[String], unfiltered: bool) -> tantivy::Result<Vec<Vec<Option<Bits>>>> {
-        let mut walked: Vec<Vec<Option<Bits>>> = (0..self.terms.len()).map(|_| Vec::new()).collect();
+    /// are the word's documents per segment (none if the pass was kept already). A search of
+    /// several words often fills its page from the groups holding them all, with no pass.
+    fn walk_for_pages(&self, key: &str, unfiltered: bool) -> tantivy::Result<Vec<Option<Bits>>> {
         if !unfiltered || self.wanted.is_some() || self.words.len() != 1 {
-            return Ok(walked);
+            return Ok(Vec::new());
         }
         let segments = &self.gen.segments;
         let mut readers = self.searcher.segment_readers().iter();
-        if readers.all(|r| segments.get(r).is_ok_and(|d| d.holds_word(&keys[0]))) {
-            return Ok(walked);
+        if readers.all(|r| segments.get(r).is_ok_and(|d| d.holds_word(key))) {
+            return Ok(Vec::new());
         }
         let parts = word_parts(&self.gen.fields, &self.terms[0].text, self.reach_of(0));
         let mut most = 0;
         for p in &parts {
             most = most.max(self.searcher.doc_freq(&p.terms[0])?);
         }
-        let generation = self.searcher.generation().generation_id();
-        let (word, key) = self.pass_keys(0);
-        if most <= EXHAUSTIVE as u64 || parts.iter().any(|p| p.terms.len() > 1) || segments.has_pass(generation, &key) {
-            return Ok(walked);
+        if most <= EXHAUSTIVE as u64 || parts.iter().any(|p| p.terms.len() > 1) {
+            return Ok(Vec::new());
         }
         let mut counted = Vec::new();
-        segments.pass(generation, &key, || {
-            let statistics = Statistics::new(self.searcher, &self.gen.fields);
-            let filter = &self.filter;
-            best_by_text(
-                self.searcher,
-                &statistics,
-                segments,
-                &parts,
-                filter,
-                &word,
-                generation,
-                MAX_DEPTH,
-                Some(&mut counted),
-            )
-        })?;
-        // Empty if another search ran the pass meanwhile: the word is then counted as usual.
-        walked[0] = counted.into_iter().map(Some).collect();
-        Ok(walked)
+        self.pruned_pass(0, &parts, Some(&mut counted))?;
+        Ok(counted.into_iter().map(Some).collect())
     }
 
     /// Groups holding every word come first, ordered by the blend with a text score of 1:
@@ -1178,7 +1165,7 @@ impl Run<'_> {
             let reach = self.reach_of(i);
             if self.admitted[i] > self.listed {
                 let parts = word_parts(f, &self.terms[i].text, reach);
-                passes.push((i, Pass::Pruned(self.pass_keys(i).0, parts)));
+                passes.push((i, Pass::Pruned(parts)));
                 continue;
             }
             if i >= self.words.len() {
@@ -1210,26 +1197,8 @@ impl Run<'_> {
                 if let Pass::Unscored = pass {
                     *pass = Pass::Scored(Arc::new(self.score_each(*term)?));
                 }
-                if let Pass::Pruned(word, parts) = pass {
-                    // One pass keeps the best `MAX_DEPTH`, whatever `n` asks: a pass that
-                    // has not measured the word's best score reads every document anyway,
-                    // and a deeper pool is then more of the same list, not another pass.
-                    let key = self.pass_keys(*term).1;
-                    let generation = self.searcher.generation().generation_id();
-                    let top = self.gen.segments.pass(generation, &key, || {
-                        best_by_text(
-                            self.searcher,
-                            &Statistics::new(self.searcher, &self.gen.fields),
-                            &self.gen.segments,
-                            parts,
-                            &self.filter.with_category(self.wanted),
-                            word,
-                            generation,
-                            MAX_DEPTH,
-                            None,
-                        )
-                    })?;
-                    *pass = Pass::Scored(top);
+                if let Pass::Pruned(parts) = pass {
+                    *pass = Pass::Scored(self.pruned_pass(*term, parts, None)?);
                 }
                 let Pass::Scored(all) = pass else { unreachable!("scored above") };
                 let top = &all[..n.min(all.len())];
@@ -1295,7 +1264,7 @@ impl Run<'_> {
                 scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
             }
         }
-        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.sort_unstable_by(best_first);
         Ok(scored)
     }
 
@@ -1334,17 +1303,38 @@ impl Run<'_> {
         })
     }
 
-    /// The keys of a term's pruned pass: of its segments' best scores (the term and its
-    /// reach), and of the pass under this query's filters.
-    fn pass_keys(&self, term: usize) -> (String, String) {
-        let word = format!("{}|{:?}", self.terms[term].text, self.reach_of(term));
+    /// The pruned pass of a term with `parts`: its best `MAX_DEPTH` by text score under
+    /// this query's filters, kept for the commit. One pass keeps them whatever pool a page
+    /// asks for: a pass that has not measured the word's best score reads every document
+    /// anyway, and a deeper pool is then more of the same list, not another pass. With
+    /// `counted`, a pass run now also collects the term's match set (`best_by_text`); a
+    /// pass kept from an earlier search leaves it empty.
+    fn pruned_pass(
+        &self,
+        term: usize,
+        parts: &[Part],
+        counted: Option<&mut Vec<Bits>>,
+    ) -> tantivy::Result<Arc<TopDocs>> {
         let sq = self.sq;
+        let word = format!("{}|{:?}", self.terms[term].text, self.reach_of(term));
         let filters = format!(
             "{:?}|{:?}|{}|{}|{:?}|{:?}",
             self.wanted, sq.areas, sq.has_room, sq.open_join, sq.origin, sq.radius_m
         );
-        let key = format!("{word}|{filters}");
-        (word, key)
+        let generation = self.searcher.generation().generation_id();
+        self.gen.segments.pass(generation, &format!("{word}|{filters}"), || {
+            best_by_text(
+                self.searcher,
+                &Statistics::new(self.searcher, &self.gen.fields),
+                &self.gen.segments,
+                parts,
+                &self.filter.with_category(self.wanted),
+                &word,
+                generation,
+                MAX_DEPTH,
+                counted,
+            )
+        })
     }
 
     /// Where a term is looked for: the words as typed at the run's reach, what they stand
@@ -1981,12 +1971,19 @@ mod tests {
         docs
     }
 
-    fn counted(searcher: &tantivy::Searcher, sources: &[Source]) -> Vec<DocAddress> {
+    /// The documents of per-segment sets, in order.
+    fn documents(sets: &[Bits]) -> Vec<DocAddress> {
         let mut docs = Vec::new();
-        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-            Bits::of(sources, searcher, reader).unwrap().for_each(|doc| docs.push(DocAddress::new(ord as u32, doc)));
+        for (ord, bits) in sets.iter().enumerate() {
+            bits.for_each(|doc| docs.push(DocAddress::new(ord as u32, doc)));
         }
         docs
+    }
+
+    fn counted(searcher: &tantivy::Searcher, sources: &[Source]) -> Vec<DocAddress> {
+        let sets: Vec<Bits> =
+            searcher.segment_readers().iter().map(|reader| Bits::of(sources, searcher, reader).unwrap()).collect();
+        documents(&sets)
     }
 
     #[test]
@@ -2074,15 +2071,8 @@ mod tests {
                             assert_eq!(found, expected, "{word} at {reach:?}, k {k}");
                             // Counted as it went: the word's match set, whether the pass
                             // stopped early or not.
-                            let mut docs = Vec::new();
-                            for (ord, bits) in held.iter().enumerate() {
-                                bits.for_each(|doc| docs.push(DocAddress::new(ord as u32, doc)));
-                            }
-                            assert_eq!(
-                                docs,
-                                counted(&searcher, &count_sources(&f, word, reach)),
-                                "{word} at {reach:?}"
-                            );
+                            let expected = counted(&searcher, &count_sources(&f, word, reach));
+                            assert_eq!(documents(&held), expected, "{word} at {reach:?}");
                         }
                         compared += usize::from(!expected.is_empty());
                     }

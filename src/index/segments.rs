@@ -657,12 +657,6 @@ impl Segments {
         self.passes.lock().1.clear();
     }
 
-    /// Whether the page pass `key` of the searcher generation `generation` is kept.
-    pub fn has_pass(&self, generation: u64, key: &str) -> bool {
-        let cache = self.passes.lock();
-        cache.0 == generation && cache.1.contains_key(key)
-    }
-
     /// The page pass `key` of the searcher generation `generation`, run by `run` unless a
     /// search of the same commit ran it already.
     pub fn pass(
