@@ -1023,7 +1023,8 @@ impl Run<'_> {
     /// are the word's documents per segment (none if the pass was kept already). A search of
     /// several words often fills its page from the groups holding them all, with no pass.
     fn walk_for_pages(&self, key: &str, unfiltered: bool) -> tantivy::Result<Vec<Option<Bits>>> {
-        if !unfiltered || self.wanted.is_some() || self.words.len() != 1 {
+        let no_page = self.sq.offset + self.sq.limit == 0;
+        if no_page || !unfiltered || self.wanted.is_some() || self.words.len() != 1 {
             return Ok(Vec::new());
         }
         let segments = &self.gen.segments;

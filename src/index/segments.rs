@@ -648,11 +648,12 @@ impl Segments {
         Ok(data)
     }
 
-    /// Drops every cached word set and page pass (the bench measures searches without
-    /// them this way).
+    /// Drops every cached word set, page pass and measured best score (the bench measures
+    /// searches without them this way).
     pub fn forget_words(&self) {
         for data in self.by_id.read().values() {
             data.words.lock().clear();
+            data.best.lock().1.clear();
         }
         self.passes.lock().1.clear();
     }

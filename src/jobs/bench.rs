@@ -431,6 +431,13 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("text, top 20, no caches", &plain, forget, run_search));
     }
+    // The same searches asking for no page: what their exact totals and facets cost on
+    // their own, read from the posting lists.
+    if wanted("text, totals only, no caches") {
+        let counts: Vec<SearchQuery> = plain.iter().map(|sq| SearchQuery { limit: 0, ..sq.clone() }).collect();
+        let forget = || app.engine.generation().segments.forget_words();
+        figures.push(measure_after("text, totals only, no caches", &counts, forget, run_search));
+    }
     // Expansion (related terms, typo corrections): the same queries as typed and expanded.
     let (meaning, meaning_shapes): (Vec<String>, Vec<usize>) =
         meaning_queries(&sample, &app.engine.terms(), &mut rng).into_iter().unzip();

@@ -111,6 +111,14 @@ fn every_sort_pages_through_each_group_once_in_the_order_of_one_deep_request() {
     let (all, total) = page_ids(&app, &format!("/v1/search?q={}&limit=20", enc("群")));
     assert!(total > 1500, "the world should hold many 群 groups, not {total}");
     assert_each_once("q=群", &all, total);
+    // Counted alone, from the posting lists, and with a page, by the page's pass.
+    let forget = || app.app.engine.generation().segments.forget_words();
+    forget();
+    let counted = searcher::search(&app.app.engine, &weights, &SearchQuery { limit: 0, ..SearchQuery::text("群") });
+    forget();
+    let paged = searcher::search(&app.app.engine, &weights, &SearchQuery::text("群")).unwrap();
+    let counted = counted.unwrap();
+    assert_eq!((counted.total, &counted.facets), (total, &paged.facets), "群 counted alone");
 
     let mut rng = StdRng::seed_from_u64(5);
     for _ in 0..24 {
@@ -124,6 +132,10 @@ fn every_sort_pages_through_each_group_once_in_the_order_of_one_deep_request() {
         let deep_ids: Vec<i64> = deep.hits.iter().map(|h| h.group.id).collect();
         assert_eq!(deep.total, total, "{url}");
         assert_eq!(ids, deep_ids, "{url}: pages differ from one deep request");
+        // Asking for no page (how the bench measures totals alone) counts the same.
+        let counted = searcher::search(&app.app.engine, &weights, &SearchQuery { limit: 0, ..sq }).unwrap();
+        assert_eq!((counted.total, &counted.facets), (deep.total, &deep.facets), "{url}: counted alone");
+        assert!(counted.hits.is_empty(), "{url}: a page of none");
     }
 
     for limit in [3, 20, 50] {
