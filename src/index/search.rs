@@ -525,17 +525,10 @@ fn best_first<D: Ord>(a: &(Score, D), b: &(Score, D)) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
-/// The best `k` of the segments' scored documents, in `best_first` order (the rest are
-/// set apart by selection first: only the best are sorted).
+/// The best `k` of the segments' scored documents, in `best_first` order.
 fn best_of(mut all: TopDocs, k: usize) -> TopDocs {
-    if k == 0 {
-        return Vec::new();
-    }
-    if all.len() > k {
-        all.select_nth_unstable_by(k - 1, best_first);
-        all.truncate(k);
-    }
     all.sort_unstable_by(best_first);
+    all.truncate(k);
     all
 }
 
@@ -769,14 +762,13 @@ struct QueryTerm {
 }
 
 /// At most this many admitted documents, a word's candidates are all of them, each scored
-/// where it lies; above, a pruned top-N pass by text score finds them (with the filters,
-/// radius included, checked inside it). Scoring a document where it lies seeks each of the
-/// word's parts, decoding a block of postings for each; the pass reads every posting of
-/// the word, a few nanoseconds each. Within a radius the bound was 5,000, from before the
-/// pass read postings term by term: over HTTP (`bench/perf.py` radius URLs, server CPU a
-/// request, medians of 4 alternated rounds) 0.242 ms against 0.222 at 2,000 and 0.212 at
-/// 1,000.
+/// where it lies; above, a pruned top-N pass by text score finds them.
 const EXHAUSTIVE: usize = 1000;
+
+/// Within a radius whose cells hold fewer documents than the words' matches, up to this
+/// many admitted documents of a word are scored where they lie: cheaper than a pass over
+/// every document of a common word that the radius turns away.
+const NEAR_LISTED: usize = 5000;
 
 /// A radius search walks the documents under its circle's cells instead of its words'
 /// matches while the cells hold up to this many times as many: a document from the cells
@@ -787,8 +779,8 @@ const NEAR_FACTOR: usize = 4;
 
 /// Where one word's best documents by text score come from.
 enum Pass {
-    /// The best `MAX_DEPTH` admitted documents (all of them, when fewer), scored, best
-    /// first.
+    /// Every admitted document (or, from a pruned pass, the best `MAX_DEPTH`), scored,
+    /// best first.
     Scored(Arc<TopDocs>),
     /// A pruned top-N pass over the index, for the word's parts.
     Pruned(Vec<Part>),
@@ -830,6 +822,9 @@ struct Run<'a> {
     typed_found: bool,
     /// Admitted documents per term, across segments.
     admitted: Vec<usize>,
+    /// Up to how many admitted documents per term the count listed in every segment:
+    /// `EXHAUSTIVE`, or `NEAR_LISTED` when each segment walked the cells under a circle.
+    listed: usize,
     ordered: Vec<Candidate>,
     seen: HashSet<i64, ahash::RandomState>,
     /// While ranking: the best keys of `ordered`, up to as many as the page needs (with the
@@ -869,6 +864,7 @@ impl Run<'_> {
         self.facets = [0; 256];
         self.typed_found = false;
         self.admitted = vec![0; self.terms.len()];
+        self.listed = NEAR_LISTED;
         self.ordered.clear();
         self.seen.clear();
         self.segments.clear();
@@ -905,6 +901,7 @@ impl Run<'_> {
             let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && filter.passes(doc);
             let typed = self.words.len();
             let typed_found = &mut self.typed_found;
+            let listed = &mut self.listed;
             if unfiltered {
                 *typed_found |= word_sets[..typed].iter().any(|w| w.facets(&data).iter().any(|n| *n > 0));
             }
@@ -931,10 +928,13 @@ impl Run<'_> {
             } else {
                 // Within a radius, the documents under the circle, unless they are many
                 // more than the words' matches (`NEAR_FACTOR`), are checked against the
-                // word sets instead. (Deleted documents included: this only chooses the
-                // walk.)
+                // word sets instead; the admitted ones, all within the circle, are few
+                // enough to list every one, to be scored where it lies.
+                // (Deleted documents included: this only chooses the walk.)
                 let matches: usize = word_sets.iter().map(|w| w.documents()).sum();
                 let near = filter.near_docs(matches * NEAR_FACTOR, |doc| bits.iter().any(|b| b.contains(doc)));
+                let cap = if near.is_some() { NEAR_LISTED } else { EXHAUSTIVE };
+                *listed = (*listed).min(cap);
                 // Documents from the cells are within the circle already.
                 let placed = filter.without_circle();
                 let from_cells = near.is_some();
@@ -970,7 +970,7 @@ impl Run<'_> {
                         for (i, set) in bits.iter().enumerate() {
                             if set.contains(doc) {
                                 admitted[i] += 1;
-                                if admitted[i] <= EXHAUSTIVE {
+                                if admitted[i] <= cap {
                                     lists[i].push(doc);
                                 }
                             }
@@ -983,6 +983,7 @@ impl Run<'_> {
                 }
             }
             if unfiltered {
+                *listed = (*listed).min(EXHAUSTIVE);
                 // Each word's admitted documents: its live matches (in the category).
                 for (i, w) in word_sets.iter().enumerate() {
                     admitted[i] += match wanted {
@@ -1163,7 +1164,7 @@ impl Run<'_> {
                 continue;
             }
             let reach = self.reach_of(i);
-            if self.admitted[i] > EXHAUSTIVE {
+            if self.admitted[i] > self.listed {
                 let parts = word_parts(f, &self.terms[i].text, reach);
                 passes.push((i, Pass::Pruned(parts)));
                 continue;
@@ -1232,10 +1233,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Scores every admitted document of a term where it lies and returns the best
-    /// `MAX_DEPTH` (no pool is deeper), best first: the sum of its clauses' scores, as the
-    /// word's query sums them, but each clause seeks on its own (a union of clauses seeking
-    /// to scattered documents refills a window of thousands of documents per seek).
+    /// Scores every admitted document of a term where it lies, best first: the sum of its
+    /// clauses' scores, as the word's query sums them, but each clause seeks on its own
+    /// (a union of clauses seeking to scattered documents refills a window of thousands
+    /// of documents per seek).
     fn score_each(&mut self, term: usize) -> tantivy::Result<Vec<(Score, DocAddress)>> {
         let statistics = Statistics::new(self.searcher, &self.gen.fields);
         let scoring = statistics.scoring();
@@ -1264,7 +1265,8 @@ impl Run<'_> {
                 scored.push((score, DocAddress::new(ord as SegmentOrdinal, doc)));
             }
         }
-        Ok(best_of(scored, MAX_DEPTH))
+        scored.sort_unstable_by(best_first);
+        Ok(scored)
     }
 
     /// Whether at least `need` candidates have a tier above `tier`.
@@ -1440,6 +1442,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         facets: [0; 256],
         typed_found: false,
         admitted: Vec::new(),
+        listed: EXHAUSTIVE,
         ordered: Vec::new(),
         seen: HashSet::default(),
         best_keys: BinaryHeap::new(),

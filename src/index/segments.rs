@@ -409,14 +409,10 @@ impl SegmentData {
                 continue;
             }
             let (from, to) = (self.cells.rows[row as usize] as usize, self.cells.rows[row as usize + 1] as usize);
-            let key = |column: u32| row << 16 | column;
-            // The row's first cell under the circle by halving the row; the other bounds,
-            // a few cells on, by galloping from it.
-            let start = from + keys[from..to].partition_point(|k| *k < key(span.west));
-            let end = gallop(keys, start, to, key(span.east + 1));
+            let in_row = |column: u32| from + keys[from..to].partition_point(|k| *k < (row << 16 | column));
+            let (start, end) = (in_row(span.west), in_row(span.east + 1));
             let (inner_start, inner_end) = if span.inner_start < span.inner_end {
-                let inner_start = gallop(keys, start, end, key(span.inner_start));
-                (inner_start, gallop(keys, inner_start, end, key(span.inner_end)))
+                (in_row(span.inner_start).clamp(start, end), in_row(span.inner_end).clamp(start, end))
             } else {
                 (start, start)
             };
@@ -454,19 +450,6 @@ impl SegmentData {
         let end = self.area_codes.partition_point(|c| *c < hi).min(AREA_MAX + 1);
         (start as u32, end as u32)
     }
-}
-
-/// The first place in `keys[from..to]` (sorted) holding at least `key`, or `to`: probed at
-/// doubling steps from `from`, then halved between the last two probes. Cheaper than
-/// halving the whole range when the answer lies close to `from`.
-fn gallop(keys: &[u32], from: usize, to: usize, key: u32) -> usize {
-    let (mut lo, mut hi, mut step) = (from, from, 1);
-    while hi < to && keys[hi] < key {
-        lo = hi + 1;
-        hi = (hi + step).min(to);
-        step *= 2;
-    }
-    lo + keys[lo..hi].partition_point(|k| *k < key)
 }
 
 /// A circle to check documents against: the coarse cells each row has under it and those
@@ -754,21 +737,6 @@ mod tests {
     use crate::index::matchset::Source;
     use rand::{Rng, SeedableRng};
     use tantivy::{doc, Index, IndexWriter, TantivyDocument, Term};
-
-    #[test]
-    fn galloping_finds_what_halving_finds() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        for _ in 0..300 {
-            let mut keys: Vec<u32> = (0..rng.gen_range(0..60)).map(|_| rng.gen_range(0..40)).collect();
-            keys.sort_unstable();
-            let to = rng.gen_range(0..=keys.len());
-            let from = rng.gen_range(0..=to);
-            for key in 0..42 {
-                let halved = from + keys[from..to].partition_point(|k| *k < key);
-                assert_eq!(gallop(&keys, from, to, key), halved, "{keys:?} [{from}, {to}) {key}");
-            }
-        }
-    }
 
     #[test]
     fn a_cached_word_set_recounts_its_facets_after_deletions() {
