@@ -460,18 +460,22 @@ impl Keeper {
             }
         }
         if self.kept.len() == 2 * self.k {
-            self.kept.select_nth_unstable_by(self.k - 1, best_first);
-            self.kept.truncate(self.k);
+            self.keep_best();
             self.threshold = self.kept[self.k - 1].0;
         }
         false
     }
 
-    fn top(mut self, ord: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
+    /// Drops all but the best `k` kept (in no particular order).
+    fn keep_best(&mut self) {
         if self.kept.len() > self.k {
             self.kept.select_nth_unstable_by(self.k - 1, best_first);
             self.kept.truncate(self.k);
         }
+    }
+
+    fn top(mut self, ord: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
+        self.keep_best();
         self.kept.into_iter().map(|(score, doc)| (score, DocAddress::new(ord, doc))).collect()
     }
 }
@@ -1033,11 +1037,15 @@ impl Run<'_> {
             return Ok(Vec::new());
         }
         let parts = word_parts(&self.gen.fields, &self.terms[0].text, self.reach_of(0));
+        // A word with a phrase part is not counted by its pass: no need to look its terms up.
+        if parts.iter().any(|p| p.terms.len() > 1) {
+            return Ok(Vec::new());
+        }
         let mut most = 0;
         for p in &parts {
             most = most.max(self.searcher.doc_freq(&p.terms[0])?);
         }
-        if most <= EXHAUSTIVE as u64 || parts.iter().any(|p| p.terms.len() > 1) {
+        if most <= EXHAUSTIVE as u64 {
             return Ok(Vec::new());
         }
         let mut counted = Vec::new();

@@ -425,17 +425,17 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
     }
     // For searches the results column is the size of the whole match set.
     let run_search = |sq: &SearchQuery| searcher::search(&app.engine, &weights, sq).map(|p| p.total).unwrap_or(0);
+    // Before each search of the no-caches kinds: every cached word set, pass and best score.
+    let forget = || app.engine.generation().segments.forget_words();
     let plain: Vec<SearchQuery> = text1.iter().map(|q| SearchQuery::text(q)).collect();
     measure!("text, top 20", &plain, run_search);
     if wanted("text, top 20, no caches") {
-        let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("text, top 20, no caches", &plain, forget, run_search));
     }
     // The same searches asking for no page: what their exact totals and facets cost on
     // their own, read from the posting lists.
     if wanted("text, totals only, no caches") {
         let counts: Vec<SearchQuery> = plain.iter().map(|sq| SearchQuery { limit: 0, ..sq.clone() }).collect();
-        let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("text, totals only, no caches", &counts, forget, run_search));
     }
     // Expansion (related terms, typo corrections): the same queries as typed and expanded.
@@ -461,7 +461,6 @@ pub fn run(settings: Settings, opts: &BenchOptions) -> anyhow::Result<Report> {
         measure!(&format!("meaning: {name}, expanded"), &pick(&expanded), run_search);
     }
     if wanted("meaning, no caches") {
-        let forget = || app.engine.generation().segments.forget_words();
         figures.push(measure_after("meaning, as typed, no caches", &as_typed, forget, run_search));
         figures.push(measure_after("meaning, expanded, no caches", &expanded, forget, run_search));
     }
