@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 use tantivy::index::{SegmentComponent, SegmentId};
-use tantivy::{Directory, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{Directory, DocId, DocSet, Searcher, SearcherGeneration, SegmentReader, Term, Warmer, TERMINATED};
 
 use super::geocells::CellSize;
 use super::matchset::Bits;
@@ -160,6 +161,9 @@ pub struct SegmentData {
     lookups: AtomicU64,
     /// The deleted documents at the latest count seen (built by the warmer at each commit).
     dead: Mutex<Option<Arc<Dead>>>,
+    /// Per term, how many deleted documents of the segment hold it, at one count of
+    /// deletions (`dead_holding`).
+    dead_terms: Mutex<HashMap<Term, (Arc<Dead>, u32)>>,
     /// Per searched word, the best text score any document of the segment has, under one
     /// searcher generation (scores move with the index-wide statistics): a page pass that
     /// has filled its top with that score can stop, for nothing later can beat it.
@@ -206,8 +210,55 @@ impl SegmentData {
             missed: Mutex::default(),
             lookups: AtomicU64::new(0),
             dead: Mutex::default(),
+            dead_terms: Mutex::default(),
             best: Mutex::default(),
         }
+    }
+
+    /// How many of the reader's deleted documents hold `term`. tantivy's document
+    /// frequencies count deleted documents until a merge drops them; searches subtract these
+    /// so that scores, and every choice made on how many groups hold a word, are those of
+    /// an index rebuilt from the store. Kept per term at one count of deletions and brought
+    /// up to later deletions from the documents deleted since.
+    pub fn dead_holding(&self, reader: &SegmentReader, term: &Term) -> tantivy::Result<u32> {
+        let Some(dead) = self.dead(reader) else { return Ok(0) };
+        let known = self.dead_terms.lock().get(term).cloned();
+        let (mut count, since) = match known {
+            Some((at, n)) if at.deletes == dead.deletes => return Ok(n),
+            // Deletions only grow: those counted stay counted.
+            Some((at, n)) if at.deletes < dead.deletes => (n, Some(at)),
+            _ => (0, None),
+        };
+        let inverted = reader.inverted_index(term.field())?;
+        let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else { return Ok(0) };
+        let newly = |i: usize| dead.words[i] & !since.as_ref().map_or(0, |s| s.words[i]);
+        let fresh: u32 = (0..dead.words.len()).map(|i| newly(i).count_ones()).sum();
+        if since.is_none() && postings.doc_freq() <= fresh.saturating_mul(4) {
+            // A short list: walked whole.
+            while postings.doc() != TERMINATED {
+                let doc = postings.doc();
+                count += (dead.words[doc as usize >> 6] >> (doc & 63)) as u32 & 1;
+                postings.advance();
+            }
+        } else {
+            // Few deletions against a long list: each looked up by skipping ahead.
+            for i in 0..dead.words.len() {
+                let mut gone = newly(i);
+                while gone != 0 {
+                    let doc = (i * 64 + gone.trailing_zeros() as usize) as DocId;
+                    gone &= gone - 1;
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        count += 1;
+                    }
+                }
+            }
+        }
+        let mut kept = self.dead_terms.lock();
+        if kept.len() >= 4096 {
+            kept.clear();
+        }
+        kept.insert(term.clone(), (dead, count));
+        Ok(count)
     }
 
     /// The best score of `key`'s documents in this segment under searcher `generation`,

@@ -5,6 +5,7 @@ mod helpers;
 mod activity;
 mod auth;
 mod discovery;
+mod exact_totals;
 mod explain;
 mod faults;
 mod fixtures;
