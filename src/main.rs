@@ -75,6 +75,12 @@ enum Command {
         /// How many discrepancies to print in full.
         #[arg(long, default_value_t = 20)]
         show: usize,
+        /// A serving node (`host:port`) whose served totals to audit: the totals and facets
+        /// it answers for the 200 most frequent words and each category, against fresh
+        /// counts (`--repair` drops the counts it keeps when one differs). Repeat for each
+        /// node of a cluster; default: the configured bind address, if a server answers there.
+        #[arg(long = "server")]
+        servers: Vec<String>,
     },
     /// Generate a realistic sample world as import lines.
     Gen {
@@ -356,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 s.groups, s.changed, s.history_rows
             );
         }
-        Command::Check { repair, show } => {
+        Command::Check { repair, show, servers } => {
             let settings = settings(&cli, None)?;
             let store = open_store(&settings)?;
             let total: i64 = store.read(|db| groupscout::store::groups::count_live(db, false))?;
@@ -390,6 +396,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                      another database; run reindex",
                     report.store_seq
                 );
+            }
+            // What readers see: the totals each serving node answers.
+            let explicit = !servers.is_empty();
+            let nodes = if explicit { servers.clone() } else { vec![settings.bind.clone()] };
+            let mut served_wrong = 0;
+            for node in &nodes {
+                let asked = match jobs::check::served_totals(node, &settings.admin_token, *repair) {
+                    Ok(answer) => answer,
+                    Err(e) if !explicit => {
+                        println!("served totals: the server at {node} did not take the audit ({e:#}); name the nodes with --server");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                match asked {
+                    jobs::check::Served::NoServer if explicit => {
+                        println!("served totals: nothing answers at {node}");
+                        served_wrong += 1;
+                    }
+                    jobs::check::Served::NoServer => {
+                        println!("served totals: no server at {node} (name the nodes with --server)")
+                    }
+                    jobs::check::Served::Report { compared: false, .. } => {
+                        println!("served totals at {node}: writes kept arriving; not compared (run again)")
+                    }
+                    jobs::check::Served::Report { words, categories, seq, differences, after, .. } => {
+                        println!(
+                            "served totals at {node}: {words} words and {categories} categories at seq {seq}, {} differences",
+                            differences.len()
+                        );
+                        for d in differences.iter().take(*show) {
+                            println!("  {d}");
+                        }
+                        if let Some(after) = &after {
+                            println!("  repair: dropped the node's kept counts; {} differences after", after.len());
+                            for d in after.iter().take(*show) {
+                                println!("  {d}");
+                            }
+                        }
+                        served_wrong += after.as_ref().unwrap_or(&differences).len();
+                    }
+                }
+            }
+            if served_wrong > 0 {
+                return Ok(ExitCode::FAILURE);
             }
             if let Some(r) = &report.repair {
                 let index = match r.index {

@@ -689,3 +689,25 @@ fn sigterm_finishes_the_requests_in_flight_and_the_indexers_commit() {
         conn.query_row("SELECT description FROM groups WHERE id = ?1", [group_id], |r| r.get(0)).unwrap();
     assert_eq!(description, "信号之前改的简介");
 }
+
+#[test]
+fn check_audits_the_totals_a_running_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    load_world(dir.path(), 400);
+    let server = start(dir.path());
+    // Searches first, so the server keeps word sets and passes to be audited.
+    for q in ["%E7%BE%A4", "%E4%BA%A4%E6%B5%81", "hw"] {
+        for _ in 0..3 {
+            assert_eq!(server.call("GET", &format!("/v1/search?q={q}"), None, None).0, 200);
+        }
+    }
+    let address = server.base.trim_start_matches("http://").to_string();
+    let (ok, out) = run(dir.path(), &["check", "--server", &address]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("served totals at {address}: 200 words and 21 categories at seq")), "{out}");
+    assert!(out.contains(", 0 differences"), "{out}");
+    // A node named but not answering is a failure, not a pass.
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let (ok, out) = run(dir.path(), &["check", "--server", &gone]);
+    assert!(!ok && out.contains(&format!("served totals: nothing answers at {gone}")), "{out}");
+}

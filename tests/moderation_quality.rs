@@ -13,6 +13,9 @@ struct Case {
     line: usize,
     /// The labelled reason; `None` for a clear text.
     reason: Option<Reason>,
+    /// How a diverting text is disguised (`plain`, `homophone`, …), or how hard a clear one
+    /// is (`hard`, `ordinary`), where the set says (a fourth column).
+    disguise: Option<String>,
     text: String,
 }
 
@@ -24,15 +27,19 @@ fn read_cases(name: &str) -> Vec<Case> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut cols = line.splitn(3, '\t');
-        let (label, reason, body) = (cols.next().unwrap(), cols.next(), cols.next());
-        let (Some(reason), Some(body)) = (reason, body) else { panic!("{name}:{}: expected 3 columns", i + 1) };
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (label, reason, disguise, body) = match cols.as_slice() {
+            [l, r, b] => (*l, Some(*r), None, Some(*b)),
+            [l, r, d, b] => (*l, Some(*r), Some(d.to_string()), Some(*b)),
+            _ => (cols[0], None, None, None),
+        };
+        let (Some(reason), Some(body)) = (reason, body) else { panic!("{name}:{}: expected 3 or 4 columns", i + 1) };
         let reason = match (label, reason) {
             ("flag", r) => Some(Reason::parse(r).unwrap_or_else(|| panic!("{name}:{}: reason {r:?}", i + 1))),
             ("clear", "-") => None,
             _ => panic!("{name}:{}: label {label:?} reason {reason:?}", i + 1),
         };
-        out.push(Case { line: i + 1, reason, text: body.to_string() });
+        out.push(Case { line: i + 1, reason, disguise, text: body.to_string() });
     }
     out
 }
@@ -96,6 +103,18 @@ fn score(screen: &Screen, name: &str, cases: &[Case]) -> (f64, f64) {
         );
     }
     println!("{:<14} {:>8} {:>9} {:>10.3} {:>7.3}", "overall", tp + fn_, tp + fp, precision, recall);
+    // By disguise, where the set names one: recall of diverting texts, false alarms of clear.
+    let mut by: std::collections::BTreeMap<(bool, String), (usize, usize)> = Default::default();
+    for case in cases {
+        let Some(d) = &case.disguise else { continue };
+        let e = by.entry((case.reason.is_some(), d.clone())).or_default();
+        e.0 += 1;
+        e.1 += screen.check(&case.text).is_some() as usize;
+    }
+    for ((flag, d), (n, flagged)) in &by {
+        let what = if *flag { "recall" } else { "false alarms" };
+        println!("  {:<12} {:>4} texts, {what} {:.3}", d, n, ratio(*flagged, *n));
+    }
     println!("\nmisses ({}):", misses.len());
     misses.iter().for_each(|m| println!("{m}"));
     println!("false alarms ({}):", false_alarms.len());
@@ -119,6 +138,9 @@ fn precision_and_recall_on_the_labelled_set() {
     // Written after the misses of both sets above were fixed in the lists.
     let holdout_c = read_cases("heldout-c.tsv");
     score(&screen, "heldout-c.tsv (not asserted)", &holdout_c);
+    // Written blind from SPEC §5's classes by a writer who had seen nothing of the screen.
+    let blind_1 = read_cases("blind-1.tsv");
+    score(&screen, "blind-1.tsv (not asserted)", &blind_1);
 
     // Throughput: the set repeated to about 200k texts, one core.
     let rounds = 200_000 / cases.len() + 1;

@@ -1424,6 +1424,36 @@ impl Run<'_> {
 /// score. Every candidate is checked against the catalog, which is always current, so
 /// the index lagging a write never leaks a group.
 pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<Page> {
+    let gen = engine.generation();
+    let searcher = gen.reader.searcher();
+    search_in(engine, &gen, &searcher, weights, sq)
+}
+
+/// A search's `total` and facets twice over one searcher: as readers get them, through the
+/// word sets, passes and best scores the generation keeps, and counted afresh from the
+/// index's postings and deletions with nothing kept. `check` compares the two.
+pub fn count_twice(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> anyhow::Result<(Page, Page)> {
+    let gen = engine.generation();
+    let searcher = gen.reader.searcher();
+    let kept = search_in(engine, &gen, &searcher, weights, sq)?;
+    let fresh = Generation {
+        name: gen.name.clone(),
+        index: gen.index.clone(),
+        reader: gen.reader.clone(),
+        fields: gen.fields,
+        segments: Arc::new(Segments::default()),
+    };
+    let counted = search_in(engine, &fresh, &searcher, weights, sq)?;
+    Ok((kept, counted))
+}
+
+fn search_in(
+    engine: &Engine,
+    gen: &Generation,
+    searcher: &tantivy::Searcher,
+    weights: &RankingWeights,
+    sq: &SearchQuery,
+) -> anyhow::Result<Page> {
     let mut words = text::query_words(&sq.q);
     if words.is_empty() {
         // Text with nothing searchable in it (only punctuation or emoji) matches nothing;
@@ -1433,16 +1463,14 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         }
         return Ok(browse(&engine.catalog.read(), weights, sq));
     }
-    let gen = engine.generation();
-    let searcher = gen.reader.searcher();
     let mut known_typos = Typos::new();
     if sq.expand {
-        words = typo_parts(&searcher, &gen, text::query_parts(&sq.q), &mut known_typos)?;
+        words = typo_parts(searcher, gen, text::query_parts(&sq.q), &mut known_typos)?;
     }
     // Pinyin typed with spaces (hu wai) means one word when the joined form is one.
     if words.len() > 1 && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
         let joined = words.concat();
-        if groups_holding(&searcher, &gen.fields, &gen.segments, &joined, 0)? > 0 {
+        if groups_holding(searcher, &gen.fields, &gen.segments, &joined, 0)? > 0 {
             words = vec![joined];
         }
     }
@@ -1460,7 +1488,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
             }
         })
         .collect();
-    let terms = query_terms(&searcher, &gen, &related, &words, weights, sq.expand, &mut known_typos)?;
+    let terms = query_terms(searcher, gen, &related, &words, weights, sq.expand, &mut known_typos)?;
     let catalog = engine.catalog.read();
     let flags = if sq.has_room { FLAG_ROOM } else { 0 } | if sq.open_join { FLAG_OPEN } else { 0 };
     let near = match (sq.origin, sq.radius_m) {
@@ -1473,8 +1501,8 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
         words,
         roles,
         terms,
-        gen: &gen,
-        searcher: &searcher,
+        gen,
+        searcher,
         catalog: &catalog,
         wanted: sq.category.as_deref().map(|c| catalog.category_index(c)),
         filter: DocFilter::new(&sq.areas, flags, None).within(near),
@@ -1505,7 +1533,7 @@ pub fn search(engine: &Engine, weights: &RankingWeights, sq: &SearchQuery) -> an
     }
     let page = page_after(run.ordered, sq.offset, sq.limit, &sq.seen, |c| c.id, |a, b| compare(sq.sort, a, b));
     let explainer = Explainer {
-        index: Some((&searcher, &gen.fields, &gen.segments)),
+        index: Some((searcher, &gen.fields, &gen.segments)),
         words: &run.words,
         roles: &run.roles,
         terms: &run.terms,

@@ -10,7 +10,7 @@ use super::text;
 use crate::store::GroupRow;
 
 pub use super::nearby::{nearby, NearbyFrom, NearbyPage, NearbyQuery, NearbySort};
-pub use super::search::{search, Hit, Page, SearchQuery, SortBy};
+pub use super::search::{count_twice, search, Hit, Page, SearchQuery, SortBy};
 
 /// How deep a result list may be paged.
 pub const MAX_DEPTH: usize = 1000;

@@ -709,6 +709,26 @@ impl Segments {
         self.passes.lock().1.clear();
     }
 
+    /// Makes each kept set of the word `key` count one document more in a category it
+    /// holds: a stale count planted for the test that `check` finds one (`service::totals`).
+    /// Returns how many sets were changed.
+    #[doc(hidden)]
+    pub fn plant_stale_count(&self, key: &str) -> usize {
+        let mut planted = 0;
+        for data in self.by_id.read().values() {
+            let mut words = data.words.lock();
+            let Some(kept) = words.get(key).cloned() else { continue };
+            let mut facets = *kept.facets(data);
+            let Some(c) = facets.iter().position(|n| *n > 0) else { continue };
+            facets[c] += 1;
+            let stale = WordMatch::new(kept.bits.clone(), kept.dead.clone());
+            let _ = stale.facets.set(Box::new(facets));
+            words.insert(key.to_string(), Arc::new(stale));
+            planted += 1;
+        }
+        planted
+    }
+
     /// The page pass `key` of the searcher generation `generation`, run by `run` unless a
     /// search of the same commit ran it already.
     pub fn pass(

@@ -351,3 +351,72 @@ fn differences(want: &IndexedDoc, got: &IndexedDoc, name: &str, categories: &Cat
     }
     (!expected.is_empty()).then(|| (expected.join(", "), found.join(", ")))
 }
+
+/// What a serving node answered to the audit of its served totals
+/// (`POST /v1/admin/check/served`, `service::totals`).
+#[derive(Debug)]
+pub enum Served {
+    /// Nothing answers at the address.
+    NoServer,
+    /// The node's report: differences before, and after a repair if one was asked for.
+    Report {
+        compared: bool,
+        words: u64,
+        categories: u64,
+        seq: i64,
+        differences: Vec<String>,
+        after: Option<Vec<String>>,
+    },
+}
+
+/// Asks the node at `address` (`host:port`) to audit the totals it serves.
+pub fn served_totals(address: &str, admin_token: &str, repair: bool) -> anyhow::Result<Served> {
+    use std::io::{Read, Write};
+    let address = address.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = match std::net::TcpStream::connect(address) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(Served::NoServer),
+        Err(e) => return Err(anyhow::anyhow!("failed to reach {address}: {e}")),
+    };
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(300)))?;
+    write!(
+        stream,
+        "POST /v1/admin/check/served?repair={repair} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {admin_token}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| anyhow::anyhow!("{address}: not an HTTP answer"))?;
+    let status = head.split(' ').nth(1).unwrap_or("");
+    if status != "200" {
+        anyhow::bail!("{address} answered {status}: {body}");
+    }
+    let doc: serde_json::Value = serde_json::from_str(body)?;
+    let lines = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| {
+                        format!(
+                            "{}: expected total {} {}, served total {} {}",
+                            d["query"].as_str().unwrap_or(""),
+                            d["expected"]["total"],
+                            d["expected"]["facets"],
+                            d["found"]["total"],
+                            d["found"]["facets"]
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Served::Report {
+        compared: doc["compared"].as_bool().unwrap_or(false),
+        words: doc["words"].as_u64().unwrap_or(0),
+        categories: doc["categories"].as_u64().unwrap_or(0),
+        seq: doc["seq"].as_i64().unwrap_or(0),
+        differences: lines(&doc["differences"]),
+        after: doc.get("after_repair").map(lines),
+    })
+}

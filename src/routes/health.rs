@@ -1,4 +1,5 @@
-//! `/healthz` and `/metrics` (Prometheus text format).
+//! `/healthz`, `/metrics` (Prometheus text format) and the audit of the totals this node
+//! serves (`POST /v1/admin/check/served`, which `groupscout check` calls).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -15,7 +16,46 @@ use crate::store::{activity, changes};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let na = || web::to(super::method_not_allowed);
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)).default_service(na()))
-        .service(web::resource("/metrics").route(web::get().to(metrics)).default_service(na()));
+        .service(web::resource("/metrics").route(web::get().to(metrics)).default_service(na()))
+        .service(web::resource("/v1/admin/check/served").route(web::post().to(check_served)).default_service(na()));
+}
+
+/// Audits the `total` and facets this node answers for the most frequent words of group
+/// names and for each category against counts made afresh (the index's postings with
+/// nothing kept; the store's listed groups per category). With `repair=true`, a difference
+/// drops every count the node keeps between searches, and the audit runs again
+/// (`after_repair`). `groupscout check` calls this on each node it is given.
+#[utoipa::path(post, path = "/v1/admin/check/served", tag = "operations",
+    params(
+        ("words" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many of the most frequent words (default 200)"),
+        ("repair" = Option<bool>, Query, description = "Drop the kept counts when any differs, and audit again"),
+    ),
+    responses(
+        (status = 200, description = "What was compared and every difference", body = crate::service::totals::ServedAudit),
+        (status = 400, description = "A parameter out of range", body = super::openapi::ErrorBody),
+        super::openapi::AdminOnly,
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn check_served(app: AppData, req: actix_web::HttpRequest) -> crate::error::ApiResult<HttpResponse> {
+    super::require_admin(&req, &app)?;
+    let pairs = super::query_pairs(&req)?;
+    let params = super::Params(&pairs);
+    let words = match params.get("words").filter(|w| !w.is_empty()) {
+        None => 200,
+        Some(w) => w
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| crate::error::ApiError::param("words", "words must be a whole number from 1 to 1000"))?,
+    };
+    let repair = params.bool("repair")?.unwrap_or(false);
+    let report = app
+        .read(move |a| {
+            crate::service::totals::audit(a, words, repair)
+                .map_err(|e| crate::error::ApiError::internal(format!("{e:#}")))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// The answer of `/healthz`.

@@ -32,6 +32,7 @@ use crate::error::{ApiError, Code};
     paths(
         health::healthz,
         health::metrics,
+        health::check_served,
         users::put_user,
         users::patch_settings,
         users::put_follow,

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod groups;
 pub mod metrics;
 pub mod moderation;
+pub mod totals;
 pub mod users;
 
 use std::sync::Arc;

@@ -171,7 +171,7 @@ fn random_read(rng: &mut StdRng) -> Read {
                 url.push_str(&format!("&category={}", pick(rng, CATEGORIES)));
             }
             if rng.gen_bool(0.2) {
-                url.push_str(&format!("&place={}", enc(*pick(rng, AREAS))));
+                url.push_str(&format!("&place={}", enc(pick::<&str>(rng, AREAS))));
             }
             if rng.gen_bool(0.15) {
                 url.push_str("&has_room=true");
@@ -189,7 +189,7 @@ fn random_read(rng: &mut StdRng) -> Read {
             }
             Read::Nearby(url)
         }
-        8 => Read::Suggest(format!("q={}", enc(*pick(rng, SUGGESTS)))),
+        8 => Read::Suggest(format!("q={}", enc(pick::<&str>(rng, SUGGESTS)))),
         _ => {
             let query = if rng.gen_bool(0.5) { format!("limit=10{origin}") } else { "limit=10".into() };
             Read::Recommend { user: rng.gen_range(1..=USERS), query }
@@ -623,7 +623,7 @@ impl Racing {
                     let mut rng = StdRng::seed_from_u64(seed * 2 + t);
                     let weights = app.settings.ranking.clone();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let mut sq = SearchQuery::text(*pick(&mut rng, QUERIES));
+                        let mut sq = SearchQuery::text(pick::<&str>(&mut rng, QUERIES));
                         sq.sort = *pick(&mut rng, &[SortBy::Relevance, SortBy::Relevance, SortBy::Activity]);
                         sq.limit = *pick(&mut rng, &[3, 20]);
                         sq.offset = *pick(&mut rng, &[0, 0, 20]);

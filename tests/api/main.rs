@@ -20,5 +20,6 @@ mod paging;
 mod privacy;
 mod readme;
 mod recommend;
+mod served_totals;
 mod users;
 mod validation;
