@@ -27,6 +27,11 @@ pub struct Rules {
     /// Below this many members a card shows neither `female_count` nor `avg_age`, so a
     /// small group's card does not reveal one person's gender or age (SPEC §5).
     pub privacy_min_members: i64,
+    /// The screen's model holds a text at this probability or above (SPEC §5; the lists'
+    /// findings are held whatever the model says).
+    pub screen_hold: f32,
+    /// The model lists a text for review (status `review`, SPEC §7) from this probability.
+    pub screen_review: f32,
 }
 
 impl Default for Rules {
@@ -34,7 +39,7 @@ impl Default for Rules {
         let mut tiers = BTreeMap::new();
         tiers.insert("normal".to_string(), Tier { max_groups: 4, capacity: 200 });
         tiers.insert("creator".to_string(), Tier { max_groups: 20, capacity: 1000 });
-        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5 }
+        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5, screen_hold: 0.8, screen_review: 0.5 }
     }
 }
 

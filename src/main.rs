@@ -60,6 +60,11 @@ enum Command {
     /// Screen every group's texts with the word lists as they are now (SPEC §5); safe
     /// while `serve` runs.
     Rescreen,
+    /// The screen's model (SPEC §5): train it from the labelled corpus.
+    Moderation {
+        #[command(subcommand)]
+        action: ModerationAction,
+    },
     /// Recompute the daily statistics (default: yesterday in the service timezone).
     Rollup {
         #[arg(long)]
@@ -225,6 +230,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ModerationAction {
+    /// Learn the model's weights from the labelled corpus (`data/moderation/corpus.tsv`) and
+    /// write them (`data/moderation/model.tsv`); prints the cross-validated
+    /// precision/recall curve the thresholds are chosen from.
+    Train {
+        /// The corpus (label, reason, text a line).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Where the weights go.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 fn settings(cli: &Cli, bind: Option<String>) -> anyhow::Result<Settings> {
     Settings::load(&Overrides {
         config: cli.config.clone(),
@@ -331,6 +351,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.documents, s.generation, s.seq, s.seconds
                 );
             }
+        }
+        Command::Moderation { action: ModerationAction::Train { corpus, out } } => {
+            let settings = settings(&cli, None)?;
+            let dir = settings.data_dir.join("moderation");
+            let corpus = corpus.clone().unwrap_or_else(|| dir.join("corpus.tsv"));
+            let out = out.clone().unwrap_or_else(|| dir.join("model.tsv"));
+            let r = jobs::screen_model::train(&dir, &corpus, &out)?;
+            println!(
+                "moderation train: {} texts ({} diverting), weights in {}, {:.1} s",
+                r.texts,
+                r.diverting,
+                out.display(),
+                r.seconds
+            );
+            println!(
+                "five-fold cross-validation, a text flagged when the lists find it or the model reaches the threshold:"
+            );
+            println!("  threshold  precision  recall  flagged");
+            println!(
+                "  lists       {:>9.3}  {:>6.3}  {:>7}",
+                r.lists_only.precision, r.lists_only.recall, r.lists_only.flagged
+            );
+            for p in &r.curve {
+                println!("  {:>9.2}  {:>9.3}  {:>6.3}  {:>7}", p.threshold, p.precision, p.recall, p.flagged);
+            }
+            println!("run `groupscout rescreen` to apply the new weights to every group");
         }
         Command::Rescreen => {
             let settings = settings(&cli, None)?;

@@ -95,7 +95,8 @@ pub fn recommend(
 ) -> Vec<Recommendation> {
     let center = origin.or(profile.home);
     let excluded: HashSet<i64> = profile.excluded.iter().copied().collect();
-    let eligible = |id: i64| catalog.hot(id).filter(|h| h.has_room && !excluded.contains(&id));
+    // A group listed for review is found by search, but not recommended (SPEC §7).
+    let eligible = |id: i64| catalog.hot(id).filter(|h| h.has_room && !h.review && !excluded.contains(&id));
     let liked: HashMap<u8, u32> = profile.categories.iter().map(|(c, n)| (catalog.category_index(c), *n)).collect();
     let total_joined: u32 = liked.values().sum();
     // Candidate id → (friends inside, distance).

@@ -216,6 +216,8 @@ pub struct Hot {
     pub join_approval: bool,
     pub has_room: bool,
     pub located: bool,
+    /// Listed for review (SPEC §7): found by search and nearby, not recommended.
+    pub review: bool,
     pub lat: f64,
     pub lon: f64,
     pub adcode: u64,
@@ -233,6 +235,7 @@ const HAS_DISTRICT: u8 = 4;
 const CAN_INVITE: u8 = 8;
 const DISCOVERABLE: u8 = 16;
 const HELD: u8 = 32;
+const REVIEW: u8 = 128;
 /// The row did not pack (a figure beyond 32 bits, a category not in the list, half a
 /// location): it is kept whole in `Catalog::whole`.
 const ODD: u8 = 64;
@@ -281,6 +284,7 @@ impl Packed {
             (g.members_can_invite, CAN_INVITE),
             (g.discoverable, DISCOVERABLE),
             (g.held, HELD),
+            (g.review, REVIEW),
         ] {
             if on {
                 flags |= bit;
@@ -362,6 +366,7 @@ impl Packed {
             yesterday_messages: hot.yesterday_messages.into(),
             active_members: hot.active_members.into(),
             held: flags & HELD != 0,
+            review: flags & REVIEW != 0,
         }
     }
 }
@@ -518,6 +523,7 @@ impl Catalog {
             join_approval: g.join_approval,
             has_room: g.has_room(),
             located: g.location().is_some(),
+            review: g.review,
             lat,
             lon,
             adcode: g.adcode,

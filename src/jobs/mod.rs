@@ -8,6 +8,7 @@ pub mod eval;
 pub mod gen;
 pub mod import;
 pub mod progress;
+pub mod screen_model;
 pub mod soak;
 
 use std::io::Write;

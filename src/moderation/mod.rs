@@ -2,9 +2,10 @@
 //! group's texts. `screen.rs` normalises a text and matches the word lists and patterns of
 //! `data/moderation/`; this file holds what the rest of the service sees of it.
 
+pub mod model;
 mod screen;
 
-pub use screen::Screen;
+pub use screen::{Normalised, Screen};
 
 use serde::Serialize;
 
@@ -48,20 +49,110 @@ pub struct Finding {
     pub evidence: String,
 }
 
+/// What a screen's finding does to a group (SPEC §5, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Out of discovery until an admin decides.
+    Held,
+    /// Listed for review; still found by search and nearby, kept out of recommendations.
+    Review,
+}
+
+impl Outcome {
+    pub fn status(self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Review => "review",
+        }
+    }
+}
+
 /// A finding in one of a group's texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
     /// `name`, `description` or `announcement`.
     pub field: &'static str,
     pub finding: Finding,
+    pub outcome: Outcome,
 }
 
 impl Screen {
-    /// Screens a group's texts in the order name, description, announcement; the first
-    /// finding, if any.
+    /// Screens a group's texts with the lists alone, in the order name, description,
+    /// announcement; the first finding, if any.
     pub fn group(&self, name: &str, description: &str, announcement: &str) -> Option<Flag> {
         [("name", name), ("description", description), ("announcement", announcement)]
             .into_iter()
-            .find_map(|(field, text)| self.check(text).map(|finding| Flag { field, finding }))
+            .find_map(|(field, text)| self.check(text).map(|finding| Flag { field, finding, outcome: Outcome::Held }))
+    }
+}
+
+/// The probabilities from which the model holds a text or lists it for review (config
+/// `screen_hold`, `screen_review`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub hold: f32,
+    pub review: f32,
+}
+
+/// The screen as the service runs it: the lists, and the model over them when
+/// `data/moderation/model.tsv` exists. What the lists find is held; otherwise the model's
+/// probability decides between held, review and clear.
+pub struct Screening {
+    pub screen: Screen,
+    pub lexicon: model::Lexicon,
+    pub model: Option<model::Model>,
+    pub thresholds: Thresholds,
+}
+
+impl Screening {
+    /// Loads the lists and the model of `dir` (`data/moderation/`).
+    pub fn load(dir: &std::path::Path, thresholds: Thresholds) -> anyhow::Result<Screening> {
+        Ok(Screening {
+            screen: Screen::load(dir)?,
+            lexicon: model::Lexicon::load(dir)?,
+            model: model::Model::load(&dir.join("model.tsv"))?,
+            thresholds,
+        })
+    }
+
+    /// The verdict on one text, with the model's probability when the model decided.
+    pub fn text(&self, text: &str) -> Option<(Outcome, Finding)> {
+        let norm = self.screen.normalise(text);
+        if let Some(f) = self.screen.check_normalised(&norm) {
+            return Some((Outcome::Held, f));
+        }
+        let m = self.model.as_ref()?;
+        let features = model::features(&self.lexicon, &norm);
+        // The evidence is put into words only for what the model flags.
+        if m.likeliest(&features).1 < self.thresholds.review {
+            return None;
+        }
+        let scored = m.score(&features);
+        let outcome = if scored.probability >= self.thresholds.hold {
+            Outcome::Held
+        } else if scored.probability >= self.thresholds.review {
+            Outcome::Review
+        } else {
+            return None;
+        };
+        let parts: Vec<String> = scored.evidence.iter().map(|(f, w)| format!("{f} {w:+}")).collect();
+        let evidence = format!("model {:.2}: {}", scored.probability, parts.join(", "));
+        Some((outcome, Finding { reason: scored.reason, evidence }))
+    }
+
+    /// Screens a group's texts: the first held finding in the order name, description,
+    /// announcement, else the first listed for review.
+    pub fn group(&self, name: &str, description: &str, announcement: &str) -> Option<Flag> {
+        let mut review = None;
+        for (field, text) in [("name", name), ("description", description), ("announcement", announcement)] {
+            match self.text(text) {
+                Some((Outcome::Held, finding)) => return Some(Flag { field, finding, outcome: Outcome::Held }),
+                Some((Outcome::Review, finding)) if review.is_none() => {
+                    review = Some(Flag { field, finding, outcome: Outcome::Review })
+                }
+                _ => {}
+            }
+        }
+        review
     }
 }

@@ -250,7 +250,11 @@ impl Screen {
 
     /// The first finding in `text`, if any.
     pub fn check(&self, text: &str) -> Option<Finding> {
-        let norm = self.normalise(text);
+        self.check_normalised(&self.normalise(text))
+    }
+
+    /// The first finding in a text the screen has normalised already.
+    pub fn check_normalised(&self, norm: &Normalised) -> Option<Finding> {
         let s = norm.text.as_str();
         let mut best: Option<(usize, Reason, String)> = None;
         let offer = |best: &mut Option<(usize, Reason, String)>, start: usize, reason: Reason, evidence: &str| {

@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[allow(dead_code)]
 pub(super) enum QueueStatus {
     Held,
+    Review,
     Released,
     Confirmed,
 }
@@ -48,7 +49,7 @@ pub(super) struct ModerationPage {
 /// The groups under review with a given status, newest first.
 #[utoipa::path(get, path = "/v1/admin/moderation", tag = "moderation",
     params(
-        ("status" = inline(Option<QueueStatus>), Query, description = "`held` (default), `released` or `confirmed`"),
+        ("status" = inline(Option<QueueStatus>), Query, description = "`held` (default), `review`, `released` or `confirmed`"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

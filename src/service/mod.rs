@@ -109,7 +109,10 @@ pub fn context_in(
     let gazetteer = Gazetteer::load(&data_dir.join("adcodes.csv"))?;
     let screen = match std::env::var("GROUPSCOUT_SCREEN").as_deref() {
         Ok("off") => None,
-        _ => Some(crate::moderation::Screen::load(&data_dir.join("moderation"))?),
+        _ => {
+            let thresholds = crate::moderation::Thresholds { hold: rules.screen_hold, review: rules.screen_review };
+            Some(crate::moderation::Screening::load(&data_dir.join("moderation"), thresholds)?)
+        }
     };
     Ok(StoreContext { rules, categories, gazetteer, timezone, screen })
 }

@@ -5,7 +5,7 @@ use crate::store::moderation::{self, Item};
 use crate::store::{groups, now_secs, Store};
 
 /// The statuses the review list shows.
-pub const LISTED: [&str; 3] = ["held", "released", "confirmed"];
+pub const LISTED: [&str; 4] = ["held", "review", "released", "confirmed"];
 
 /// A page of the review list; the cursor is `at.group_id` of the last item shown.
 pub fn list(
@@ -15,7 +15,7 @@ pub fn list(
     limit: usize,
 ) -> ApiResult<(i64, Vec<Item>, Option<String>)> {
     if !LISTED.contains(&status) {
-        return Err(ApiError::param("status", "status must be held, released or confirmed"));
+        return Err(ApiError::param("status", "status must be held, review, released or confirmed"));
     }
     let after = match cursor {
         None => None,
@@ -64,7 +64,7 @@ pub fn rescreen(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Result<
             }
             // Only groups whose verdict may move need a write: flagged ones, and those
             // the lists held before.
-            if flag.is_some() || g.row.held {
+            if flag.is_some() || g.row.held || g.row.review {
                 flagged.push((g.row.id, flag));
             }
             if summary.groups.is_multiple_of(10_000) {

@@ -38,7 +38,7 @@ pub struct StoreContext {
     pub timezone: chrono_tz::Tz,
     /// The diversion screen (SPEC §5) every text change of a group goes through; `None`
     /// when `GROUPSCOUT_SCREEN=off` (for measuring what screening costs).
-    pub screen: Option<crate::moderation::Screen>,
+    pub screen: Option<crate::moderation::Screening>,
 }
 
 impl StoreContext {

@@ -1,4 +1,5 @@
-//! Moderation (SPEC §5): a group's status (`clear`, `held`, `released`, `confirmed`) on its
+//! Moderation (SPEC §5, §7): a group's status (`clear`, `review`, `held`, `released`,
+//! `confirmed`) on its
 //! row, for discovery to filter on; the finding behind it in `moderation`; every decision
 //! in `moderation_log`.
 
@@ -62,15 +63,16 @@ fn log(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult
 pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<()> {
     match flag {
         Some(f) => {
+            let status = f.outcome.status();
             db.exec(
                 "INSERT INTO moderation (group_id, status, field, reason, evidence, at) \
-                 VALUES (?1, 'held', ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (group_id) DO UPDATE SET status = 'held', field = excluded.field, \
+                 VALUES (?1, ?6, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
                  reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
-                p![group_id, f.field, f.finding.reason.as_str(), f.finding.evidence.as_str(), now],
+                p![group_id, f.field, f.finding.reason.as_str(), f.finding.evidence.as_str(), now, status],
             )?;
-            log(db, group_id, "held", "screen", now)?;
-            set_status(db, group_id, "held")?;
+            log(db, group_id, status, "screen", now)?;
+            set_status(db, group_id, status)?;
         }
         None => {
             if get(db, group_id)?.is_some() {
@@ -84,18 +86,24 @@ pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) 
     Ok(())
 }
 
-/// After the lists changed (`rescreen`), texts unchanged: a clear group that now matches
-/// is held, a held one that no longer matches is clear; an admin's decision (released,
-/// confirmed) stands. Returns whether the status moved.
+/// After the lists or the model changed (`rescreen`), texts unchanged: a clear group that
+/// now matches is held or listed for review, one the screen held or listed that no longer
+/// matches is clear, and one whose outcome moved (review to held, say) takes the new one;
+/// an admin's decision (released, confirmed) stands. Returns whether the status moved.
 pub fn rescreened(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<bool> {
     let current = get(db, group_id)?;
-    match (current.as_ref().map(|i| i.status.as_str()), flag) {
-        (None, Some(_)) | (Some("held"), None) => {
+    let status = current.as_ref().map(|i| i.status.as_str());
+    match (status, flag) {
+        (None, Some(_)) | (Some("held" | "review"), None) => {
             texts_changed(db, group_id, flag, now)?;
             Ok(true)
         }
-        (Some("held"), Some(f)) if current.as_ref().is_some_and(|i| i.evidence != f.finding.evidence) => {
-            // Still held, for what the new lists found.
+        (Some(s @ ("held" | "review")), Some(f)) if s != f.outcome.status() => {
+            texts_changed(db, group_id, flag, now)?;
+            Ok(true)
+        }
+        (Some("held" | "review"), Some(f)) if current.as_ref().is_some_and(|i| i.evidence != f.finding.evidence) => {
+            // Still held (or listed), for what the new screen found.
             texts_changed(db, group_id, flag, now)?;
             Ok(false)
         }

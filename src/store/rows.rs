@@ -31,6 +31,9 @@ pub struct GroupRow {
     pub active_members: i64,
     /// Held out of discovery by moderation (status `held` or `confirmed`, SPEC §5).
     pub held: bool,
+    /// Listed for review (status `review`, SPEC §7): still found by search and nearby,
+    /// kept out of recommendations.
+    pub review: bool,
 }
 
 #[cfg(test)]
@@ -60,6 +63,7 @@ impl GroupRow {
             yesterday_messages: 0,
             active_members: 0,
             held: false,
+            review: false,
         }
     }
 }
@@ -97,6 +101,7 @@ impl GroupRow {
             yesterday_messages: r.get(19)?,
             active_members: r.get(20)?,
             held: matches!(r.get::<String>(21)?.as_str(), "held" | "confirmed"),
+            review: r.get::<String>(21)? == "review",
         })
     }
 

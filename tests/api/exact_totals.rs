@@ -304,6 +304,12 @@ macro_rules! service {
     };
 }
 
+/// Runs store work on a thread of its own: PostgreSQL's blocking client may not run on the
+/// thread that drives the test's async runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("store work panicked"))
+}
+
 /// One run: a serving app on a fresh store, its groups by slot.
 struct World {
     dir: tempfile::TempDir,
@@ -315,6 +321,10 @@ impl World {
     /// A generated world of `groups` groups (so common words pass the thresholds where a
     /// search changes its way of counting and scoring), every one of them a slot.
     fn new(groups: usize) -> World {
+        off_runtime(|| World::create(groups))
+    }
+
+    fn create(groups: usize) -> World {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let app = App::open(settings_in(dir.path(), Rules::default())).expect("the app opens");
         let mut ids = Vec::new();
@@ -349,7 +359,7 @@ impl World {
 
     /// Waits until the serving index holds every change written so far.
     fn settle(&self) {
-        let target = self.app.store.read(groupscout::store::changes::max_seq).unwrap();
+        let target = off_runtime(|| self.app.store.read(groupscout::store::changes::max_seq).unwrap());
         self.app.engine.notify();
         let started = Instant::now();
         while self.app.engine.committed_seq() < target {
@@ -400,7 +410,10 @@ where
     B: MessageBody,
 {
     let owner_of = |world: &World, id: i64| -> i64 {
-        world.app.store.read(|db| groupscout::store::groups::live(db, id)).ok().flatten().map_or(1, |g| g.owner_id)
+        let store = &world.app.store;
+        off_runtime(|| {
+            store.read(|db| groupscout::store::groups::live(db, id)).ok().flatten().map_or(1, |g| g.owner_id)
+        })
     };
     let patch = |slot: usize, body: Value| (slot, body);
     let edit = match step {
@@ -495,9 +508,9 @@ async fn compare(world: &World, reads: &[Read]) -> Option<String> {
     world.settle();
     let live = service!(world.app);
     let fresh_dir = tempfile::tempdir().expect("a temporary directory");
-    let mut settings = settings_in(world.dir.path(), Rules::default());
+    let mut settings = off_runtime(|| settings_in(world.dir.path(), Rules::default()));
     settings.index = fresh_dir.path().join("index");
-    let rebuilt_app = App::open(settings).expect("the rebuilt app opens");
+    let rebuilt_app = off_runtime(|| App::open(settings).expect("the rebuilt app opens"));
     let rebuilt = service!(rebuilt_app);
     let mut difference = None;
     for read in reads.iter().chain(standing_reads().iter()) {
@@ -509,6 +522,9 @@ async fn compare(world: &World, reads: &[Read]) -> Option<String> {
         }
     }
     rebuilt_app.engine.shutdown();
+    // The app's store goes down off the runtime (its PostgreSQL connections block).
+    drop((live, rebuilt));
+    off_runtime(move || drop(rebuilt_app));
     difference
 }
 
@@ -582,6 +598,7 @@ async fn run(steps: &[Step], ends: &[usize]) -> Option<(String, usize)> {
     populate(&svc).await;
     let mut reads = Vec::new();
     let mut racing = Racing::start(&world.app, 0);
+    let mut failure = None;
     for (i, step) in steps.iter().enumerate() {
         apply(&svc, &mut world, step).await;
         if let Step::Read(r) = step {
@@ -592,8 +609,8 @@ async fn run(steps: &[Step], ends: &[usize]) -> Option<(String, usize)> {
         if ends.contains(&i) {
             racing.stop();
             if let Some(diff) = compare(&world, &reads).await {
-                world.app.engine.shutdown();
-                return Some((diff, i + 1));
+                failure = Some((diff, i + 1));
+                break;
             }
             reads.clear();
             racing = Racing::start(&world.app, i as u64);
@@ -601,7 +618,9 @@ async fn run(steps: &[Step], ends: &[usize]) -> Option<(String, usize)> {
     }
     racing.stop();
     world.app.engine.shutdown();
-    None
+    drop(svc);
+    off_runtime(move || drop(world));
+    failure
 }
 
 /// Two threads searching the serving index in-process while a batch runs, as the server's
