@@ -39,7 +39,7 @@ impl Default for Rules {
         let mut tiers = BTreeMap::new();
         tiers.insert("normal".to_string(), Tier { max_groups: 4, capacity: 200 });
         tiers.insert("creator".to_string(), Tier { max_groups: 20, capacity: 1000 });
-        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5, screen_hold: 0.8, screen_review: 0.5 }
+        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5, screen_hold: 0.9, screen_review: 0.5 }
     }
 }
 

@@ -242,6 +242,9 @@ enum ModerationAction {
         /// Where the weights go.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Ordinary texts from this many generated groups are learnt as clear.
+        #[arg(long, default_value_t = 3000)]
+        ordinary: usize,
     },
 }
 
@@ -352,29 +355,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        Command::Moderation { action: ModerationAction::Train { corpus, out } } => {
+        Command::Moderation { action: ModerationAction::Train { corpus, out, ordinary } } => {
             let settings = settings(&cli, None)?;
+            let ctx = load_context(&settings)?;
             let dir = settings.data_dir.join("moderation");
             let corpus = corpus.clone().unwrap_or_else(|| dir.join("corpus.tsv"));
             let out = out.clone().unwrap_or_else(|| dir.join("model.tsv"));
-            let r = jobs::screen_model::train(&dir, &corpus, &out)?;
+            let r = jobs::screen_model::train(&dir, &ctx.gazetteer, &corpus, *ordinary, &out)?;
             println!(
-                "moderation train: {} texts ({} diverting), weights in {}, {:.1} s",
+                "moderation train: {} texts ({} diverting) and {} ordinary texts, weights in {}, {:.1} s",
                 r.texts,
                 r.diverting,
+                r.ordinary,
                 out.display(),
                 r.seconds
             );
             println!(
                 "five-fold cross-validation, a text flagged when the lists find it or the model reaches the threshold:"
             );
-            println!("  threshold  precision  recall  flagged");
-            println!(
-                "  lists       {:>9.3}  {:>6.3}  {:>7}",
-                r.lists_only.precision, r.lists_only.recall, r.lists_only.flagged
-            );
+            println!("  threshold  precision  recall  flagged  ordinary flagged");
+            let row = |t: String, p: &jobs::screen_model::Point| {
+                println!(
+                    "  {t:>9}  {:>9.3}  {:>6.3}  {:>7}  {:>16.4}",
+                    p.precision, p.recall, p.flagged, p.ordinary_flagged
+                )
+            };
+            row("lists".into(), &r.lists_only);
             for p in &r.curve {
-                println!("  {:>9.2}  {:>9.3}  {:>6.3}  {:>7}", p.threshold, p.precision, p.recall, p.flagged);
+                row(format!("{:.2}", p.threshold), p);
             }
             println!("run `groupscout rescreen` to apply the new weights to every group");
         }

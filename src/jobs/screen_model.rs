@@ -1,14 +1,22 @@
 //! `groupscout moderation train`: the screen's model learnt from the labelled corpus, with
 //! the precision/recall curve its thresholds are chosen from.
 //!
-//! The curve comes from five-fold cross-validation: each fifth of the corpus is scored by a
-//! model trained on the other four, so every figure is of texts the scoring model did not
-//! see. A text counts as flagged when the lists find something or the model's probability
-//! reaches the threshold. The model written at the end is trained on the whole corpus.
+//! Besides the labelled corpus, the model learns from ordinary traffic: the texts of a
+//! generated world's groups (names, descriptions, announcements) that the lists pass, as
+//! clear examples. The corpus holds few ordinary texts and many diverting ones about
+//! second-hand goods, local life or food; without the ordinary ones, a model learns that
+//! those topics divert.
+//!
+//! The curve comes from five-fold cross-validation: each fifth of the examples is scored by
+//! a model trained on the other four, so every figure is of texts the scoring model did not
+//! see; it is given for the corpus and, apart, as the share of ordinary texts flagged. A
+//! text counts as flagged when the lists find something or the model's probability reaches
+//! the threshold. The model written at the end is trained on everything.
 
 use std::path::Path;
 use std::time::Instant;
 
+use crate::geo::Gazetteer;
 use crate::moderation::model::{self, Features, Lexicon, Model};
 use crate::moderation::{Reason, Screen};
 
@@ -16,14 +24,38 @@ use crate::moderation::{Reason, Screen};
 const EPOCHS: usize = 30;
 const FOLDS: usize = 5;
 
-/// One point of the curve: at this threshold, the share of flagged texts that divert, and
-/// the share of diverting texts flagged (for their labelled reason or any).
+/// One point of the curve: at this threshold, the share of the corpus's flagged texts that
+/// divert, the share of its diverting texts flagged (for their labelled reason or any), and
+/// the share of ordinary texts flagged.
 #[derive(Debug, Clone, Copy)]
 pub struct Point {
     pub threshold: f32,
     pub precision: f64,
     pub recall: f64,
     pub flagged: usize,
+    pub ordinary_flagged: f64,
+}
+
+/// The texts of `groups` generated groups (seed 7) that the lists pass.
+pub fn ordinary_texts(gazetteer: &Gazetteer, screen: &Screen, groups: usize) -> anyhow::Result<Vec<String>> {
+    let opts = super::gen::GenOptions { groups, seed: 7, today: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() };
+    let mut lines = Vec::new();
+    super::generate(gazetteer, &opts, &mut lines)?;
+    let mut out = Vec::new();
+    for line in lines.split(|b| *b == b'\n') {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+        if v["type"] != "group" {
+            continue;
+        }
+        for field in ["name", "description", "announcement"] {
+            if let Some(t) = v[field].as_str().filter(|t| !t.is_empty() && screen.check(t).is_none()) {
+                out.push(t.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// What `train` did.
@@ -31,27 +63,43 @@ pub struct Point {
 pub struct TrainReport {
     pub texts: usize,
     pub diverting: usize,
+    pub ordinary: usize,
     /// The lists alone, cross-validation aside (they are not trained).
     pub lists_only: Point,
     pub curve: Vec<Point>,
     pub seconds: f64,
 }
 
-fn point(threshold: f32, scored: &[(bool, bool, f32)]) -> Point {
+fn point(threshold: f32, scored: &[(bool, bool, f32)], ordinary: &[f32]) -> Point {
     // (diverting, the lists flag it, the model's probability)
     let flagged: Vec<&(bool, bool, f32)> = scored.iter().filter(|(_, rule, p)| *rule || *p >= threshold).collect();
     let right = flagged.iter().filter(|(d, _, _)| *d).count();
     let diverting = scored.iter().filter(|(d, _, _)| *d).count();
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    Point { threshold, precision: ratio(right, flagged.len()), recall: ratio(right, diverting), flagged: flagged.len() }
+    Point {
+        threshold,
+        precision: ratio(right, flagged.len()),
+        recall: ratio(right, diverting),
+        flagged: flagged.len(),
+        ordinary_flagged: ratio(ordinary.iter().filter(|p| **p >= threshold).count(), ordinary.len()).min(1.0)
+            * f64::from(u8::from(!ordinary.is_empty())),
+    }
 }
 
-/// Trains on `corpus`, writes the weights to `out`, and returns the cross-validated curve.
-pub fn train(moderation_dir: &Path, corpus: &Path, out: &Path) -> anyhow::Result<TrainReport> {
+/// Trains on `corpus` and the ordinary texts of `ordinary_groups` generated groups, writes
+/// the weights to `out`, and returns the cross-validated curve.
+pub fn train(
+    moderation_dir: &Path,
+    gazetteer: &Gazetteer,
+    corpus: &Path,
+    ordinary_groups: usize,
+    out: &Path,
+) -> anyhow::Result<TrainReport> {
     let started = Instant::now();
     let screen = Screen::load(moderation_dir)?;
     let lexicon = Lexicon::load(moderation_dir)?;
     let texts = model::read_corpus(corpus)?;
+    let ordinary = ordinary_texts(gazetteer, &screen, ordinary_groups)?;
     let examples: Vec<(Features, Option<Reason>, bool)> = texts
         .iter()
         .map(|t| {
@@ -60,27 +108,43 @@ pub fn train(moderation_dir: &Path, corpus: &Path, out: &Path) -> anyhow::Result
             (model::features(&lexicon, &norm), t.reason, rule.is_some())
         })
         .collect();
+    let plain: Vec<Features> = ordinary.iter().map(|t| model::features(&lexicon, &screen.normalise(t))).collect();
     let mut scored = Vec::with_capacity(examples.len());
+    let mut scored_plain = Vec::with_capacity(plain.len());
     for fold in 0..FOLDS {
-        let training: Vec<(Features, Option<Reason>)> =
+        let mut training: Vec<(Features, Option<Reason>)> =
             examples.iter().enumerate().filter(|(i, _)| i % FOLDS != fold).map(|(_, e)| (e.0.clone(), e.1)).collect();
+        training.extend(plain.iter().enumerate().filter(|(i, _)| i % FOLDS != fold).map(|(_, f)| (f.clone(), None)));
         let m = model::train(&training, EPOCHS);
         for (_, e) in examples.iter().enumerate().filter(|(i, _)| i % FOLDS == fold) {
             scored.push((e.1.is_some(), e.2, m.likeliest(&e.0).1));
         }
+        for (_, f) in plain.iter().enumerate().filter(|(i, _)| i % FOLDS == fold) {
+            scored_plain.push(m.likeliest(f).1);
+        }
     }
-    let curve = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95].into_iter().map(|t| point(t, &scored)).collect();
-    let lists_only = point(f32::INFINITY, &scored);
-    let all: Vec<(Features, Option<Reason>)> = examples.into_iter().map(|e| (e.0, e.1)).collect();
+    let curve =
+        [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95].into_iter().map(|t| point(t, &scored, &scored_plain)).collect();
+    let lists_only = point(f32::INFINITY, &scored, &scored_plain);
+    let mut all: Vec<(Features, Option<Reason>)> = examples.into_iter().map(|e| (e.0, e.1)).collect();
+    all.extend(plain.into_iter().map(|f| (f, None)));
     let m: Model = model::train(&all, EPOCHS);
     let diverting = texts.iter().filter(|t| t.reason.is_some()).count();
     let provenance = format!(
-        "trained by `groupscout moderation train` from {} ({} texts, {} diverting), {EPOCHS} passes, {} buckets",
+        "trained by `groupscout moderation train` from {} ({} texts, {} diverting) and {} ordinary texts of {ordinary_groups} generated groups, {EPOCHS} passes, {} buckets",
         corpus.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         texts.len(),
         diverting,
+        ordinary.len(),
         model::BUCKETS
     );
     m.save(out, &provenance)?;
-    Ok(TrainReport { texts: texts.len(), diverting, lists_only, curve, seconds: started.elapsed().as_secs_f64() })
+    Ok(TrainReport {
+        texts: texts.len(),
+        diverting,
+        ordinary: ordinary.len(),
+        lists_only,
+        curve,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

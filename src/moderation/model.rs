@@ -13,7 +13,8 @@
 //!   that holds the rest (主页, 头像, 简介, 评论区, 置顶), alone or with a word of trade or
 //!   contact nearby (`funnel.tsv`);
 //! - character n-grams (two and three) of the text with every digit read as `0` and every
-//!   Latin letter as `a`, hashed into `BUCKETS`.
+//!   Latin letter as `a`, hashed into `BUCKETS`; only those holding something other than
+//!   Chinese characters (a run of Chinese says what a group is about, not how it diverts).
 //!
 //! One logistic model per reason, `sigmoid(bias + sum of weights)`; the verdict is the
 //! likeliest reason. The weights are data (`model.tsv`), written by `groupscout moderation
@@ -337,7 +338,11 @@ pub fn features(lexicon: &Lexicon, norm: &Normalised) -> Features {
     let mut grams = Vec::with_capacity(2 * chars.len());
     for n in 2..=3 {
         for w in chars.windows(n) {
-            if w.iter().all(|c| c.is_whitespace()) {
+            // Only grams with a digit, a letter, a symbol or an emoji: the shapes of
+            // handles and numbers and what breaks them up. Runs of Chinese alone say what a
+            // group is about (二手, 同城, 探店), which is no sign of diverting: trained on
+            // them, the model held ordinary groups for their topic.
+            if w.iter().all(|c| c.is_whitespace() || is_cjk(*c)) {
                 continue;
             }
             grams.push(bucket(w));

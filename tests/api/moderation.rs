@@ -184,3 +184,43 @@ fn import_screens_group_lines_and_a_second_run_keeps_an_admins_release() {
     let s = groupscout::service::moderation::rescreen(&app.app.store, |_| {}).unwrap();
     assert_eq!((s.groups, s.flagged, s.moved), (2, 1, 0));
 }
+
+/// Texts the lists pass and the model flags: a handle with no cue word, a funnel to the
+/// profile for the price, a homophone of a cue the lists do not hold.
+const MODEL_ONLY: &[&str] = &["同款都在这 找 xiaomei_2024", "价格不方便公开，看主页找我下单", "私下加威欣 更优惠"];
+
+#[test]
+fn a_group_the_model_lists_for_review_stays_in_search_leaves_recommendations_and_names_its_features() {
+    // With no hold threshold the model reaches, whatever it flags is listed for review.
+    let rules = groupscout::config::Rules { screen_hold: 1.5, ..groupscout::config::Rules::default() };
+    let app = crate::helpers::spawn_app_with(rules);
+    app.owner(1, 2);
+    app.user(4, "female", Some(1992));
+    let g = app.group(
+        1,
+        json!({"name": "好物分享群", "category": "food", "join_approval": false,
+               "members_can_invite": true, "location": {"lat": 31.23, "lon": 121.47}}),
+    );
+    assert_eq!(discovered(&app, g), [true; 4]);
+    let flagged = MODEL_ONLY.iter().find(|text| {
+        let (s, _) = app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": text})));
+        assert_eq!(s, 200);
+        app.admin("GET", "/v1/admin/moderation?status=review", None).1["total"] == 1
+    });
+    let text = flagged.unwrap_or_else(|| panic!("the model lists none of {MODEL_ONLY:?} for review"));
+    let (_, list) = app.admin("GET", "/v1/admin/moderation?status=review", None);
+    let item = &list["items"][0];
+    assert_eq!((item["group_id"].as_i64(), item["field"].as_str()), (Some(g), Some("description")), "{list}");
+    let evidence = item["evidence"].as_str().unwrap();
+    assert!(evidence.starts_with("model 0.") && evidence.contains(": "), "the features that fired: {evidence}");
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=held", None).1["total"], 0);
+    // Found by search, nearby and suggest; not recommended.
+    assert_eq!(discovered(&app, g), [true, true, true, false], "{text}");
+    let (_, detail) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(detail["moderation"]["status"], "review", "{detail}");
+    // An admin's release clears the review: recommended again.
+    let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/release"), None);
+    assert_eq!((s, item["status"].as_str()), (200, Some("released")), "{item}");
+    assert_eq!(discovered(&app, g), [true; 4]);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=review", None).1["total"], 0);
+}
