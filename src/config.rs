@@ -32,6 +32,12 @@ pub struct Rules {
     pub screen_hold: f32,
     /// The model lists a text for review (status `review`, SPEC §7) from this probability.
     pub screen_review: f32,
+    /// This many people reporting a clear group list it for review (SPEC §7).
+    pub report_review: i64,
+    /// ... and this many hold it, pending review.
+    pub report_hold: i64,
+    /// Reports one person may file in an hour; past that, 429 `rate_limited`.
+    pub reports_per_hour: i64,
 }
 
 impl Default for Rules {
@@ -39,7 +45,16 @@ impl Default for Rules {
         let mut tiers = BTreeMap::new();
         tiers.insert("normal".to_string(), Tier { max_groups: 4, capacity: 200 });
         tiers.insert("creator".to_string(), Tier { max_groups: 20, capacity: 1000 });
-        Rules { min_mutual_friends: 1, tiers, privacy_min_members: 5, screen_hold: 0.9, screen_review: 0.5 }
+        Rules {
+            min_mutual_friends: 1,
+            tiers,
+            privacy_min_members: 5,
+            screen_hold: 0.9,
+            screen_review: 0.5,
+            report_review: 3,
+            report_hold: 10,
+            reports_per_hour: 20,
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/groups/{id}/requests/{user}/reject").route(web::post().to(reject)).default_service(na()),
         )
         .service(web::resource("/v1/groups/{id}/invites").route(web::post().to(invite)).default_service(na()))
+        .service(web::resource("/v1/groups/{id}/reports").route(web::post().to(report)).default_service(na()))
         .service(
             web::resource("/v1/groups/{id}/members/{user}")
                 .route(web::delete().to(remove_member))
@@ -371,6 +372,68 @@ pub(super) async fn join(
         JoinOutcome::Pending => "pending",
     };
     Ok(HttpResponse::Ok().json(JoinStatus { status }))
+}
+
+/// A report of a group (SPEC §7).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportBody {
+    /// `wechat`, `qq`, `phone`, `url`, `other_app`, `private_trade` or `other`.
+    reason: String,
+    /// Up to 200 characters.
+    note: Option<String>,
+}
+
+/// What became of a report.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ReportStatus {
+    /// `reported` (201), or `already_reported` (200): a person's open report counts once.
+    status: &'static str,
+}
+
+/// Reports a group for diverting buyers off the platform or another reason. Any signed-in
+/// user who may see the group but its owner; one open report a person a group. Enough
+/// people reporting list a group for review (`report_review`, default 3) or hold it
+/// (`report_hold`, default 10); who reported is never shown.
+#[utoipa::path(post, path = "/v1/groups/{id}/reports", tag = "groups",
+    params(("id" = i64, Path, minimum = 1, description = "The group id")),
+    request_body = ReportBody,
+    responses(
+        (status = 201, description = "Reported", body = ReportStatus),
+        (status = 200, description = "This person's report is open already; it counts once", body = ReportStatus),
+        super::openapi::BodyErrors,
+        (status = 403, description = "The group's owner, an unknown user, or an admin token (this acts for a user)", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such group", body = super::openapi::ErrorBody),
+        super::openapi::Guarded,
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn report(
+    app: AppData,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let user = require_user(&req, &app)?;
+    let id = path_id(&path, "group")?;
+    let body: ReportBody = json_body(payload, BODY_LIMIT).await?;
+    if !crate::service::moderation::REPORT_REASONS.contains(&body.reason.as_str()) {
+        return Err(ApiError::invalid(
+            "reason",
+            "reason must be wechat, qq, phone, url, other_app, private_trade or other",
+        ));
+    }
+    let note = body.note.unwrap_or_default();
+    if note.chars().count() > 200 {
+        return Err(ApiError::invalid("note", "the note has more than 200 characters"));
+    }
+    let reason = body.reason;
+    let done = app.write(move |s| crate::service::moderation::report(s, user, id, &reason, note.trim())).await?;
+    Ok(match done {
+        crate::service::moderation::Reported::New => HttpResponse::Created().json(ReportStatus { status: "reported" }),
+        crate::service::moderation::Reported::Repeat => {
+            HttpResponse::Ok().json(ReportStatus { status: "already_reported" })
+        }
+    })
 }
 
 /// The pending applications.

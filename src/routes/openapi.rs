@@ -51,6 +51,7 @@ use crate::error::{ApiError, Code};
         groups::approve,
         groups::reject,
         groups::invite,
+        groups::report,
         groups::remove_member,
         activity::post_activity,
         discovery::search,

@@ -29,7 +29,7 @@ pub fn require_visible(group: &GroupRow, viewer: Viewer) -> ApiResult<()> {
 
 /// The live group, held for this transaction, and how `actor` relates to it; 404 when
 /// the actor may not see it.
-fn group_for(db: &Db<'_>, group_id: i64, actor: i64) -> ApiResult<(GroupRow, Viewer)> {
+pub(crate) fn group_for(db: &Db<'_>, group_id: i64, actor: i64) -> ApiResult<(GroupRow, Viewer)> {
     let group = groups::live_locked(db, group_id)?.ok_or_else(|| ApiError::not_found("group"))?;
     let viewer = members::viewer_of(db, group_id, actor)?;
     require_visible(&group, viewer)?;

@@ -40,6 +40,47 @@ pub fn decide(store: &Store, group_id: i64, status: &'static str) -> ApiResult<I
     })
 }
 
+/// The reasons a report may give: SPEC §5's, or `other`.
+pub const REPORT_REASONS: [&str; 7] = ["wechat", "qq", "phone", "url", "other_app", "private_trade", "other"];
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// A new report (or the person's closed one opened again).
+    New,
+    /// The person's report of this group is open already: it counts once.
+    Repeat,
+}
+
+/// `reporter` reports a group (SPEC §7): any signed-in user who may see it but its owner.
+/// With `report_review` people reporting, a clear group is listed for review; with
+/// `report_hold`, held pending review.
+pub fn report(store: &Store, reporter: i64, group_id: i64, reason: &str, note: &str) -> ApiResult<Reported> {
+    let rules = &store.ctx.rules;
+    store.write(|db| {
+        crate::store::users::person_locked(db, reporter)?
+            .ok_or_else(|| ApiError::forbidden("the caller is not a known user"))?;
+        let (group, _) = super::groups::group_for(db, group_id, reporter)?;
+        if group.owner_id == reporter {
+            return Err(ApiError::forbidden("an owner does not report their own group"));
+        }
+        let now = now_secs();
+        if !moderation::report(db, group_id, reporter, reason, note, now)? {
+            return Ok(Reported::Repeat);
+        }
+        if moderation::reports_since(db, reporter, now - 3600)? > rules.reports_per_hour {
+            return Err(ApiError::new(Code::RateLimited, "too many reports in the last hour; try again later"));
+        }
+        let open = moderation::open_reports(db, group_id)?;
+        if open.count >= rules.report_hold {
+            moderation::reported(db, group_id, "held", &open, now)?;
+        } else if open.count >= rules.report_review {
+            moderation::reported(db, group_id, "review", &open, now)?;
+        }
+        Ok(Reported::New)
+    })
+}
+
 /// What `rescreen` did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RescreenSummary {

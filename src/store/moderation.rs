@@ -18,6 +18,8 @@ pub struct Item {
     pub reason: String,
     pub evidence: String,
     pub at: String,
+    /// The open reports of people (how many, and their reasons; never who).
+    pub reports: Reports,
     #[serde(skip)]
     #[schema(ignore)]
     pub at_secs: i64,
@@ -34,13 +36,20 @@ fn item(r: &super::db::Row<'_>) -> DbResult<Item> {
         reason: r.get(3)?,
         evidence: r.get(4)?,
         at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339(),
+        reports: Reports::default(),
         at_secs: at,
     })
 }
 
 /// The group's moderation item, if it was ever flagged and not cleared since.
 pub fn get(db: &Db<'_>, group_id: i64) -> DbResult<Option<Item>> {
-    db.opt(&format!("SELECT {ITEM_COLUMNS} FROM moderation WHERE group_id = ?1"), p![group_id], item)
+    let found = db.opt(&format!("SELECT {ITEM_COLUMNS} FROM moderation WHERE group_id = ?1"), p![group_id], item)?;
+    found.map(|i| with_reports(db, i)).transpose()
+}
+
+fn with_reports(db: &Db<'_>, mut i: Item) -> DbResult<Item> {
+    i.reports = open_reports(db, i.group_id)?;
+    Ok(i)
 }
 
 fn set_status(db: &Db<'_>, group_id: i64, status: &str) -> DbResult<()> {
@@ -61,6 +70,16 @@ fn log(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult
 /// released group is held again if it still matches). Notes the group as changed when its
 /// status moves.
 pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<()> {
+    // What people's reports put in review or held is not undone by new texts, nor eased by a
+    // milder verdict of the screen: an admin decides it.
+    if let Some(current) =
+        get(db, group_id)?.filter(|i| i.field == "reports" && matches!(i.status.as_str(), "review" | "held"))
+    {
+        let milder = flag.is_none_or(|f| current.status == "held" && f.outcome.status() == "review");
+        if milder {
+            return Ok(());
+        }
+    }
     match flag {
         Some(f) => {
             let status = f.outcome.status();
@@ -118,6 +137,8 @@ pub fn decide(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> D
     if n == 0 {
         return Ok(None);
     }
+    // A decision answers the reports made so far.
+    db.exec("UPDATE reports SET closed_at = ?2 WHERE group_id = ?1 AND closed_at IS NULL", p![group_id, now])?;
     log(db, group_id, status, by, now)?;
     set_status(db, group_id, status)?;
     db.record_change(group_id);
@@ -137,6 +158,7 @@ pub fn list(db: &Db<'_>, status: &str, after: Option<(i64, i64)>, limit: usize) 
         p![status, at, id, limit as i64],
         item,
     )?;
+    let items = items.into_iter().map(|i| with_reports(db, i)).collect::<DbResult<Vec<_>>>()?;
     Ok((total, items))
 }
 
@@ -145,4 +167,71 @@ pub fn history(db: &Db<'_>, group_id: i64) -> DbResult<Vec<(String, String, i64)
     db.rows("SELECT status, decided_by, at FROM moderation_log WHERE group_id = ?1 ORDER BY id", p![group_id], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })
+}
+
+/// People's reports of one group that no admin decision has closed yet: how many people,
+/// and how many gave each reason. Never who.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Reports {
+    pub count: i64,
+    /// Reason → how many open reports gave it.
+    pub reasons: std::collections::BTreeMap<String, i64>,
+}
+
+/// Files `reporter`'s report of a group: true when it is new (or a closed one reopened),
+/// false when the person's report is open already (a repeat counts once).
+pub fn report(db: &Db<'_>, group_id: i64, reporter: i64, reason: &str, note: &str, now: i64) -> DbResult<bool> {
+    let n = db.exec(
+        "INSERT INTO reports (group_id, reporter_id, reason, note, at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (group_id, reporter_id) DO UPDATE SET reason = excluded.reason, note = excluded.note, \
+         at = excluded.at, closed_at = NULL WHERE reports.closed_at IS NOT NULL",
+        p![group_id, reporter, reason, note, now],
+    )?;
+    Ok(n > 0)
+}
+
+/// How many reports `reporter` filed since `since` (for the rate limit).
+pub fn reports_since(db: &Db<'_>, reporter: i64, since: i64) -> DbResult<i64> {
+    db.value("SELECT COUNT(*) FROM reports WHERE reporter_id = ?1 AND at >= ?2", p![reporter, since])
+}
+
+/// The open reports of a group.
+pub fn open_reports(db: &Db<'_>, group_id: i64) -> DbResult<Reports> {
+    let rows: Vec<(String, i64)> = db.rows(
+        "SELECT reason, COUNT(*) FROM reports WHERE group_id = ?1 AND closed_at IS NULL GROUP BY reason ORDER BY reason",
+        p![group_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(Reports { count: rows.iter().map(|r| r.1).sum(), reasons: rows.into_iter().collect() })
+}
+
+/// Moves a group to `status` (`review` or `held`) for its reports, unless an admin's
+/// confirmation holds it already. The item names the reason most reports gave.
+pub fn reported(db: &Db<'_>, group_id: i64, status: &str, reports: &Reports, now: i64) -> DbResult<bool> {
+    let current = get(db, group_id)?;
+    let moves = match current.as_ref().map(|i| i.status.as_str()) {
+        None | Some("released") => true,
+        Some("review") => status == "held",
+        _ => false,
+    };
+    if !moves {
+        return Ok(false);
+    }
+    let reason =
+        reports.reasons.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse((*r).clone()))).map_or("other", |(r, _)| r);
+    let evidence = format!(
+        "reports: {} ({})",
+        reports.count,
+        reports.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+    );
+    db.exec(
+        "INSERT INTO moderation (group_id, status, field, reason, evidence, at) VALUES (?1, ?2, 'reports', ?3, ?4, ?5) \
+         ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
+         reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
+        p![group_id, status, reason, evidence.as_str(), now],
+    )?;
+    log(db, group_id, status, "reports", now)?;
+    set_status(db, group_id, status)?;
+    db.record_change(group_id);
+    Ok(true)
 }

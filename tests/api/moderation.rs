@@ -224,3 +224,103 @@ fn a_group_the_model_lists_for_review_stays_in_search_leaves_recommendations_and
     assert_eq!(discovered(&app, g), [true; 4]);
     assert_eq!(app.admin("GET", "/v1/admin/moderation?status=review", None).1["total"], 0);
 }
+
+fn reported_world(rules: groupscout::config::Rules) -> (TestApp, i64) {
+    let app = crate::helpers::spawn_app_with(rules);
+    app.owner(1, 2);
+    app.user(4, "female", Some(1992));
+    for u in 10..=20 {
+        app.user(u, "male", Some(1990));
+    }
+    let g = app.group(
+        1,
+        json!({"name": "好物分享群", "category": "food", "join_approval": false,
+               "members_can_invite": true, "location": {"lat": 31.23, "lon": 121.47}}),
+    );
+    (app, g)
+}
+
+fn report(app: &TestApp, user: i64, g: i64, reason: &str) -> (u16, Value) {
+    app.as_user(user, "POST", &format!("/v1/groups/{g}/reports"), Some(&json!({"reason": reason, "note": "看简介"})))
+}
+
+#[test]
+fn people_report_a_group_and_enough_of_them_list_it_for_review_then_hold_it() {
+    let rules = groupscout::config::Rules { report_review: 3, report_hold: 5, ..groupscout::config::Rules::default() };
+    let (app, g) = reported_world(rules);
+    let path = format!("/v1/groups/{g}/reports");
+    // Who may report, and what.
+    assert_eq!(report(&app, 1, g, "wechat").0, 403, "the owner");
+    assert_eq!(app.call("POST", &path, Some(&json!({"reason": "wechat"})), None).0, 401);
+    assert_eq!(app.admin("POST", &path, Some(&json!({"reason": "wechat"}))).0, 403);
+    assert_eq!(report(&app, 10, 999_999, "wechat").0, 404);
+    let (s, b) = report(&app, 10, g, "spam");
+    assert_eq!((s, b["error"]["field"].as_str()), (422, Some("reason")), "{b}");
+    let long = "长".repeat(201);
+    let (s, b) = app.as_user(10, "POST", &path, Some(&json!({"reason": "qq", "note": long})));
+    assert_eq!((s, b["error"]["field"].as_str()), (422, Some("note")), "{b}");
+    assert_eq!(app.as_user(10, "POST", &path, Some(&json!({"reason": "qq", "who": 3}))).0, 422);
+
+    // Two people: nothing moves; a repeat counts once.
+    assert_eq!(report(&app, 10, g, "wechat"), (201, json!({"status": "reported"})));
+    assert_eq!(report(&app, 10, g, "wechat"), (200, json!({"status": "already_reported"})));
+    assert_eq!(report(&app, 11, g, "wechat").0, 201);
+    assert_eq!(discovered(&app, g), [true; 4]);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=review", None).1["total"], 0);
+
+    // The third lists it for review: still searched, no longer recommended.
+    assert_eq!(report(&app, 12, g, "other").0, 201);
+    let (_, list) = app.admin("GET", "/v1/admin/moderation?status=review", None);
+    let item = &list["items"][0];
+    assert_eq!(item["group_id"].as_i64(), Some(g), "{list}");
+    assert_eq!(item["field"], "reports");
+    assert_eq!(item["reason"], "wechat", "the reason most reports gave");
+    assert_eq!(item["reports"], json!({"count": 3, "reasons": {"other": 1, "wechat": 2}}));
+    for who in ["10", "11", "12"] {
+        assert!(!list.to_string().contains(&format!("\"{who}\"")), "no reporter's id: {list}");
+    }
+    assert_eq!(discovered(&app, g), [true, true, true, false]);
+    let (_, detail) = app.as_user(1, "GET", &format!("/v1/groups/{g}"), None);
+    assert_eq!(detail["moderation"], json!({"status": "review", "reason": "wechat"}), "{detail}");
+    // A clean edit of the owner's does not undo what people reported.
+    app.as_user(1, "PATCH", &format!("/v1/groups/{g}"), Some(&json!({"description": "每周分享好物"})));
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=review", None).1["total"], 1);
+
+    // The fifth holds it.
+    assert_eq!(report(&app, 13, g, "wechat").0, 201);
+    assert_eq!(report(&app, 14, g, "qq").0, 201);
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=held", None).1["items"][0]["reports"]["count"], 5);
+    assert_eq!(discovered(&app, g), [false; 4]);
+
+    // An admin's release answers the reports: closed, the group back; a new report counts anew.
+    let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/release"), None);
+    assert_eq!((s, item["status"].as_str(), item["reports"]["count"].as_i64()), (200, Some("released"), Some(0)));
+    assert_eq!(discovered(&app, g), [true; 4]);
+    assert_eq!(report(&app, 10, g, "url").0, 201, "the person's closed report opens again");
+    let (_, item) = app.admin("GET", "/v1/admin/moderation?status=released", None);
+    assert_eq!(item["items"][0]["reports"], json!({"count": 1, "reasons": {"url": 1}}));
+}
+
+#[test]
+fn a_person_filing_too_many_reports_is_told_to_wait_and_the_report_is_not_kept() {
+    let rules =
+        groupscout::config::Rules { report_review: 1, reports_per_hour: 2, ..groupscout::config::Rules::default() };
+    let (app, g) = reported_world(rules);
+    let others: Vec<i64> = (0..2)
+        .map(|i| {
+            app.group(
+                1,
+                json!({"name": format!("读书会{i}群"), "category": "reading", "join_approval": false,
+                                 "members_can_invite": true}),
+            )
+        })
+        .collect();
+    assert_eq!(report(&app, 10, others[0], "qq").0, 201);
+    assert_eq!(report(&app, 10, others[1], "qq").0, 201);
+    let (s, b) = report(&app, 10, g, "qq");
+    assert_eq!((s, b["error"]["code"].as_str()), (429, Some("rate_limited")), "{b}");
+    // One report would have listed it (report_review 1): nothing was kept.
+    let (_, list) = app.admin("GET", "/v1/admin/moderation?status=review", None);
+    assert_eq!(list["total"], 2, "{list}");
+    assert!(list["items"].as_array().unwrap().iter().all(|i| i["group_id"].as_i64() != Some(g)), "{list}");
+}
