@@ -246,6 +246,12 @@ enum ModerationAction {
         #[arg(long, default_value_t = 3000)]
         ordinary: usize,
     },
+    /// Write every admin's decision (confirmed: diverting, released: clear) with the group's
+    /// texts as corpus lines, for `train` (default `data/moderation/decisions.tsv`).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn settings(cli: &Cli, bind: Option<String>) -> anyhow::Result<Settings> {
@@ -355,6 +361,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Moderation { action: ModerationAction::Export { out } } => {
+            let settings = settings(&cli, None)?;
+            let store = open_store(&settings)?;
+            let out = out.clone().unwrap_or_else(|| settings.data_dir.join("moderation").join("decisions.tsv"));
+            let lines = jobs::screen_model::export(&store)?;
+            let mut text =
+                String::from("# Admins' decisions, written by `groupscout moderation export`: label, reason, text.\n");
+            for l in &lines {
+                text.push_str(l);
+                text.push('\n');
+            }
+            let tmp = out.with_extension("tmp");
+            std::fs::write(&tmp, text).with_context(|| format!("failed to write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &out)?;
+            let flagged = lines.iter().filter(|l| l.starts_with("flag")).count();
+            println!(
+                "moderation export: {} decisions ({flagged} confirmed, {} released) to {}",
+                lines.len(),
+                lines.len() - flagged,
+                out.display()
+            );
+        }
         Command::Moderation { action: ModerationAction::Train { corpus, out, ordinary } } => {
             let settings = settings(&cli, None)?;
             let ctx = load_context(&settings)?;
@@ -363,11 +391,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = out.clone().unwrap_or_else(|| dir.join("model.tsv"));
             let r = jobs::screen_model::train(&dir, &ctx.gazetteer, &corpus, *ordinary, &out)?;
             println!(
-                "moderation train: {} texts ({} diverting) and {} ordinary texts, weights in {}, {:.1} s",
+                "moderation train: {} texts ({} diverting; {} admins' decisions, each counted 5 times) and {} \
+                 ordinary texts, weights in {}, {} phrases learnt for the lists (learned.tsv), {:.1} s",
                 r.texts,
                 r.diverting,
+                r.decisions,
                 r.ordinary,
                 out.display(),
+                r.learned,
                 r.seconds
             );
             println!(

@@ -64,6 +64,10 @@ pub struct TrainReport {
     pub texts: usize,
     pub diverting: usize,
     pub ordinary: usize,
+    /// Admins' decisions learnt from (each counted `DECISION_WEIGHT` times in `texts`).
+    pub decisions: usize,
+    /// Phrases learnt from decisions for the lists.
+    pub learned: usize,
     /// The lists alone, cross-validation aside (they are not trained).
     pub lists_only: Point,
     pub curve: Vec<Point>,
@@ -86,8 +90,13 @@ fn point(threshold: f32, scored: &[(bool, bool, f32)], ordinary: &[f32]) -> Poin
     }
 }
 
-/// Trains on `corpus` and the ordinary texts of `ordinary_groups` generated groups, writes
-/// the weights to `out`, and returns the cross-validated curve.
+/// How many times an admin's decision counts against a line of the corpus: decisions are
+/// what diverters do now.
+const DECISION_WEIGHT: usize = 5;
+
+/// Trains on `corpus`, the admins' decisions of `decisions.tsv` beside it when there is one,
+/// and the ordinary texts of `ordinary_groups` generated groups; writes the weights to `out`
+/// and the phrases learnt from decisions to `learned.tsv`; returns the cross-validated curve.
 pub fn train(
     moderation_dir: &Path,
     gazetteer: &Gazetteer,
@@ -96,10 +105,28 @@ pub fn train(
     out: &Path,
 ) -> anyhow::Result<TrainReport> {
     let started = Instant::now();
+    let decisions_path = moderation_dir.join("decisions.tsv");
+    let decisions = if decisions_path.exists() { model::read_corpus(&decisions_path)? } else { Vec::new() };
+    let mut texts = model::read_corpus(corpus)?;
+    // Phrases learnt from decisions go to the lists first, so the model is trained on what
+    // the lists leave (and the curve shows the lists as they will screen).
+    let screen = Screen::load(moderation_dir)?;
+    let ordinary = ordinary_texts(gazetteer, &screen, ordinary_groups)?;
+    let flagged: Vec<(Reason, String)> = decisions.iter().filter_map(|d| Some((d.reason?, d.text.clone()))).collect();
+    let clear: Vec<String> = texts
+        .iter()
+        .chain(&decisions)
+        .filter(|t| t.reason.is_none())
+        .map(|t| t.text.clone())
+        .chain(ordinary.iter().cloned())
+        .collect();
+    let learned = learned_phrases(&flagged, &clear);
+    write_learned(&moderation_dir.join("learned.tsv"), &learned)?;
     let screen = Screen::load(moderation_dir)?;
     let lexicon = Lexicon::load(moderation_dir)?;
-    let texts = model::read_corpus(corpus)?;
-    let ordinary = ordinary_texts(gazetteer, &screen, ordinary_groups)?;
+    for _ in 0..DECISION_WEIGHT {
+        texts.extend(decisions.iter().cloned());
+    }
     let examples: Vec<(Features, Option<Reason>, bool)> = texts
         .iter()
         .map(|t| {
@@ -140,6 +167,8 @@ pub fn train(
     );
     m.save(out, &provenance)?;
     Ok(TrainReport {
+        learned: learned.len(),
+        decisions: decisions.len(),
         texts: texts.len(),
         diverting,
         ordinary: ordinary.len(),
@@ -147,4 +176,91 @@ pub fn train(
         curve,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Admins' decisions as corpus lines (`groupscout moderation export`): a confirmed group's
+/// flagged text as diverting, a released group's as clear. A decision on what people
+/// reported (not one field) labels the group's texts together.
+pub fn export(store: &crate::store::Store) -> anyhow::Result<Vec<String>> {
+    let decisions = store.read(crate::store::moderation::decisions)?;
+    let mut out = Vec::new();
+    for d in decisions {
+        let text = match d.field.as_str() {
+            "name" => d.name.clone(),
+            "description" => d.description.clone(),
+            "announcement" => d.announcement.clone(),
+            _ => [&d.name, &d.description, &d.announcement]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let text = text.replace(['\t', '\n', '\r'], " ");
+        if text.trim().is_empty() {
+            continue;
+        }
+        match d.status.as_str() {
+            "confirmed" => {
+                let reason = Reason::parse(&d.reason).unwrap_or(Reason::PrivateTrade);
+                out.push(format!("flag\t{}\t{text}", reason.as_str()));
+            }
+            "released" => out.push(format!("clear\t-\t{text}")),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Chinese phrases (three or four characters) that at least two confirmed decisions share
+/// and no clear text holds: what a new evasion is written with, for the lists
+/// (`learned.tsv`), each with the reason most of its decisions gave. A person reviews the
+/// file and may strike any line.
+pub fn learned_phrases(flagged: &[(Reason, String)], clear: &[String]) -> Vec<(Reason, String)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut found: BTreeMap<String, (BTreeSet<usize>, BTreeMap<Reason, usize>)> = BTreeMap::new();
+    for (i, (reason, text)) in flagged.iter().enumerate() {
+        let chars: Vec<char> = text.chars().collect();
+        for n in 3..=4 {
+            for w in chars.windows(n) {
+                if !w.iter().all(|c| matches!(c, '\u{4e00}'..='\u{9fff}')) {
+                    continue;
+                }
+                let e = found.entry(w.iter().collect()).or_default();
+                if e.0.insert(i) {
+                    *e.1.entry(*reason).or_default() += 1;
+                }
+            }
+        }
+    }
+    let shared: Vec<(String, usize, Reason)> = found
+        .into_iter()
+        .filter(|(p, (docs, _))| docs.len() >= 2 && !clear.iter().any(|c| c.contains(p.as_str())))
+        .map(|(p, (docs, reasons))| {
+            let reason = reasons.into_iter().max_by_key(|(r, n)| (*n, std::cmp::Reverse(*r))).map(|(r, _)| r);
+            (p, docs.len(), reason.unwrap_or(Reason::PrivateTrade))
+        })
+        .collect();
+    // The longest: a phrase inside a longer one shared as widely says nothing more.
+    shared
+        .iter()
+        .filter(|(p, n, _)| !shared.iter().any(|(q, m, _)| q.len() > p.len() && q.contains(p.as_str()) && m >= n))
+        .map(|(p, _, r)| (*r, p.clone()))
+        .collect()
+}
+
+fn write_learned(path: &Path, phrases: &[(Reason, String)]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tsv.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "# Phrases that admins' confirmed decisions share and no clear text holds, written by")?;
+    writeln!(f, "# `groupscout moderation train` from decisions.tsv (`moderation export`); read like")?;
+    writeln!(f, "# phrases.tsv. Review them: strike a line by deleting it (the next train writes the file anew")?;
+    writeln!(f, "# from the decisions, so to keep a phrase out for good, release the groups it came from).")?;
+    for (reason, phrase) in phrases {
+        writeln!(f, "{}\t{phrase}", reason.as_str())?;
+    }
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }

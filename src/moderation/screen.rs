@@ -167,7 +167,7 @@ impl Screen {
             };
             cues.push((entry(word), reason, weak));
         }
-        for file in ["words.txt", "phrases.tsv"] {
+        for file in ["words.txt", "phrases.tsv", "learned.tsv"] {
             for (n, line) in lines(dir, file)? {
                 let Some((reason, word)) = line.split_once('\t') else {
                     bail!("{file}:{n}: expected reason<TAB>phrase");

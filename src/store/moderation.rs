@@ -235,3 +235,38 @@ pub fn reported(db: &Db<'_>, group_id: i64, status: &str, reports: &Reports, now
     db.record_change(group_id);
     Ok(true)
 }
+
+/// An admin's last decision on a group, with the group's texts (for `moderation export`).
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub group_id: i64,
+    /// `confirmed` or `released`.
+    pub status: String,
+    pub field: String,
+    pub reason: String,
+    pub name: String,
+    pub description: String,
+    pub announcement: String,
+}
+
+/// Every group's last decision by an admin, in group order.
+pub fn decisions(db: &Db<'_>) -> DbResult<Vec<Decision>> {
+    db.rows(
+        "SELECT l.group_id, l.status, l.field, l.reason, g.name, g.description, g.announcement \
+         FROM moderation_log l JOIN groups g ON g.id = l.group_id \
+         WHERE l.decided_by = 'admin' AND l.id = (SELECT MAX(x.id) FROM moderation_log x \
+         WHERE x.group_id = l.group_id AND x.decided_by = 'admin') ORDER BY l.group_id",
+        p![],
+        |r| {
+            Ok(Decision {
+                group_id: r.get(0)?,
+                status: r.get(1)?,
+                field: r.get(2)?,
+                reason: r.get(3)?,
+                name: r.get(4)?,
+                description: r.get(5)?,
+                announcement: r.get(6)?,
+            })
+        },
+    )
+}

@@ -324,3 +324,85 @@ fn a_person_filing_too_many_reports_is_told_to_wait_and_the_report_is_not_kept()
     assert_eq!(list["total"], 2, "{list}");
     assert!(list["items"].as_array().unwrap().iter().all(|i| i["group_id"].as_i64() != Some(g)), "{list}");
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_evasion_missed_then_confirmed_twice_is_held_the_third_time_after_export_train_and_rescreen() {
+    // A data folder of its own: training writes its weights and phrases there.
+    let data = tempfile::tempdir().unwrap();
+    copy_tree(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data"), data.path());
+    let data_dir = data.path().to_path_buf();
+    let app = crate::helpers::spawn_app_with_settings(|s| {
+        s.data_dir = data_dir.clone();
+        s.rules.report_review = 2;
+    });
+    app.owner(1, 2);
+    for u in 10..=12 {
+        app.user(u, "male", Some(1990));
+    }
+    // A new way of pointing buyers elsewhere that neither the lists nor the model know.
+    let texts =
+        [("吃货福利群", "蓝鲸见 每天上新"), ("数码配件群", "配件批发 蓝鲸见"), ("母婴好物群", "奶粉尿布 蓝鲸见")];
+    let groups: Vec<i64> = texts
+        .iter()
+        .map(|(name, description)| {
+            app.group(
+                1,
+                json!({"name": name, "category": "shopping", "description": description,
+                                "join_approval": false, "members_can_invite": true}),
+            )
+        })
+        .collect();
+    for status in ["held", "review"] {
+        let (_, list) = app.admin("GET", &format!("/v1/admin/moderation?status={status}"), None);
+        assert_eq!(list["total"], 0, "the screen misses it at first: {list}");
+    }
+    // People report two of the groups; an admin confirms both.
+    for g in &groups[..2] {
+        for u in [10, 11] {
+            assert_eq!(report(&app, u, *g, "other_app").0, 201);
+        }
+        let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g}/confirm"), None);
+        assert_eq!((s, item["status"].as_str()), (200, Some("confirmed")), "{item}");
+    }
+    // export, train, rescreen: as an operator runs them.
+    let lines = groupscout::jobs::screen_model::export(&app.app.store).unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("flag\tother_app\t") && l.contains("蓝鲸见")), "{lines:?}");
+    let moderation = data.path().join("moderation");
+    std::fs::write(moderation.join("decisions.tsv"), lines.join("\n")).unwrap();
+    let report = groupscout::jobs::screen_model::train(
+        &moderation,
+        &app.app.store.ctx.gazetteer,
+        &moderation.join("corpus.tsv"),
+        300,
+        &moderation.join("model.tsv"),
+    )
+    .unwrap();
+    assert_eq!((report.decisions, report.learned), (2, 1));
+    let learned = std::fs::read_to_string(moderation.join("learned.tsv")).unwrap();
+    assert!(learned.lines().any(|l| l == "other_app\t蓝鲸见"), "{learned}");
+    let store = groupscout::service::open_store(&app.app.settings).unwrap();
+    let summary = groupscout::service::moderation::rescreen(&store, |_| {}).unwrap();
+    assert_eq!(summary.moved, 1, "{summary:?}");
+    // The third is held, by what the decisions taught; the confirmed two stay confirmed.
+    let (_, held) = app.admin("GET", "/v1/admin/moderation?status=held", None);
+    assert_eq!(held["items"][0]["group_id"].as_i64(), Some(groups[2]), "{held}");
+    assert_eq!(held["items"][0]["evidence"], "蓝鲸见", "{held}");
+    assert_eq!(app.admin("GET", "/v1/admin/moderation?status=confirmed", None).1["total"], 2);
+    app.settle();
+    let found = TestApp::ids(&app.get(&format!("/v1/search?q={}", enc("母婴好物")), None).1);
+    assert!(!found.contains(&groups[2]), "held groups leave search");
+}
