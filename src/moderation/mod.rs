@@ -140,6 +140,45 @@ impl Screening {
         Some((outcome, Finding { reason: scored.reason, evidence }))
     }
 
+    /// The handles in a group's texts, normalised (lower case, half-width, digits joined):
+    /// the ids, numbers and links the lists found, and any run of letters with digits or
+    /// `_` six or more long. What a confirmed group's rings are known by; each with the
+    /// reason the lists gave, else `otherwise`.
+    pub fn handles(&self, texts: &[&str], otherwise: Reason) -> Vec<(Reason, String)> {
+        let mut out: Vec<(Reason, String)> = Vec::new();
+        let mut push = |reason: Reason, token: &str| {
+            let token = token.trim_matches(|c: char| c == '.' || c == '-' || c == '/');
+            if token.chars().count() >= 5 && !out.iter().any(|(_, t)| t == token) {
+                out.push((reason, token.to_string()));
+            }
+        };
+        let handle_char = |c: char| c.is_ascii_alphanumeric() || "_-.@/".contains(c);
+        for text in texts {
+            let norm = self.screen.normalise(text);
+            if let Some(f) = self.screen.check_normalised(&norm) {
+                for token in f.evidence.split(|c: char| !handle_char(c)) {
+                    if token.chars().any(|c| c.is_ascii_digit()) || token.contains('.') {
+                        push(f.reason, token);
+                    }
+                }
+            }
+            for token in norm.text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+                let letters = token.chars().any(|c| c.is_ascii_alphabetic());
+                let marks = token.chars().any(|c| c.is_ascii_digit() || c == '_');
+                if token.len() >= 6 && letters && marks {
+                    push(otherwise, token);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a text carries one of `handles` (normalised as `handles` gives them).
+    pub fn carries<'a>(&self, text: &str, handles: &'a [(String, String, i64)]) -> Option<&'a (String, String, i64)> {
+        let norm = self.screen.normalise(text);
+        handles.iter().find(|(h, _, _)| norm.text.contains(h.as_str()))
+    }
+
     /// Screens a group's texts: the first held finding in the order name, description,
     /// announcement, else the first listed for review.
     pub fn group(&self, name: &str, description: &str, announcement: &str) -> Option<Flag> {

@@ -58,7 +58,7 @@ pub fn create(store: &Store, owner: i64, g: &NewGroup) -> ApiResult<i64> {
         rules::check_create(rules, &tier, friends, owned as u64)?;
         let id = groups::insert(db, owner, g, &place, i64::from(tier.capacity), now_secs())?;
         admit(db, store, id, owner, Role::Owner)?;
-        screen(db, store, id)?;
+        screen(db, store, id, Some(owner))?;
         Ok(id)
     })
 }
@@ -74,18 +74,48 @@ pub fn patch(store: &Store, actor: i64, group_id: i64, patch: &GroupPatch) -> Ap
         }
         groups::update(db, group_id, patch, place.as_ref(), now_secs())?;
         if patch.touches_texts() {
-            screen(db, store, group_id)?;
+            screen(db, store, group_id, None)?;
         }
         Ok(())
     })
 }
 
+/// How long an owner's confirmed group sends their new groups to review.
+const RING_OWNER_SECS: i64 = 30 * 86_400;
+
 /// Screens a group's texts after they changed; a match holds it out of discovery until
-/// an admin decides (SPEC §5). Never refuses the write.
-fn screen(db: &Db<'_>, store: &Store, group_id: i64) -> ApiResult<()> {
-    if let Some(g) = groups::group_text(db, group_id)? {
-        let flag = store.ctx.screen_group(&g.row.name, &g.description, &g.announcement);
-        moderation::texts_changed(db, group_id, flag.as_ref(), now_secs())?;
+/// an admin decides (SPEC §5). A text carrying a handle of a confirmed group is held too,
+/// and a group created (`created_by`) by an owner with a group confirmed in the last 30
+/// days goes to review (SPEC §7, rings). Never refuses the write.
+fn screen(db: &Db<'_>, store: &Store, group_id: i64, created_by: Option<i64>) -> ApiResult<()> {
+    let Some(g) = groups::group_text(db, group_id)? else { return Ok(()) };
+    let texts = [("name", g.row.name.as_str()), ("description", &g.description), ("announcement", &g.announcement)];
+    let mut flag = store.ctx.screen_group(texts[0].1, texts[1].1, texts[2].1);
+    let held = flag.as_ref().is_some_and(|f| f.outcome == crate::moderation::Outcome::Held);
+    if let (false, Some(screening)) = (held, store.ctx.screen.as_ref()) {
+        let handles = moderation::ring_handles(db)?;
+        if !handles.is_empty() {
+            let found = texts.iter().find_map(|(field, text)| Some((*field, screening.carries(text, &handles)?)));
+            if let Some((field, (handle, reason, from))) = found {
+                flag = Some(crate::moderation::Flag {
+                    field,
+                    finding: crate::moderation::Finding {
+                        reason: crate::moderation::Reason::parse(reason)
+                            .unwrap_or(crate::moderation::Reason::PrivateTrade),
+                        evidence: format!("ring: {handle} (group {from})"),
+                    },
+                    outcome: crate::moderation::Outcome::Held,
+                });
+            }
+        }
+    }
+    let now = now_secs();
+    moderation::texts_changed(db, group_id, flag.as_ref(), now)?;
+    if let (None, Some(owner)) = (&flag, created_by) {
+        if let Some(confirmed) = moderation::owner_confirmed_since(db, owner, now - RING_OWNER_SECS)? {
+            let evidence = format!("owner of a ring: group {confirmed} confirmed");
+            moderation::hold_for(db, group_id, "review", "owner", "private_trade", &evidence, now)?;
+        }
     }
     Ok(())
 }

@@ -32,12 +32,49 @@ pub fn list(
     Ok((total, items, next))
 }
 
-/// Releases (`released`) or confirms (`confirmed`) a group under review.
+/// Releases (`released`) or confirms (`confirmed`) a group under review. Confirming keeps
+/// the handles in its texts: every other group carrying one is held at once, and the
+/// owner's other groups are listed for review (SPEC §7, rings).
 pub fn decide(store: &Store, group_id: i64, status: &'static str) -> ApiResult<Item> {
     store.write(|db| {
-        moderation::decide(db, group_id, status, "admin", now_secs())?
-            .ok_or_else(|| ApiError::not_found("moderation item"))
+        let now = now_secs();
+        let item = moderation::decide(db, group_id, status, "admin", now)?
+            .ok_or_else(|| ApiError::not_found("moderation item"))?;
+        if status == "confirmed" {
+            ring(db, store, &item, now)?;
+        }
+        Ok(item)
     })
+}
+
+/// What confirming `item`'s group does to its ring.
+fn ring(db: &crate::store::db::Db<'_>, store: &Store, item: &Item, now: i64) -> ApiResult<()> {
+    let Some(screening) = store.ctx.screen.as_ref() else { return Ok(()) };
+    let Some(g) = groups::group_text(db, item.group_id)? else { return Ok(()) };
+    let reason = crate::moderation::Reason::parse(&item.reason).unwrap_or(crate::moderation::Reason::PrivateTrade);
+    let handles = screening.handles(&[&g.row.name, &g.description, &g.announcement], reason);
+    moderation::add_ring_handles(db, item.group_id, &handles, now)?;
+    let mut owners = vec![g.row.owner_id];
+    for (reason, handle) in &handles {
+        for (other, owner) in moderation::groups_carrying(db, handle, item.group_id)? {
+            let evidence = format!("ring: {handle} (group {})", item.group_id);
+            moderation::hold_for(db, other, "held", "ring", reason.as_str(), &evidence, now)?;
+            owners.push(owner);
+        }
+    }
+    // The owners' other groups (the confirmed group's owner's, and those of the groups held
+    // for its handles) go to review.
+    owners.sort_unstable();
+    owners.dedup();
+    for owner in owners {
+        for other in groups::owned_ids(db, owner)? {
+            if other != item.group_id {
+                let evidence = format!("owner of a ring: group {} confirmed", item.group_id);
+                moderation::hold_for(db, other, "review", "ring", &item.reason, &evidence, now)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The reasons a report may give: SPEC §5's, or `other`.

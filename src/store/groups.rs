@@ -115,6 +115,11 @@ pub fn owner_of(db: &Db<'_>, group_id: i64) -> DbResult<Option<i64>> {
     db.opt("SELECT owner_id FROM groups WHERE id = ?1 AND dissolved_at IS NULL", p![group_id], |r| r.get(0))
 }
 
+/// The live groups `owner` owns.
+pub fn owned_ids(db: &Db<'_>, owner: i64) -> DbResult<Vec<i64>> {
+    db.rows("SELECT id FROM groups WHERE owner_id = ?1 AND dissolved_at IS NULL ORDER BY id", p![owner], |r| r.get(0))
+}
+
 /// How many live groups a user owns.
 pub fn owned_count(db: &Db<'_>, owner: i64) -> DbResult<i64> {
     db.value("SELECT COUNT(*) FROM groups WHERE owner_id = ?1 AND dissolved_at IS NULL", p![owner])

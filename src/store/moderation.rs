@@ -70,11 +70,11 @@ fn log(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult
 /// released group is held again if it still matches). Notes the group as changed when its
 /// status moves.
 pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<()> {
-    // What people's reports put in review or held is not undone by new texts, nor eased by a
-    // milder verdict of the screen: an admin decides it.
-    if let Some(current) =
-        get(db, group_id)?.filter(|i| i.field == "reports" && matches!(i.status.as_str(), "review" | "held"))
-    {
+    // What people's reports or a ring put in review or held is not undone by new texts, nor
+    // eased by a milder verdict of the screen: an admin decides it.
+    if let Some(current) = get(db, group_id)?.filter(|i| {
+        matches!(i.field.as_str(), "reports" | "ring" | "owner") && matches!(i.status.as_str(), "review" | "held")
+    }) {
         let milder = flag.is_none_or(|f| current.status == "held" && f.outcome.status() == "review");
         if milder {
             return Ok(());
@@ -208,6 +208,28 @@ pub fn open_reports(db: &Db<'_>, group_id: i64) -> DbResult<Reports> {
 /// Moves a group to `status` (`review` or `held`) for its reports, unless an admin's
 /// confirmation holds it already. The item names the reason most reports gave.
 pub fn reported(db: &Db<'_>, group_id: i64, status: &str, reports: &Reports, now: i64) -> DbResult<bool> {
+    let reason =
+        reports.reasons.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse((*r).clone()))).map_or("other", |(r, _)| r);
+    let evidence = format!(
+        "reports: {} ({})",
+        reports.count,
+        reports.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+    );
+    hold_for(db, group_id, status, "reports", reason, &evidence, now)
+}
+
+/// Moves a group to `status` (`review` or `held`) for what `field` (`reports`, `ring`,
+/// `owner`) found, unless it is held already or an admin confirmed it; a released group
+/// moves too (this is new evidence). Returns whether it moved.
+pub fn hold_for(
+    db: &Db<'_>,
+    group_id: i64,
+    status: &str,
+    field: &str,
+    reason: &str,
+    evidence: &str,
+    now: i64,
+) -> DbResult<bool> {
     let current = get(db, group_id)?;
     let moves = match current.as_ref().map(|i| i.status.as_str()) {
         None | Some("released") => true,
@@ -217,23 +239,65 @@ pub fn reported(db: &Db<'_>, group_id: i64, status: &str, reports: &Reports, now
     if !moves {
         return Ok(false);
     }
-    let reason =
-        reports.reasons.iter().max_by_key(|(r, n)| (**n, std::cmp::Reverse((*r).clone()))).map_or("other", |(r, _)| r);
-    let evidence = format!(
-        "reports: {} ({})",
-        reports.count,
-        reports.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
-    );
     db.exec(
-        "INSERT INTO moderation (group_id, status, field, reason, evidence, at) VALUES (?1, ?2, 'reports', ?3, ?4, ?5) \
+        "INSERT INTO moderation (group_id, status, field, reason, evidence, at) VALUES (?1, ?2, ?6, ?3, ?4, ?5) \
          ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
          reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
-        p![group_id, status, reason, evidence.as_str(), now],
+        p![group_id, status, reason, evidence, now, field],
     )?;
-    log(db, group_id, status, "reports", now)?;
+    log(db, group_id, status, field, now)?;
     set_status(db, group_id, status)?;
     db.record_change(group_id);
     Ok(true)
+}
+
+/// Keeps the handles found in a confirmed group.
+pub fn add_ring_handles(
+    db: &Db<'_>,
+    group_id: i64,
+    handles: &[(crate::moderation::Reason, String)],
+    now: i64,
+) -> DbResult<()> {
+    for (reason, handle) in handles {
+        db.exec(
+            "INSERT INTO ring_handles (handle, reason, group_id, at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (handle) DO NOTHING",
+            p![handle.as_str(), reason.as_str(), group_id, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Every kept handle: (handle, reason, the confirmed group it came from).
+pub fn ring_handles(db: &Db<'_>) -> DbResult<Vec<(String, String, i64)>> {
+    db.rows("SELECT handle, reason, group_id FROM ring_handles ORDER BY handle", p![], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+}
+
+/// Live groups other than `except` whose texts, lower-cased, hold `handle` as written:
+/// (id, owner). (A disguised copy is found when its texts next change, by the screen.)
+pub fn groups_carrying(db: &Db<'_>, handle: &str, except: i64) -> DbResult<Vec<(i64, i64)>> {
+    let escaped = handle.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+    let pattern = format!("%{escaped}%");
+    db.rows(
+        "SELECT id, owner_id FROM groups WHERE dissolved_at IS NULL AND id <> ?2 AND \
+         (LOWER(name) LIKE ?1 ESCAPE '!' OR LOWER(description) LIKE ?1 ESCAPE '!' \
+         OR LOWER(announcement) LIKE ?1 ESCAPE '!') ORDER BY id",
+        p![pattern.as_str(), except],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// A group of `owner`'s that an admin confirmed since `since`, if any.
+pub fn owner_confirmed_since(db: &Db<'_>, owner: i64, since: i64) -> DbResult<Option<i64>> {
+    db.opt(
+        "SELECT l.group_id FROM moderation_log l JOIN groups g ON g.id = l.group_id \
+         WHERE g.owner_id = ?1 AND l.status = 'confirmed' AND l.decided_by = 'admin' AND l.at >= ?2 \
+         ORDER BY l.id DESC LIMIT 1",
+        p![owner, since],
+        |r| r.get(0),
+    )
 }
 
 /// An admin's last decision on a group, with the group's texts (for `moderation export`).

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0002_nodes.sql"),
     include_str!("migrations/postgres/0003_moderation.sql"),
     include_str!("migrations/postgres/0004_reports.sql"),
+    include_str!("migrations/postgres/0005_rings.sql"),
 ];
 
 /// Secondary indexes a bulk load into an empty database builds once at the end instead of

@@ -406,3 +406,47 @@ fn an_evasion_missed_then_confirmed_twice_is_held_the_third_time_after_export_tr
     let found = TestApp::ids(&app.get(&format!("/v1/search?q={}", enc("母婴好物")), None).1);
     assert!(!found.contains(&groups[2]), "held groups leave search");
 }
+
+#[test]
+fn confirming_a_group_holds_the_groups_carrying_its_handles_and_sends_its_owners_groups_to_review() {
+    let app = spawn_app();
+    for (owner, friend) in [(1, 2), (3, 4), (5, 6), (7, 8)] {
+        app.owner(owner, friend);
+    }
+    let group = |owner: i64, name: &str, description: &str| {
+        app.group(
+            owner,
+            json!({"name": name, "category": "shopping", "description": description,
+                                "join_approval": false, "members_can_invite": true}),
+        )
+    };
+    let g1 = group(1, "好物分享群", "全新正品 加微信 ring_seller88 下单");
+    let g2 = group(3, "母婴用品群", "老客户都知道 RING_SELLER88");
+    let g3 = group(1, "周末读书会", "每周六下午共读");
+    let (_, held) = app.admin("GET", "/v1/admin/moderation?status=held", None);
+    assert_eq!(held["items"][0]["group_id"].as_i64(), Some(g1), "the lists hold the first: {held}");
+
+    let (s, item) = app.admin("POST", &format!("/v1/admin/moderation/{g1}/confirm"), None);
+    assert_eq!((s, item["status"].as_str()), (200, Some("confirmed")), "{item}");
+    // Another owner's group carrying the handle is held at once; the owner's other group
+    // goes to review, and a clean edit does not undo that.
+    let item_of = |g: i64| app.app.store.read(|db| groupscout::store::moderation::get(db, g)).unwrap().unwrap();
+    let ring = item_of(g2);
+    assert_eq!((ring.status.as_str(), ring.field.as_str()), ("held", "ring"));
+    assert_eq!(ring.evidence, format!("ring: ring_seller88 (group {g1})"));
+    assert_eq!(item_of(g3).status, "review");
+    app.as_user(1, "PATCH", &format!("/v1/groups/{g3}"), Some(&json!({"description": "每周日下午共读"})));
+    assert_eq!(item_of(g3).status, "review");
+    // A new group anywhere carrying the handle is held; the ring's owner's new group goes to
+    // review; anyone else's is clear.
+    let g4 = group(5, "数码配件群", "同款在 ring_seller88");
+    assert_eq!((item_of(g4).status.as_str(), item_of(g4).field.as_str()), ("held", "description"));
+    assert!(item_of(g4).evidence.contains("ring_seller88"), "{:?}", item_of(g4));
+    let g5 = group(1, "新开的群", "欢迎大家");
+    assert_eq!((item_of(g5).status.as_str(), item_of(g5).field.as_str()), ("review", "owner"));
+    let g6 = group(7, "跑步打卡群", "每天五公里");
+    assert!(app.app.store.read(|db| groupscout::store::moderation::get(db, g6)).unwrap().is_none());
+    app.settle();
+    let found = TestApp::ids(&app.get(&format!("/v1/search?q={}", enc("母婴用品")), None).1);
+    assert!(!found.contains(&g2), "a held ring group leaves search");
+}
