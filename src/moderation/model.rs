@@ -72,11 +72,18 @@ pub struct Features {
 
 /// What the model derives from the lists: the sounds of cue words, and the funnel words.
 pub struct Lexicon {
-    /// Syllables of a cue word (toneless pinyin) → its reason; keyed by the first syllable.
-    sounds: HashMap<&'static str, Vec<(Vec<&'static str>, Reason, String)>>,
+    /// The cue words by their first syllable.
+    sounds: HashMap<&'static str, Vec<Sound>>,
     /// The funnel words in one automaton, each with its kind.
     funnel: Option<AhoCorasick>,
     kinds: Vec<Kind>,
+}
+
+/// A cue word as it sounds: its syllables (toneless pinyin), reason and characters.
+struct Sound {
+    syllables: Vec<&'static str>,
+    reason: Reason,
+    word: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +113,7 @@ impl Lexicon {
     /// four characters) by sound; `funnel.tsv` (`verb`, `target`, `trade` or `contact`
     /// then a TAB and the word).
     pub fn load(dir: &Path) -> anyhow::Result<Lexicon> {
-        let mut sounds: HashMap<&'static str, Vec<(Vec<&'static str>, Reason, String)>> = HashMap::new();
+        let mut sounds: HashMap<&'static str, Vec<Sound>> = HashMap::new();
         for file in ["cues.tsv", "phrases.tsv"] {
             for line in list(dir, file)? {
                 let mut cols = line.split('\t');
@@ -121,8 +128,8 @@ impl Lexicon {
                 }
                 let Some(syl) = syllables(word) else { continue };
                 let entry = sounds.entry(syl[0]).or_default();
-                if !entry.iter().any(|(s, _, _)| *s == syl) {
-                    entry.push((syl, reason, word.to_string()));
+                if !entry.iter().any(|s| s.syllables == syl) {
+                    entry.push(Sound { syllables: syl, reason, word: word.to_string() });
                 }
             }
         }
@@ -302,11 +309,12 @@ pub fn features(lexicon: &Lexicon, norm: &Normalised) -> Features {
         }
         let Some(first) = c.to_pinyin().map(|p| p.plain()) else { continue };
         let Some(cands) = lexicon.sounds.get(first) else { continue };
-        for (syl, reason, word) in cands {
-            let Some(window) = chars.get(at..at + syl.len()) else { continue };
-            let same_sound = window.iter().zip(syl).all(|(c, s)| c.to_pinyin().is_some_and(|p| p.plain() == *s));
-            if same_sound && !window.iter().copied().eq(word.chars()) {
-                set(ids.sound[Reason::ALL.iter().position(|x| x == reason).unwrap_or(0)]);
+        for cue in cands {
+            let Some(window) = chars.get(at..at + cue.syllables.len()) else { continue };
+            let same_sound =
+                window.iter().zip(&cue.syllables).all(|(c, s)| c.to_pinyin().is_some_and(|p| p.plain() == *s));
+            if same_sound && !window.iter().copied().eq(cue.word.chars()) {
+                set(ids.sound[Reason::ALL.iter().position(|x| *x == cue.reason).unwrap_or(0)]);
             }
         }
     }
