@@ -20,6 +20,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/admin/check/served").route(web::post().to(check_served)).default_service(na()));
 }
 
+/// `true` or `false` (an empty value is as if absent).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum RepairFlag {
+    True,
+    False,
+}
+
 /// Audits the `total` and facets this node answers for the most frequent words of group
 /// names and for each category against counts made afresh (the index's postings with
 /// nothing kept; the store's listed groups per category). With `repair=true`, a difference
@@ -27,8 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// (`after_repair`). `groupscout check` calls this on each node it is given.
 #[utoipa::path(post, path = "/v1/admin/check/served", tag = "operations",
     params(
-        ("words" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many of the most frequent words (default 200)"),
-        ("repair" = Option<bool>, Query, description = "Drop the kept counts when any differs, and audit again"),
+        ("words" = Option<String>, Query, pattern = "^[0-9]{0,4}$", description = "How many of the most frequent words, 1 to 1,000 (default 200)"),
+        ("repair" = inline(Option<RepairFlag>), Query, description = "`true`: drop the kept counts when any differs, and audit again"),
     ),
     responses(
         (status = 200, description = "What was compared and every difference", body = crate::service::totals::ServedAudit),
@@ -48,7 +57,11 @@ pub(super) async fn check_served(app: AppData, req: actix_web::HttpRequest) -> c
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| crate::error::ApiError::param("words", "words must be a whole number from 1 to 1000"))?,
     };
-    let repair = params.bool("repair")?.unwrap_or(false);
+    let repair = match params.get("repair").unwrap_or("") {
+        "" | "false" => false,
+        "true" => true,
+        _ => return Err(crate::error::ApiError::param("repair", "repair must be true or false")),
+    };
     let report = app
         .read(move |a| {
             crate::service::totals::audit(a, words, repair)
