@@ -85,8 +85,11 @@ fn point(threshold: f32, scored: &[(bool, bool, f32)], ordinary: &[f32]) -> Poin
         precision: ratio(right, flagged.len()),
         recall: ratio(right, diverting),
         flagged: flagged.len(),
-        ordinary_flagged: ratio(ordinary.iter().filter(|p| **p >= threshold).count(), ordinary.len()).min(1.0)
-            * f64::from(u8::from(!ordinary.is_empty())),
+        ordinary_flagged: if ordinary.is_empty() {
+            0.0
+        } else {
+            ratio(ordinary.iter().filter(|p| **p >= threshold).count(), ordinary.len())
+        },
     }
 }
 

@@ -146,17 +146,16 @@ fn compare_once(app: &App, words: usize) -> anyhow::Result<Option<(Truth, Vec<Se
     Ok(Some((truth, differences)))
 }
 
+/// Compares until a run is not overtaken by writes, three times at most.
+fn compare_quiet(app: &App, words: usize) -> anyhow::Result<Option<(Truth, Vec<ServedDifference>)>> {
+    (0..3).find_map(|_| compare_once(app, words).transpose()).transpose()
+}
+
 /// Audits the served totals of the `words` most frequent words and of every category; with
 /// `repair`, drops every count the index generation keeps when any differs, and audits
 /// again.
 pub fn audit(app: &App, words: usize, repair: bool) -> anyhow::Result<ServedAudit> {
-    let mut found = None;
-    for _ in 0..3 {
-        if let Some(f) = compare_once(app, words)? {
-            found = Some(f);
-            break;
-        }
-    }
+    let found = compare_quiet(app, words)?;
     let categories = app.categories().ids().count();
     let Some((truth, differences)) = found else {
         let seq = app.store.read(changes::max_seq)?;
@@ -179,7 +178,7 @@ pub fn audit(app: &App, words: usize, repair: bool) -> anyhow::Result<ServedAudi
     };
     if repair && !report.differences.is_empty() {
         app.engine.generation().segments.forget_words();
-        let again = (0..3).find_map(|_| compare_once(app, words).transpose()).transpose()?;
+        let again = compare_quiet(app, words)?;
         report.after_repair = Some(again.map(|(_, d)| d).unwrap_or_default());
     }
     Ok(report)

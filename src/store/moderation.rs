@@ -41,10 +41,37 @@ fn item(r: &super::db::Row<'_>) -> DbResult<Item> {
     })
 }
 
-/// The group's moderation item, if it was ever flagged and not cleared since.
+/// The group's moderation item, if it was ever flagged and not cleared since, with its
+/// open reports.
 pub fn get(db: &Db<'_>, group_id: i64) -> DbResult<Option<Item>> {
-    let found = db.opt(&format!("SELECT {ITEM_COLUMNS} FROM moderation WHERE group_id = ?1"), p![group_id], item)?;
-    found.map(|i| with_reports(db, i)).transpose()
+    current(db, group_id)?.map(|i| with_reports(db, i)).transpose()
+}
+
+/// The item alone, for the decisions made here (its reports are not read).
+fn current(db: &Db<'_>, group_id: i64) -> DbResult<Option<Item>> {
+    db.opt(&format!("SELECT {ITEM_COLUMNS} FROM moderation WHERE group_id = ?1"), p![group_id], item)
+}
+
+/// Writes the group's item and status, and logs who decided (`by`).
+#[allow(clippy::too_many_arguments)]
+fn put_item(
+    db: &Db<'_>,
+    group_id: i64,
+    status: &str,
+    field: &str,
+    reason: &str,
+    evidence: &str,
+    by: &str,
+    now: i64,
+) -> DbResult<()> {
+    db.exec(
+        "INSERT INTO moderation (group_id, status, field, reason, evidence, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
+         reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
+        p![group_id, status, field, reason, evidence, now],
+    )?;
+    log(db, group_id, status, by, now)?;
+    set_status(db, group_id, status)
 }
 
 fn with_reports(db: &Db<'_>, mut i: Item) -> DbResult<Item> {
@@ -72,29 +99,22 @@ fn log(db: &Db<'_>, group_id: i64, status: &str, by: &str, now: i64) -> DbResult
 pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<()> {
     // What people's reports or a ring put in review or held is not undone by new texts, nor
     // eased by a milder verdict of the screen: an admin decides it.
-    if let Some(current) = get(db, group_id)?.filter(|i| {
+    let existing = current(db, group_id)?;
+    if let Some(item) = existing.as_ref().filter(|i| {
         matches!(i.field.as_str(), "reports" | "ring" | "owner") && matches!(i.status.as_str(), "review" | "held")
     }) {
-        let milder = flag.is_none_or(|f| current.status == "held" && f.outcome.status() == "review");
+        let milder = flag.is_none_or(|f| item.status == "held" && f.outcome.status() == "review");
         if milder {
             return Ok(());
         }
     }
     match flag {
         Some(f) => {
-            let status = f.outcome.status();
-            db.exec(
-                "INSERT INTO moderation (group_id, status, field, reason, evidence, at) \
-                 VALUES (?1, ?6, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
-                 reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
-                p![group_id, f.field, f.finding.reason.as_str(), f.finding.evidence.as_str(), now, status],
-            )?;
-            log(db, group_id, status, "screen", now)?;
-            set_status(db, group_id, status)?;
+            let (reason, evidence) = (f.finding.reason.as_str(), f.finding.evidence.as_str());
+            put_item(db, group_id, f.outcome.status(), f.field, reason, evidence, "screen", now)?;
         }
         None => {
-            if get(db, group_id)?.is_some() {
+            if existing.is_some() {
                 log(db, group_id, "clear", "screen", now)?;
                 db.exec("DELETE FROM moderation WHERE group_id = ?1", p![group_id])?;
             }
@@ -110,8 +130,8 @@ pub fn texts_changed(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) 
 /// matches is clear, and one whose outcome moved (review to held, say) takes the new one;
 /// an admin's decision (released, confirmed) stands. Returns whether the status moved.
 pub fn rescreened(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> DbResult<bool> {
-    let current = get(db, group_id)?;
-    let status = current.as_ref().map(|i| i.status.as_str());
+    let item = current(db, group_id)?;
+    let status = item.as_ref().map(|i| i.status.as_str());
     match (status, flag) {
         (None, Some(_)) | (Some("held" | "review"), None) => {
             texts_changed(db, group_id, flag, now)?;
@@ -121,7 +141,7 @@ pub fn rescreened(db: &Db<'_>, group_id: i64, flag: Option<&Flag>, now: i64) -> 
             texts_changed(db, group_id, flag, now)?;
             Ok(true)
         }
-        (Some("held" | "review"), Some(f)) if current.as_ref().is_some_and(|i| i.evidence != f.finding.evidence) => {
+        (Some("held" | "review"), Some(f)) if item.as_ref().is_some_and(|i| i.evidence != f.finding.evidence) => {
             // Still held (or listed), for what the new screen found.
             texts_changed(db, group_id, flag, now)?;
             Ok(false)
@@ -230,8 +250,7 @@ pub fn hold_for(
     evidence: &str,
     now: i64,
 ) -> DbResult<bool> {
-    let current = get(db, group_id)?;
-    let moves = match current.as_ref().map(|i| i.status.as_str()) {
+    let moves = match current(db, group_id)?.as_ref().map(|i| i.status.as_str()) {
         None | Some("released") => true,
         Some("review") => status == "held",
         _ => false,
@@ -239,14 +258,7 @@ pub fn hold_for(
     if !moves {
         return Ok(false);
     }
-    db.exec(
-        "INSERT INTO moderation (group_id, status, field, reason, evidence, at) VALUES (?1, ?2, ?6, ?3, ?4, ?5) \
-         ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, field = excluded.field, \
-         reason = excluded.reason, evidence = excluded.evidence, at = excluded.at",
-        p![group_id, status, reason, evidence, now, field],
-    )?;
-    log(db, group_id, status, field, now)?;
-    set_status(db, group_id, status)?;
+    put_item(db, group_id, status, field, reason, evidence, field, now)?;
     db.record_change(group_id);
     Ok(true)
 }
